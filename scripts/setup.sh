@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Host setup for Faultline: Docker engine, base image, pinned Go tools, replica images,
+# npm packages and the compiled CLI. Idempotent: every step is skipped when its result
+# is already there, so a second run takes seconds.
+#
+# Exit codes: 0 ready, 4 environment problem (message says what to install).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="${FAULTLINE_TOOLS_DIR:-$ROOT/.tools}"
+BASE_IMAGE="${FAULTLINE_BASE_IMAGE:-debian:bookworm-slim}"
+TOXIPROXY_VERSION="2.12.0"
+VEGETA_VERSION="12.13.0"
+export PATH="/usr/local/go/bin:$PATH"
+
+log() { printf '[setup] %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$1" >&2; [ -n "${2:-}" ] && printf '[setup] try this: %s\n' "$2" >&2; exit 4; }
+is_root() { [ "$(id -u)" = "0" ]; }
+is_debian() { [ -f /etc/debian_version ]; }
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+wait_for_docker() {
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && return 0; sleep 1; done
+  return 1
+}
+
+ensure_docker() {
+  if docker info >/dev/null 2>&1; then log "docker engine: running"; return; fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    if is_root && is_debian; then
+      log "docker engine: installing docker.io from Debian's packages"
+      apt_install docker.io iptables
+    else
+      die "no Docker engine is reachable and this script can only install one on Debian as root" \
+        "install Docker Engine (https://docs.docker.com/engine/install/) and start it, then re-run"
+    fi
+  fi
+  if ! command -v docker >/dev/null 2>&1; then
+    die "the docker client is missing" "install the docker CLI (Debian: apt-get install docker.io)"
+  fi
+  if is_root; then
+    log "docker engine: starting dockerd (log: /var/log/dockerd.log)"
+    # setsid detaches the daemon from this script's process group so CI's job control
+    # and a Ctrl-C of the setup do not take the engine down with it.
+    setsid nohup dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
+    wait_for_docker || die "dockerd did not answer within 60s" "read /var/log/dockerd.log"
+  else
+    die "dockerd is installed but not running, and only root can start it here" "start the Docker service (e.g. sudo systemctl start docker)"
+  fi
+}
+
+ensure_base_image() {
+  if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then log "base image $BASE_IMAGE: present"; return; fi
+  log "base image $BASE_IMAGE: trying to pull"
+  if timeout 120 docker pull "$BASE_IMAGE" >/dev/null 2>&1; then return; fi
+  is_root && is_debian || die "cannot pull $BASE_IMAGE and cannot build it here" "docker pull $BASE_IMAGE on a machine with registry access"
+  log "base image: no registry reachable, building it from a debootstrap root filesystem (about a minute)"
+  command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
+  local rootfs; rootfs="$(mktemp -d /tmp/faultline-rootfs.XXXXXX)"
+  if ! debootstrap --variant=minbase bookworm "$rootfs" >/tmp/faultline-debootstrap.log 2>&1; then
+    rm -rf "$rootfs"; die "debootstrap failed" "read /tmp/faultline-debootstrap.log"
+  fi
+  # Keep images small the way the official slim image does.
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  tar -C "$rootfs" -c . | docker import - "$BASE_IMAGE" >/dev/null
+  rm -rf "$rootfs"
+  log "base image $BASE_IMAGE: imported"
+}
+
+go_tool() { # name module version ldflags
+  local name="$1" module="$2" version="$3" ldflags="${4:-}"
+  local stamp="$TOOLS/bin/.$name.version"
+  if [ -x "$TOOLS/bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
+    log "$name $version: present"; return
+  fi
+  command -v go >/dev/null 2>&1 || die "Go is needed to build $name" "install Go >= 1.22 (Debian: apt-get install golang), or set FAULTLINE_TOXIPROXY_IMAGE to the official image"
+  log "$name $version: building with go install (first time takes a minute)"
+  mkdir -p "$TOOLS/bin" "$TOOLS/gobin"
+  CGO_ENABLED=0 GOBIN="$TOOLS/gobin" GOFLAGS=-buildvcs=false go install -ldflags "-s -w $ldflags" "$module@v$version"
+}
+
+ensure_tools() {
+  go_tool toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server "$TOXIPROXY_VERSION" \
+    "-X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION"
+  if [ -x "$TOOLS/gobin/server" ]; then mv "$TOOLS/gobin/server" "$TOOLS/bin/toxiproxy-server"; echo "$TOXIPROXY_VERSION" > "$TOOLS/bin/.toxiproxy-server.version"; fi
+  go_tool vegeta github.com/tsenart/vegeta/v12 "$VEGETA_VERSION" "-X main.Version=v$VEGETA_VERSION"
+  if [ -x "$TOOLS/gobin/v12" ]; then mv "$TOOLS/gobin/v12" "$TOOLS/bin/vegeta"; echo "$VEGETA_VERSION" > "$TOOLS/bin/.vegeta.version"; fi
+  if [ -x "$TOOLS/gobin/vegeta" ]; then mv "$TOOLS/gobin/vegeta" "$TOOLS/bin/vegeta"; echo "$VEGETA_VERSION" > "$TOOLS/bin/.vegeta.version"; fi
+}
+
+ensure_images() {
+  # docker build's layer cache makes this a few seconds when nothing changed.
+  local svc
+  for svc in origin edge lb prometheus toxiproxy; do
+    local ctx="$ROOT/docker/$svc"
+    if [ "$svc" = toxiproxy ] && [ -n "${FAULTLINE_TOXIPROXY_IMAGE:-}" ]; then continue; fi
+    if [ "$svc" = toxiproxy ]; then
+      install -m 0755 "$TOOLS/bin/toxiproxy-server" "$ctx/toxiproxy-server"
+    fi
+    log "image faultline/$svc: building (layer cache: seconds when unchanged)"
+    local out
+    # Output is shown only on failure: without BuildKit every build prints a deprecation banner.
+    if ! out="$(docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "faultline/$svc:local" -f "$ctx/Dockerfile" "$ROOT/docker" 2>&1)"; then
+      printf '%s\n' "$out" >&2
+      die "building image faultline/$svc failed" "read the build output above; \`docker info\` must answer"
+    fi
+  done
+}
+
+ensure_node() {
+  command -v node >/dev/null 2>&1 || die "Node.js is missing" "install Node.js >= 20"
+  cd "$ROOT"
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "npm packages: installing"
+    npm ci --no-audit --no-fund --loglevel=error
+  else
+    log "npm packages: present"
+  fi
+  log "compiling the CLI"
+  npm run --silent build
+}
+
+main() {
+  ensure_docker
+  ensure_base_image
+  ensure_tools
+  ensure_images
+  if [ "${1:-}" != "--no-node" ]; then ensure_node; fi
+  log "ready"
+}
+
+main "$@"

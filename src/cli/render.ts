@@ -1,0 +1,72 @@
+import type { CheckSummary, RunEvaluation } from "../experiments/evaluation.js";
+import type { JournalEvent, Phase } from "../experiments/journal.js";
+import type { Check } from "../experiments/schema.js";
+import { formatValue } from "../steady-state/checks.js";
+
+// Human-readable rendering of journal events (live progress) and of the final evaluation.
+
+const pad = (text: string, width: number) =>
+  text.length >= width ? text : text + " ".repeat(width - text.length);
+
+export function progressLine(event: JournalEvent, startedAt: number): string | undefined {
+  const t = `${Math.round((Date.parse(event.at) - startedAt) / 1000)}s`.padStart(5);
+  switch (event.type) {
+    case "phase":
+      return `${t}  phase ${event.phase}`;
+    case "fault-intent":
+      return `${t}  applying ${event.id}: ${event.description}`;
+    case "fault-applied":
+      return `${t}  applied  ${event.id}`;
+    case "fault-reverted":
+      return `${t}  reverted ${event.id}`;
+    case "fault-apply-failed":
+      return `${t}  FAILED to apply ${event.id}: ${event.error}`;
+    case "fault-revert-failed":
+      return `${t}  FAILED to revert ${event.id}: ${event.error}`;
+    case "window": {
+      const held = event.results.every((r) => r.ok === true);
+      const values = event.results
+        .map(
+          (r) =>
+            `${r.ok === false ? "✗" : r.ok === undefined ? "?" : "✓"} ${r.metric} ${formatValue(r.metric as Check["metric"], r.value)}`,
+        )
+        .join("  ");
+      return `${t}  ${pad(event.phase, 8)} window ${event.start}-${event.end}s ${held ? "held " : "BROKE"}  ${values}`;
+    }
+    case "interrupted":
+      return `${t}  interrupted (${event.signal}): reverting every fault`;
+    case "error":
+      return `${t}  error: ${event.message}`;
+    default:
+      return undefined;
+  }
+}
+
+const reportPhases: Phase[] = ["baseline", "inject", "recover", "verify"];
+
+function cell(summary: CheckSummary, phase: Phase): string {
+  const s = summary.phases[phase];
+  if (!s) return "-";
+  const mark = s.held === s.windows ? "✓" : s.held === 0 && s.noData === s.windows ? "?" : "✗";
+  return `${mark} ${formatValue(summary.metric as Check["metric"], s.worst)} (${s.held}/${s.windows})`;
+}
+
+export function renderEvaluation(evaluation: RunEvaluation, journalPath: string): string {
+  const lines: string[] = [];
+  lines.push(`verdict: ${evaluation.verdict.toUpperCase()} (exit ${evaluation.exitCode})`);
+  lines.push(`  ${evaluation.reason}`);
+  lines.push("");
+  const nameWidth = Math.max(5, ...evaluation.checks.map((c) => c.check.length)) + 2;
+  lines.push(`${pad("check", nameWidth)}${reportPhases.map((p) => pad(p, 22)).join("")}`);
+  for (const check of evaluation.checks) {
+    lines.push(`${pad(check.check, nameWidth)}${reportPhases.map((p) => pad(cell(check, p), 22)).join("")}`);
+  }
+  lines.push("(worst value per phase; windows that held / windows)");
+  lines.push("");
+  const ttr = evaluation.timeToRecoveryMs;
+  lines.push(
+    `time to recovery: ${ttr === undefined ? "not measured" : ttr === null ? "never recovered" : `${ttr / 1000}s`} (target ${evaluation.recoveryTargetMs / 1000}s)`,
+  );
+  lines.push(`journal: ${journalPath}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,234 @@
+import { ExitCode, type ExitCodeValue } from "../errors.js";
+import { type CheckResult, evaluateCheck, formatValue } from "../steady-state/checks.js";
+import { type MetricsBucket, windowStats } from "../steady-state/metrics.js";
+import type { JournalEvent, Phase } from "./journal.js";
+import type { Check } from "./schema.js";
+
+// Everything here is a pure function of the journal: a verdict can be recomputed, and tested,
+// from a recorded run without Docker.
+
+export const verdicts = ["passed", "degraded", "failed", "inconclusive", "interrupted", "errored"] as const;
+export type Verdict = (typeof verdicts)[number];
+
+export const verdictExitCode: Record<Verdict, ExitCodeValue> = {
+  passed: ExitCode.passed,
+  failed: ExitCode.failed,
+  inconclusive: ExitCode.inconclusive,
+  errored: ExitCode.environment,
+  degraded: ExitCode.degraded,
+  interrupted: ExitCode.interrupted,
+};
+
+export interface Interval {
+  start: number;
+  end: number;
+}
+
+export interface WindowResult extends Interval {
+  results: CheckResult[];
+}
+
+export interface PhaseResult extends Interval {
+  phase: Phase;
+  windows: WindowResult[];
+}
+
+export interface CheckPhaseSummary {
+  windows: number;
+  held: number;
+  noData: number;
+  /** The value furthest on the wrong side of the threshold (or closest to it when all held). */
+  worst: number | undefined;
+}
+
+export interface CheckSummary {
+  check: string;
+  metric: string;
+  comparator: string;
+  threshold: number;
+  phases: Partial<Record<Phase, CheckPhaseSummary>>;
+}
+
+export interface RunEvaluation {
+  verdict: Verdict;
+  reason: string;
+  exitCode: ExitCodeValue;
+  /** Milliseconds from the last revert until every check held again; null: never; undefined: not measured. */
+  timeToRecoveryMs: number | null | undefined;
+  recoveryTargetMs: number;
+  phases: PhaseResult[];
+  checks: CheckSummary[];
+}
+
+/** Splits [start, end) into windows of `size` seconds; a short remainder joins the last window. */
+export function windowsOf(interval: Interval, size: number): Interval[] {
+  const length = interval.end - interval.start;
+  if (length <= 0) return [];
+  const full = Math.floor(length / size);
+  if (full === 0) return [{ start: interval.start, end: interval.end }];
+  return Array.from({ length: full }, (_, i) => ({
+    start: interval.start + i * size,
+    end: i === full - 1 ? interval.end : interval.start + (i + 1) * size,
+  }));
+}
+
+export function bucketsIn(buckets: readonly MetricsBucket[], interval: Interval): MetricsBucket[] {
+  return buckets.filter((b) => b.second >= interval.start && b.second < interval.end);
+}
+
+export function evaluateWindow(
+  buckets: readonly MetricsBucket[],
+  interval: Interval,
+  checks: readonly Check[],
+): WindowResult {
+  const stats = windowStats(bucketsIn(buckets, interval));
+  return { ...interval, results: checks.map((c) => evaluateCheck(c, stats)) };
+}
+
+export function phaseIntervals(
+  events: readonly JournalEvent[],
+  lastSecond: number,
+): { phase: Phase; start: number; end: number }[] {
+  const marks = events.flatMap((e) => (e.type === "phase" ? [{ phase: e.phase, start: e.second }] : []));
+  return marks.map((m, i) => ({ ...m, end: Math.min(marks[i + 1]?.start ?? lastSecond, lastSecond) }));
+}
+
+export function metricsBuckets(events: readonly JournalEvent[]): MetricsBucket[] {
+  return events.flatMap((e) =>
+    e.type === "metrics" ? [{ second: e.second, all: e.all, byEdge: e.byEdge }] : [],
+  );
+}
+
+const allHeld = (w: WindowResult) => w.results.every((r) => r.ok === true);
+
+function describeFailure(w: WindowResult, kind: "failed" | "no data"): string {
+  const bad = w.results.filter((r) => (kind === "failed" ? r.ok === false : r.ok === undefined));
+  return bad
+    .map(
+      (r) => `${r.check}: ${formatValue(r.metric as Check["metric"], r.value)} (seconds ${w.start}-${w.end})`,
+    )
+    .join("; ");
+}
+
+export function evaluateRun(events: readonly JournalEvent[], checks: readonly Check[]): RunEvaluation {
+  const started = events.find((e) => e.type === "run-started");
+  const windowSeconds = started?.type === "run-started" ? started.plan.windowSeconds : 5;
+  const recoveryTargetMs = started?.type === "run-started" ? started.plan.recoveryTargetMs : 15_000;
+  const buckets = metricsBuckets(events);
+  const lastSecond = buckets.length ? (buckets[buckets.length - 1] as MetricsBucket).second + 1 : 0;
+
+  const phases: PhaseResult[] = phaseIntervals(events, lastSecond).map((p) => ({
+    ...p,
+    windows:
+      p.phase === "warmup" ? [] : windowsOf(p, windowSeconds).map((w) => evaluateWindow(buckets, w, checks)),
+  }));
+  const phase = (name: Phase) => phases.find((p) => p.phase === name);
+
+  const summaries: CheckSummary[] = checks.map((check, index) => ({
+    check: check.name,
+    metric: check.metric,
+    comparator: check.comparator,
+    threshold: check.threshold,
+    phases: Object.fromEntries(
+      phases
+        .filter((p) => p.windows.length > 0)
+        .map((p) => [p.phase, summarizeCheck(p.windows.map((w) => w.results[index] as CheckResult))]),
+    ),
+  }));
+
+  const recover = phase("recover");
+  const inject = phase("inject");
+  const verify = phase("verify");
+  const timeToRecoveryMs = measureRecovery(buckets, checks, inject, recover, verify, windowSeconds);
+
+  const result = (verdict: Verdict, reason: string): RunEvaluation => ({
+    verdict,
+    reason,
+    exitCode: verdictExitCode[verdict],
+    timeToRecoveryMs,
+    recoveryTargetMs,
+    phases,
+    checks: summaries,
+  });
+
+  const interrupted = events.find((e) => e.type === "interrupted");
+  if (interrupted?.type === "interrupted")
+    return result("interrupted", `interrupted by ${interrupted.signal}; every fault was reverted`);
+  const error = events.find((e) => e.type === "error");
+  if (error?.type === "error") return result("errored", error.message);
+
+  const baseline = phase("baseline");
+  if (!baseline || baseline.windows.length === 0) return result("inconclusive", "no baseline was measured");
+  const baselineFailed = baseline.windows.find((w) => w.results.some((r) => r.ok === false));
+  if (baselineFailed) {
+    return result(
+      "inconclusive",
+      `the steady state did not hold at baseline, so no fault was injected: ${describeFailure(baselineFailed, "failed")}`,
+    );
+  }
+  const baselineEmpty = baseline.windows.find((w) => w.results.some((r) => r.ok === undefined));
+  if (baselineEmpty)
+    return result("inconclusive", `no data at baseline: ${describeFailure(baselineEmpty, "no data")}`);
+  if (!inject || !verify) return result("errored", "the run ended before its inject and verify phases");
+
+  const deviated = inject.windows.filter((w) => w.results.some((r) => r.ok === false));
+  const verifyFailed = verify.windows.find((w) => !allHeld(w));
+  if (deviated.length === 0 && !verifyFailed)
+    return result("passed", "the steady state held throughout the fault and after it");
+  if (verifyFailed) {
+    return result(
+      "failed",
+      `the steady state did not hold after recovery: ${describeFailure(verifyFailed, verifyFailed.results.some((r) => r.ok === false) ? "failed" : "no data")}`,
+    );
+  }
+  if (timeToRecoveryMs === null || timeToRecoveryMs === undefined)
+    return result("failed", "the steady state did not come back after the faults were reverted");
+  if (timeToRecoveryMs > recoveryTargetMs) {
+    return result(
+      "failed",
+      `recovered in ${timeToRecoveryMs / 1000}s, beyond the ${recoveryTargetMs / 1000}s target`,
+    );
+  }
+  return result(
+    "degraded",
+    `deviated in ${deviated.length} of ${inject.windows.length} windows under fault (${describeFailure(deviated[0] as WindowResult, "failed")}); recovered in ${timeToRecoveryMs / 1000}s (target ${recoveryTargetMs / 1000}s)`,
+  );
+}
+
+function summarizeCheck(results: CheckResult[]): CheckPhaseSummary {
+  const withData = results.filter((r) => r.value !== undefined);
+  const failing = withData.filter((r) => r.ok === false);
+  const pool = failing.length ? failing : withData;
+  const first = results[0];
+  const higherIsWorse = first ? first.comparator === "below" || first.comparator === "atMost" : true;
+  const values = pool.map((r) => r.value as number);
+  return {
+    windows: results.length,
+    held: results.filter((r) => r.ok === true).length,
+    noData: results.length - withData.length,
+    worst: values.length ? (higherIsWorse ? Math.max(...values) : Math.min(...values)) : undefined,
+  };
+}
+
+/**
+ * Time from the end of the inject phase (the last revert) until a whole window in which every
+ * check holds begins, sliding one second at a time through recover and verify.
+ */
+function measureRecovery(
+  buckets: readonly MetricsBucket[],
+  checks: readonly Check[],
+  inject: PhaseResult | undefined,
+  recover: PhaseResult | undefined,
+  verify: PhaseResult | undefined,
+  windowSeconds: number,
+): number | null | undefined {
+  if (!inject || !recover) return undefined;
+  if (inject.windows.every(allHeld)) return 0;
+  const end = verify?.end ?? recover.end;
+  for (let start = recover.start; start + windowSeconds <= end; start++) {
+    if (allHeld(evaluateWindow(buckets, { start, end: start + windowSeconds }, checks))) {
+      return (start - recover.start) * 1000;
+    }
+  }
+  return null;
+}

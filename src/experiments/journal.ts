@@ -1,0 +1,125 @@
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { z } from "zod";
+
+// The journal is the run's single record: append-only JSON lines, one event each, written
+// synchronously so that a crash loses nothing already done. A fault's intent is written
+// before it is applied, its revert after it is undone. Verdicts and reports are computed
+// from the journal alone.
+
+export const phases = ["warmup", "baseline", "inject", "recover", "verify"] as const;
+export type Phase = (typeof phases)[number];
+
+const bucketStatsSchema = z.object({
+  count: z.number(),
+  errors: z.number(),
+  statuses: z.record(z.string(), z.number()),
+  histogram: z.string(),
+});
+
+const checkResultSchema = z.object({
+  check: z.string(),
+  metric: z.string(),
+  comparator: z.string(),
+  threshold: z.number(),
+  value: z.number().optional(),
+  ok: z.boolean().optional(),
+});
+
+const base = { at: z.string() };
+
+export const journalEventSchema = z.discriminatedUnion("type", [
+  z.object({
+    ...base,
+    type: z.literal("run-started"),
+    runId: z.string(),
+    experiment: z.object({ name: z.string(), file: z.string() }),
+    replica: z.string(),
+    load: z.object({ driver: z.string(), version: z.string(), url: z.string(), ratePerSecond: z.number() }),
+    plan: z.object({
+      windowSeconds: z.number(),
+      warmupSeconds: z.number(),
+      baselineSeconds: z.number(),
+      injectSeconds: z.number(),
+      recoverSeconds: z.number(),
+      verifySeconds: z.number(),
+      recoveryTargetMs: z.number(),
+    }),
+  }),
+  z.object({ ...base, type: z.literal("phase"), phase: z.enum(phases), second: z.number() }),
+  z.object({
+    ...base,
+    type: z.literal("fault-intent"),
+    id: z.string(),
+    fault: z.string(),
+    target: z.string(),
+    description: z.string(),
+    params: z.record(z.string(), z.unknown()),
+  }),
+  z.object({ ...base, type: z.literal("fault-applied"), id: z.string(), second: z.number() }),
+  z.object({ ...base, type: z.literal("fault-apply-failed"), id: z.string(), error: z.string() }),
+  z.object({ ...base, type: z.literal("fault-reverted"), id: z.string(), second: z.number() }),
+  z.object({ ...base, type: z.literal("fault-revert-failed"), id: z.string(), error: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal("metrics"),
+    second: z.number(),
+    all: bucketStatsSchema,
+    byEdge: z.record(z.string(), bucketStatsSchema),
+  }),
+  z.object({
+    ...base,
+    type: z.literal("window"),
+    phase: z.enum(phases),
+    start: z.number(),
+    end: z.number(),
+    results: z.array(checkResultSchema),
+  }),
+  z.object({ ...base, type: z.literal("interrupted"), signal: z.string() }),
+  z.object({ ...base, type: z.literal("error"), message: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal("verdict"),
+    verdict: z.string(),
+    reason: z.string(),
+    exitCode: z.number(),
+  }),
+  z.object({ ...base, type: z.literal("run-finished"), durationMs: z.number() }),
+]);
+export type JournalEvent = z.infer<typeof journalEventSchema>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type NewJournalEvent = DistributiveOmit<JournalEvent, "at">;
+
+export class Journal {
+  private readonly listeners: ((event: JournalEvent) => void)[] = [];
+
+  constructor(
+    readonly path: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    mkdirSync(dirname(path), { recursive: true });
+  }
+
+  onEvent(listener: (event: JournalEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  write(event: NewJournalEvent): JournalEvent {
+    const full = { at: this.now().toISOString(), ...event } as JournalEvent;
+    appendFileSync(this.path, `${JSON.stringify(full)}\n`);
+    for (const listener of this.listeners) listener(full);
+    return full;
+  }
+}
+
+export function readJournal(path: string): JournalEvent[] {
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line, index) => {
+      const parsed = journalEventSchema.safeParse(JSON.parse(line));
+      if (!parsed.success)
+        throw new Error(`${path}:${index + 1}: not a journal event (${parsed.error.message})`);
+      return parsed.data;
+    });
+}

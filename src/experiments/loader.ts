@@ -1,0 +1,215 @@
+import { readFile } from "node:fs/promises";
+import { closest } from "fastest-levenshtein";
+import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import type { z } from "zod";
+import { InvalidInputError, type LocatedIssue, ValidationError } from "../errors.js";
+import { type Experiment, experimentSchema } from "./schema.js";
+
+export interface LoadedExperiment {
+  file: string;
+  experiment: Experiment;
+}
+
+type PathKey = string | number;
+
+/**
+ * Parses YAML keeping positions, validates it with a zod schema, and turns every problem into
+ * a LocatedIssue (file, line, column, field path, expectation). The only place where an
+ * untyped document exists; what leaves here is typed.
+ */
+export function parseYamlWithSchema<S extends z.ZodType>(file: string, text: string, schema: S): z.output<S> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const locate = (offset: number) => lineCounter.linePos(offset);
+
+  if (doc.errors.length > 0) {
+    throw new ValidationError(
+      doc.errors.map((error) => {
+        const pos = locate(error.pos[0]);
+        return {
+          file,
+          line: pos.line,
+          column: pos.col,
+          path: "",
+          message: `YAML syntax: ${error.message.split("\n")[0] ?? error.code}`,
+          suggestion: "check indentation and quoting near that line",
+        };
+      }),
+    );
+  }
+
+  const result = schema.safeParse(doc.toJS());
+  if (result.success) return result.data;
+
+  const located: (LocatedIssue & { missing?: string; guessed?: string })[] = result.error.issues.map(
+    (issue) => {
+      const path = issue.path.filter((k): k is PathKey => typeof k === "string" || typeof k === "number");
+      let node = nodeAt(doc.contents, path);
+      let message = issue.message;
+      let suggestion: string | undefined;
+      let shownPath = formatPath(path);
+
+      if (issue.code === "unrecognized_keys") {
+        const key = issue.keys[0] ?? "";
+        const keyNode = keyNodeAt(doc.contents, path, key);
+        if (keyNode) node = keyNode;
+        const known = knownKeys(schema, path);
+        const guess = known.length ? closest(key, known) : undefined;
+        shownPath = formatPath([...path, key]);
+        message = `unknown field "${key}"${known.length ? ` (expected one of: ${known.join(", ")})` : ""}`;
+        if (guess) suggestion = `did you mean "${guess}"?`;
+        const pos = locate(node.offset);
+        return {
+          file,
+          line: pos.line,
+          column: pos.col,
+          path: shownPath,
+          message,
+          suggestion,
+          guessed: formatPath([...path, guess ?? ""]),
+        };
+      }
+      let missing: string | undefined;
+      if (issue.code === "invalid_type" && node.exact === false && isMissing(doc.contents, path)) {
+        message = `is required: ${issue.message.replace(/^Invalid input: /, "")}`;
+        missing = shownPath;
+      }
+      const pos = locate(node.offset);
+      return { file, line: pos.line, column: pos.col, path: shownPath, message, suggestion, missing };
+    },
+  );
+  // "for is required" next to "unknown field fro (did you mean for?)" is one mistake: keep the
+  // issue that names the misspelling.
+  const guessed = new Set(located.flatMap((i) => (i.guessed ? [i.guessed] : [])));
+  const issues: LocatedIssue[] = located
+    .filter((i) => !(i.missing && guessed.has(i.missing)))
+    .map(({ missing: _m, guessed: _g, ...issue }) => issue);
+  throw new ValidationError(issues);
+}
+
+export async function loadExperiment(file: string): Promise<LoadedExperiment> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InvalidInputError(
+      code === "ENOENT" ? `${file}: no such file` : `${file}: cannot read (${code ?? "unknown error"})`,
+      { suggestion: "pass the path of an experiment YAML file, e.g. experiments/edge-latency.yaml" },
+    );
+  }
+  return { file, experiment: parseYamlWithSchema(file, text, experimentSchema) };
+}
+
+function formatPath(path: readonly PathKey[]): string {
+  return path.reduce<string>(
+    (acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${key}` : key),
+    "",
+  );
+}
+
+/** The deepest node that exists along `path`; `exact` says whether the whole path resolved. */
+function nodeAt(root: unknown, path: readonly PathKey[]): { offset: number; exact: boolean } {
+  let current: unknown = root;
+  let offset = isNode(root) ? (root.range?.[0] ?? 0) : 0;
+  for (const key of path) {
+    const next = childOf(current, key);
+    if (!next) return { offset, exact: false };
+    current = next;
+    offset = next.range?.[0] ?? offset;
+  }
+  return { offset, exact: true };
+}
+
+function childOf(node: unknown, key: PathKey): Node | undefined {
+  if (!isNode(node)) return undefined;
+  if ("items" in node && Array.isArray(node.items)) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
+      return pair && isNode(pair.value) ? pair.value : undefined;
+    }
+    const item: unknown = typeof key === "number" ? node.items[key] : undefined;
+    return isNode(item) ? item : undefined;
+  }
+  return undefined;
+}
+
+function keyNodeAt(
+  root: unknown,
+  path: readonly PathKey[],
+  key: string,
+): { offset: number; exact: boolean } | undefined {
+  let current: unknown = root;
+  for (const k of path) current = childOf(current, k);
+  if (!isMap(current)) return undefined;
+  const pair = current.items.find((p) => isScalar(p.key) && p.key.value === key);
+  if (!pair || !isScalar(pair.key)) return undefined;
+  return { offset: pair.key.range?.[0] ?? 0, exact: true };
+}
+
+function isMissing(root: unknown, path: readonly PathKey[]): boolean {
+  let current: unknown = root;
+  for (const k of path) {
+    const next = childOf(current, k);
+    if (!next) return true;
+    current = next;
+  }
+  return false;
+}
+
+/** Field names the schema accepts at `path`, for "did you mean" suggestions. */
+function knownKeys(schema: z.ZodType, path: readonly PathKey[]): string[] {
+  let current: unknown = schema;
+  for (const key of path) {
+    current = unwrap(current);
+    if (typeof key === "number") {
+      current = arrayElement(current);
+    } else {
+      current = shapeOf(current)?.[key];
+    }
+    if (!current) return [];
+  }
+  const shape = shapeOf(unwrap(current));
+  return shape ? Object.keys(shape) : [];
+}
+
+interface SchemaInternals {
+  _zod?: {
+    def?: {
+      type?: string;
+      innerType?: unknown;
+      in?: unknown;
+      schema?: unknown;
+      element?: unknown;
+      options?: unknown[];
+      shape?: Record<string, unknown>;
+    };
+  };
+}
+
+function unwrap(schema: unknown): unknown {
+  let current = schema as SchemaInternals | undefined;
+  for (let i = 0; i < 10 && current?._zod?.def; i++) {
+    const def = current._zod.def;
+    const inner = def.innerType ?? def.in ?? def.schema;
+    if (!inner) break;
+    current = inner as SchemaInternals;
+  }
+  return current;
+}
+
+function arrayElement(schema: unknown): unknown {
+  return (schema as SchemaInternals | undefined)?._zod?.def?.element;
+}
+
+function shapeOf(schema: unknown): Record<string, unknown> | undefined {
+  const def = (schema as SchemaInternals | undefined)?._zod?.def;
+  if (def?.shape) return def.shape;
+  if (def?.options) {
+    // A discriminated union: offer the union of its members' fields.
+    const merged: Record<string, unknown> = {};
+    for (const option of def.options) Object.assign(merged, shapeOf(unwrap(option)) ?? {});
+    return merged;
+  }
+  return undefined;
+}

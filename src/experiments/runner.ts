@@ -1,0 +1,286 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { EnvironmentError, errorMessage } from "../errors.js";
+import { injectorFor } from "../injectors/index.js";
+import { ToxiproxyApi } from "../injectors/toxiproxy.js";
+import { CleanupRegistry } from "../lifecycle/cleanup-registry.js";
+import { type Clock, systemClock } from "../lifecycle/wait.js";
+import type { Replica } from "../replica/replica.js";
+import type { Topology } from "../replica/topology.js";
+import type { LoadDriver } from "../steady-state/load-driver.js";
+import { BucketAggregator, type MetricsBucket } from "../steady-state/metrics.js";
+import { VegetaDriver } from "../steady-state/vegeta.js";
+import { evaluateRun, evaluateWindow, type Interval, type RunEvaluation, windowsOf } from "./evaluation.js";
+import { Journal, type JournalEvent, type Phase } from "./journal.js";
+import type { LoadedExperiment } from "./loader.js";
+import type { Experiment, Fault } from "./schema.js";
+
+export interface RunOptions {
+  loaded: LoadedExperiment;
+  replica: Replica;
+  runsDir: string;
+  driver?: LoadDriver;
+  /** Aborting it interrupts the run: every fault is reverted and the verdict is `interrupted`. */
+  signal?: AbortSignal;
+  onEvent?: (event: JournalEvent) => void;
+  clock?: Clock;
+}
+
+export interface RunResult {
+  runId: string;
+  runDir: string;
+  journalPath: string;
+  evaluation: RunEvaluation;
+}
+
+export interface Plan {
+  windowSeconds: number;
+  warmupSeconds: number;
+  baselineSeconds: number;
+  injectSeconds: number;
+  recoverSeconds: number;
+  verifySeconds: number;
+  recoveryTargetMs: number;
+  settleMs: number;
+}
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+export function planOf(experiment: Experiment): Plan {
+  const injectMs = Math.max(...experiment.method.map((f) => f.at + f.for));
+  return {
+    windowSeconds: seconds(experiment.steadyState.window),
+    warmupSeconds: Math.ceil(experiment.load.warmup / 1000),
+    baselineSeconds: seconds(experiment.steadyState.baseline),
+    injectSeconds: seconds(injectMs),
+    recoverSeconds: seconds(experiment.steadyState.recover ?? experiment.score.recoveryTarget),
+    verifySeconds: seconds(experiment.steadyState.verify),
+    recoveryTargetMs: experiment.score.recoveryTarget,
+    // A request sent in second s has settled once s+1 plus the request timeout has passed.
+    settleMs: experiment.load.timeout + 500,
+  };
+}
+
+export function newRunId(name: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${stamp}-${name}-${randomBytes(2).toString("hex")}`;
+}
+
+/** Checks every fault's target against the replica before anything is started. */
+export function checkTargets(experiment: Experiment, topology: Topology): void {
+  for (const fault of experiment.method) injectorFor(fault).check(fault, topology);
+}
+
+type Action = { atMs: number; kind: "apply" | "revert"; index: number };
+
+export async function runExperiment(options: RunOptions): Promise<RunResult> {
+  const { experiment, file } = options.loaded;
+  const { replica } = options;
+  const clock = options.clock ?? systemClock;
+  const driver = options.driver ?? new VegetaDriver();
+  const plan = planOf(experiment);
+
+  checkTargets(experiment, replica.topology);
+  const toxiproxy = new ToxiproxyApi(replica.endpoints.toxiproxy);
+  const leftovers = await toxiproxy.faultlineToxics().catch((error: unknown) => {
+    throw new EnvironmentError(`the replica's Toxiproxy does not answer: ${errorMessage(error)}`, {
+      suggestion: "check `faultline replica status`",
+    });
+  });
+  if (leftovers.length > 0) {
+    throw new EnvironmentError(
+      `replica ${replica.topology.replica} still has ${leftovers.length} fault(s) left by an earlier run (${leftovers.map((l) => `${l.toxic.name} on ${l.proxy}`).join(", ")})`,
+      { suggestion: "run `faultline recover` to revert them, then run again" },
+    );
+  }
+  const driverVersion = await driver.version();
+
+  const runId = newRunId(experiment.name);
+  const runDir = join(options.runsDir, runId);
+  const journal = new Journal(join(runDir, "journal.jsonl"));
+  const events: JournalEvent[] = [];
+  journal.onEvent((e) => events.push(e));
+  if (options.onEvent) journal.onEvent(options.onEvent);
+
+  const url = `${replica.endpoints.lb}${experiment.load.path}`;
+  journal.write({
+    type: "run-started",
+    runId,
+    experiment: { name: experiment.name, file },
+    replica: replica.topology.replica,
+    load: { driver: driver.name, version: driverVersion, url, ratePerSecond: experiment.load.rate },
+    plan,
+  });
+
+  const registry = new CleanupRegistry();
+  const signal = options.signal ?? new AbortController().signal;
+  const t0 = clock.now();
+  const elapsedMs = () => clock.now() - t0;
+  const aggregator = new BucketAggregator(t0, plan.settleMs);
+  const buckets: MetricsBucket[] = [];
+  const pendingWindows: (Interval & { phase: Phase })[] = [];
+
+  const publish = (released: MetricsBucket[]) => {
+    for (const bucket of released) {
+      buckets.push(bucket);
+      journal.write({ type: "metrics", ...bucket });
+    }
+    const settled = buckets.length;
+    while (pendingWindows.length > 0 && (pendingWindows[0] as Interval).end <= settled) {
+      const w = pendingWindows.shift() as Interval & { phase: Phase };
+      const evaluated = evaluateWindow(buckets, w, experiment.steadyState.checks);
+      journal.write({
+        type: "window",
+        phase: w.phase,
+        start: w.start,
+        end: w.end,
+        results: evaluated.results,
+      });
+    }
+  };
+  const flush = () => publish(aggregator.release(clock.now()));
+  const enterPhase = (phase: Phase, start: number, length: number) => {
+    journal.write({ type: "phase", phase, second: start });
+    if (phase !== "warmup") {
+      pendingWindows.push(
+        ...windowsOf({ start, end: start + length }, plan.windowSeconds).map((w) => ({ ...w, phase })),
+      );
+    }
+  };
+  /** Sleeps until `targetMs` after t0, publishing settled metrics as they come. */
+  const until = async (targetMs: number) => {
+    for (;;) {
+      signal.throwIfAborted();
+      flush();
+      const left = targetMs - elapsedMs();
+      if (left <= 0) return;
+      await clock.sleep(Math.min(250, left), signal);
+    }
+  };
+
+  const maxLoadMs =
+    (plan.warmupSeconds +
+      plan.baselineSeconds +
+      plan.injectSeconds +
+      plan.recoverSeconds +
+      plan.verifySeconds +
+      2) *
+      1000 +
+    plan.settleMs * 2;
+  const load = driver.start(
+    {
+      url,
+      ratePerSecond: experiment.load.rate,
+      maxDurationMs: maxLoadMs,
+      timeoutMs: experiment.load.timeout,
+    },
+    (sample) => aggregator.add(sample),
+  );
+  registry.register("stop the load", async () => {
+    load.stop();
+    await load.finished;
+  });
+
+  try {
+    enterPhase("warmup", 0, plan.warmupSeconds);
+    await until(plan.warmupSeconds * 1000);
+    const baselineStart = plan.warmupSeconds;
+    enterPhase("baseline", baselineStart, plan.baselineSeconds);
+    const baselineEnd = baselineStart + plan.baselineSeconds;
+    // The baseline verdict needs every request of the baseline to have settled.
+    await until(baselineEnd * 1000 + plan.settleMs);
+    const baseline = windowsOf({ start: baselineStart, end: baselineEnd }, plan.windowSeconds).map((w) =>
+      evaluateWindow(buckets, w, experiment.steadyState.checks),
+    );
+    const steady = baseline.every((w) => w.results.every((r) => r.ok === true));
+
+    if (steady) {
+      const injectStart = Math.ceil(elapsedMs() / 1000);
+      await until(injectStart * 1000);
+      enterPhase("inject", injectStart, plan.injectSeconds);
+      await runTimeline(experiment.method, injectStart * 1000);
+      const recoverStart = injectStart + plan.injectSeconds;
+      await until(recoverStart * 1000);
+      enterPhase("recover", recoverStart, plan.recoverSeconds);
+      const verifyStart = recoverStart + plan.recoverSeconds;
+      await until(verifyStart * 1000);
+      enterPhase("verify", verifyStart, plan.verifySeconds);
+      await until((verifyStart + plan.verifySeconds) * 1000);
+    }
+    const endSecond = Math.floor(elapsedMs() / 1000);
+    load.stop();
+    await load.finished;
+    publish(aggregator.releaseUpTo(endSecond));
+  } catch (error) {
+    if (signal.aborted) {
+      const reason: unknown = signal.reason;
+      journal.write({ type: "interrupted", signal: typeof reason === "string" ? reason : "abort" });
+    } else {
+      journal.write({ type: "error", message: errorMessage(error) });
+    }
+  } finally {
+    try {
+      await registry.drain();
+    } catch (error) {
+      journal.write({ type: "error", message: `cleanup failed: ${errorMessage(error)}` });
+    }
+  }
+
+  const evaluation = evaluateRun(events, experiment.steadyState.checks);
+  journal.write({
+    type: "verdict",
+    verdict: evaluation.verdict,
+    reason: evaluation.reason,
+    exitCode: evaluation.exitCode,
+  });
+  journal.write({ type: "run-finished", durationMs: elapsedMs() });
+  return { runId, runDir, journalPath: journal.path, evaluation };
+
+  async function runTimeline(method: readonly Fault[], startMs: number): Promise<void> {
+    const actions: Action[] = method
+      .flatMap((fault, index): Action[] => [
+        { atMs: startMs + fault.at, kind: "apply", index },
+        { atMs: startMs + fault.at + fault.for, kind: "revert", index },
+      ])
+      .sort((a, b) => a.atMs - b.atMs || (a.kind === "revert" ? -1 : 1));
+    const applied = new Map<number, { release(): Promise<void> }>();
+    for (const action of actions) {
+      await until(action.atMs);
+      const fault = method[action.index] as Fault;
+      const id = `f${action.index + 1}`;
+      if (action.kind === "apply") {
+        const injector = injectorFor(fault);
+        const { fault: kind, target, ...params } = fault;
+        // Write-ahead: the intent is on disk before anything touches the replica.
+        journal.write({
+          type: "fault-intent",
+          id,
+          fault: kind,
+          target,
+          description: injector.describe(fault),
+          params,
+        });
+        let handle: Awaited<ReturnType<typeof injector.apply>>;
+        try {
+          handle = await injector.apply(fault, { replica, runId, faultId: id });
+        } catch (error) {
+          journal.write({ type: "fault-apply-failed", id, error: errorMessage(error) });
+          throw error;
+        }
+        const entry = registry.register(handle.description, async () => {
+          try {
+            await handle.revert();
+          } catch (error) {
+            journal.write({ type: "fault-revert-failed", id, error: errorMessage(error) });
+            throw error;
+          }
+          journal.write({ type: "fault-reverted", id, second: Math.floor(elapsedMs() / 1000) });
+        });
+        applied.set(action.index, entry);
+        journal.write({ type: "fault-applied", id, second: Math.floor(elapsedMs() / 1000) });
+      } else {
+        await applied.get(action.index)?.release();
+      }
+    }
+  }
+}

@@ -1,0 +1,175 @@
+import { z } from "zod";
+import { parseDuration, parsePercent, parseRate } from "../units.js";
+
+// The schema is the source of truth for the experiment format: types are inferred from it,
+// docs/design.md describes it, and the loader turns its issues into located errors.
+
+const duration = (example = '"150ms", "30s" or "2m"') =>
+  z.string({ error: `expected a duration such as ${example}` }).transform((text, ctx) => {
+    const value = parseDuration(text);
+    if (value === undefined) {
+      ctx.addIssue({ code: "custom", message: `expected a duration such as ${example}, got "${text}"` });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const rate = z.string({ error: 'expected a rate such as "100/s"' }).transform((text, ctx) => {
+  const value = parseRate(text);
+  if (value === undefined || value <= 0) {
+    ctx.addIssue({ code: "custom", message: `expected a rate such as "100/s" or "6000/m", got "${text}"` });
+    return z.NEVER;
+  }
+  return value;
+});
+
+export const loadSchema = z
+  .strictObject({
+    rate: rate.describe("constant arrival rate of requests, e.g. 100/s"),
+    path: z
+      .string()
+      .regex(/^\//, { message: 'expected a URL path starting with "/"' })
+      .default("/")
+      .describe("path requested on the PoP's load balancer"),
+    warmup: duration().default(5000).describe("load before the baseline starts; not evaluated"),
+    timeout: duration().default(5000).describe("a request slower than this counts as an error"),
+  })
+  .describe("the traffic Faultline drives through the PoP while the experiment runs");
+export type Load = z.infer<typeof loadSchema>;
+
+export const latencyMetrics = [
+  "latency.p50",
+  "latency.p90",
+  "latency.p95",
+  "latency.p99",
+  "latency.max",
+] as const;
+export const rateMetrics = ["errors.rate"] as const;
+export const metricNames = [...latencyMetrics, ...rateMetrics] as const;
+export type MetricName = (typeof metricNames)[number];
+export const comparators = ["below", "above", "atMost", "atLeast"] as const;
+export type Comparator = (typeof comparators)[number];
+
+const thresholdText = z.union([z.string(), z.number()]).transform(String);
+
+export const checkSchema = z
+  .strictObject({
+    name: z.string().min(1).optional(),
+    metric: z.enum(metricNames, { error: `expected one of ${metricNames.join(", ")}` }),
+    below: thresholdText.optional(),
+    above: thresholdText.optional(),
+    atMost: thresholdText.optional(),
+    atLeast: thresholdText.optional(),
+  })
+  .transform((check, ctx) => {
+    const given = comparators.filter((c) => check[c] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected exactly one of ${comparators.join(", ")}${given.length ? `, got ${given.join(" and ")}` : ""}`,
+      });
+      return z.NEVER;
+    }
+    const comparator = given[0] as Comparator;
+    const text = check[comparator] as string;
+    const isLatency = check.metric.startsWith("latency.");
+    const parsed = isLatency ? parseDuration(text) : parsePercent(text);
+    const threshold = !isLatency && parsed !== undefined && parsed > 1 ? undefined : parsed;
+    if (threshold === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [comparator],
+        message: isLatency
+          ? `expected a duration such as "300ms" for ${check.metric}, got "${text}"`
+          : `expected a percentage from "0%" to "100%" for ${check.metric}, got "${text}"`,
+      });
+      return z.NEVER;
+    }
+    return {
+      name: check.name ?? `${check.metric} ${comparator} ${text}`,
+      metric: check.metric,
+      comparator,
+      threshold,
+      thresholdText: text,
+    };
+  });
+export type Check = z.infer<typeof checkSchema>;
+
+export const steadyStateSchema = z.strictObject({
+  window: duration().default(5000).describe("checks are evaluated over windows of this length"),
+  baseline: duration().default(15000).describe("steady state measured before any fault; must hold"),
+  recover: duration()
+    .optional()
+    .describe("time after the last revert in which recovery is measured (default: score.recoveryTarget)"),
+  verify: duration().default(15000).describe("steady state measured after recovery; must hold again"),
+  checks: z.array(checkSchema).min(1, { message: "expected at least one check" }),
+});
+export type SteadyState = z.infer<typeof steadyStateSchema>;
+
+export const directions = ["downstream", "upstream", "both"] as const;
+
+const faultTiming = {
+  at: duration().default(0).describe("offset from the start of the inject phase"),
+  for: duration().describe("how long the fault stays applied before Faultline reverts it"),
+  target: z.string({ error: "expected the name of a link, e.g. edge-1" }).min(1),
+};
+
+export const latencyFaultSchema = z.strictObject({
+  fault: z.literal("latency"),
+  ...faultTiming,
+  latency: duration('"150ms"'),
+  jitter: duration('"20ms"').default(0),
+  direction: z
+    .enum(directions, { error: `expected one of ${directions.join(", ")}` })
+    .default("downstream")
+    .describe("downstream delays responses (server to client), upstream delays requests"),
+});
+export type LatencyFault = z.infer<typeof latencyFaultSchema>;
+
+export const faultKinds = ["latency"] as const;
+export const faultSchema = z.discriminatedUnion("fault", [latencyFaultSchema], {
+  error: (issue) =>
+    issue.code === "invalid_union" ? `expected fault to be one of: ${faultKinds.join(", ")}` : undefined,
+});
+export type Fault = z.infer<typeof faultSchema>;
+
+export const scoreSchema = z.strictObject({
+  recoveryTarget: duration().default(15000).describe("the steady state must be back within this time"),
+});
+
+export const experimentSchema = z
+  .strictObject({
+    version: z.literal(1, { error: "expected version: 1" }),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]*$/, { message: "expected a lowercase name of letters, digits and dashes" }),
+    description: z.string().optional(),
+    tags: z.array(z.string()).default([]),
+    replica: z
+      .string()
+      .default("default")
+      .describe("the replica to run against; `default` is the built-in PoP"),
+    load: loadSchema,
+    steadyState: steadyStateSchema,
+    method: z.array(faultSchema).min(1, { message: "expected at least one fault" }),
+    score: scoreSchema.default({ recoveryTarget: 15000 }),
+  })
+  .superRefine((experiment, ctx) => {
+    experiment.method.forEach((fault, index) => {
+      if (fault.for <= 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["method", index, "for"],
+          message: "expected a duration above 0s",
+        });
+      }
+      if (fault.fault === "latency" && fault.jitter > fault.latency) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["method", index, "jitter"],
+          message: "expected jitter not above latency (Toxiproxy draws latency ± jitter)",
+        });
+      }
+    });
+  });
+export type Experiment = z.infer<typeof experimentSchema>;

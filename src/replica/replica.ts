@@ -1,0 +1,422 @@
+import type Docker from "dockerode";
+import { Toxiproxy } from "toxiproxy-node-client";
+import { EnvironmentError, errorMessage, InvalidInputError } from "../errors.js";
+import { waitUntil } from "../lifecycle/wait.js";
+import { edgeConfig, haproxyConfig, prometheusConfig, toxiproxyProxies } from "./configs.js";
+import { docker, ensureEngine, isNotFound, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "./docker.js";
+import {
+  containerName,
+  defaultTopology,
+  LB_HTTP_PORT,
+  LB_STATS_PORT,
+  MAX_EDGES,
+  PROMETHEUS_PORT,
+  type Service,
+  TOXIPROXY_API_PORT,
+  type Topology,
+} from "./topology.js";
+
+const LABEL_TOPOLOGY = "faultline.topology";
+
+export interface Endpoints {
+  /** Where clients reach the PoP (HAProxy's frontend), on 127.0.0.1. */
+  lb: string;
+  /** HAProxy's stats page and Prometheus exporter. */
+  lbStats: string;
+  toxiproxy: string;
+  prometheus: string;
+}
+
+export interface Replica {
+  topology: Topology;
+  endpoints: Endpoints;
+}
+
+export type EdgeState = "up" | "down" | "going-down" | "going-up" | "maintenance" | "unknown";
+
+export interface ServiceStatus {
+  service: string;
+  role: string;
+  container: string;
+  state: string;
+  /** For edges: what the load balancer's health checks say. */
+  lbState?: EdgeState;
+}
+
+export interface ReplicaStatus {
+  replica: string;
+  exists: boolean;
+  services: ServiceStatus[];
+  endpoints?: Endpoints;
+}
+
+export interface UpOptions {
+  replica?: string;
+  edges?: number;
+  timeoutMs?: number;
+  onProgress?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface UpResult {
+  replica: Replica;
+  created: boolean;
+  tookMs: number;
+}
+
+function labelFilter(replica: string): { label: string[] } {
+  return { label: [`${LABEL_REPLICA}=${replica}`] };
+}
+
+async function listContainers(client: Docker, replica: string) {
+  return client.listContainers({ all: true, filters: labelFilter(replica) });
+}
+
+/**
+ * Brings a replica up, or reuses it when it is already running with the same shape. Returns
+ * when every edge is UP behind the load balancer. On failure everything this call created is
+ * removed before the error is rethrown.
+ */
+export async function replicaUp(options: UpOptions = {}): Promise<UpResult> {
+  const name = options.replica ?? "default";
+  const edgeCount = options.edges ?? 3;
+  if (!Number.isInteger(edgeCount) || edgeCount < 1 || edgeCount > MAX_EDGES) {
+    throw new InvalidInputError(`--edges must be a whole number from 1 to ${MAX_EDGES}, got ${edgeCount}`);
+  }
+  if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(name)) {
+    throw new InvalidInputError(
+      `replica name "${name}" must be lowercase letters, digits and dashes (at most 31)`,
+    );
+  }
+  const progress = options.onProgress ?? (() => {});
+  const started = Date.now();
+  const client = docker();
+  await ensureEngine(client);
+  const timeoutMs = options.timeoutMs ?? 120_000;
+
+  const existing = await listContainers(client, name);
+  if (existing.length > 0) {
+    const current = await connectReplica(name).catch(() => undefined);
+    const allRunning = existing.every((c) => c.State === "running");
+    if (
+      current &&
+      allRunning &&
+      current.topology.edges.length === edgeCount &&
+      existing.length === current.topology.services.length
+    ) {
+      progress(`replica ${name} exists; waiting for its edges to be healthy`);
+      await waitForEdges(current, timeoutMs, progress, options.signal);
+      return { replica: current, created: false, tookMs: Date.now() - started };
+    }
+    if (current && current.topology.edges.length !== edgeCount) {
+      throw new InvalidInputError(
+        `replica ${name} is up with ${current.topology.edges.length} edges, not ${edgeCount}`,
+        { suggestion: `run \`faultline replica down --replica ${name}\` first, or drop --edges` },
+      );
+    }
+    progress(`replica ${name} is incomplete or stopped; recreating it`);
+    await replicaDown(name);
+  }
+
+  const topology = defaultTopology(name, edgeCount);
+  try {
+    await createReplica(client, topology, progress);
+    const replica = await connectReplica(name);
+    await waitForEdges(replica, timeoutMs, progress, options.signal);
+    return { replica, created: true, tookMs: Date.now() - started };
+  } catch (error) {
+    progress(`bringing replica ${name} up failed; removing what was created`);
+    await replicaDown(name).catch(() => {});
+    throw error;
+  }
+}
+
+async function createReplica(
+  client: Docker,
+  topology: Topology,
+  progress: (m: string) => void,
+): Promise<void> {
+  progress(`creating network ${topology.network}`);
+  await client.createNetwork({
+    Name: topology.network,
+    Driver: "bridge",
+    CheckDuplicate: true,
+    Labels: { [LABEL_REPLICA]: topology.replica, [LABEL_ROLE]: "network" },
+  });
+
+  const byRole = (role: Service["role"]) => topology.services.filter((s) => s.role === role);
+  const [toxiproxy] = byRole("toxiproxy");
+  if (!toxiproxy) throw new Error("topology has no toxiproxy service");
+
+  // Toxiproxy first: every other service resolves and connects through it.
+  await startService(client, topology, toxiproxy);
+  const endpoints = await readEndpoints(client, topology);
+  const api = new Toxiproxy(endpoints.toxiproxy);
+  await waitUntil(
+    async () => {
+      await api.getVersion();
+      return { done: true, value: undefined };
+    },
+    { description: "the Toxiproxy API", timeoutMs: 20_000 },
+  );
+  await api.populate(toxiproxyProxies(topology));
+  progress(`toxiproxy: ${topology.links.length} proxies (${topology.links.map((l) => l.name).join(", ")})`);
+
+  for (const service of [...byRole("origin"), ...byRole("edge"), ...byRole("lb"), ...byRole("prometheus")]) {
+    await startService(client, topology, service);
+    progress(`started ${service.name}`);
+  }
+}
+
+function envFor(topology: Topology, service: Service): string[] {
+  switch (service.role) {
+    case "edge":
+      return [`FAULTLINE_CONFIG=${edgeConfig(service.name)}`];
+    case "lb":
+      return [`FAULTLINE_CONFIG=${haproxyConfig(topology)}`];
+    case "prometheus":
+      return [`FAULTLINE_CONFIG=${prometheusConfig(topology)}`];
+    default:
+      return [];
+  }
+}
+
+async function startService(client: Docker, topology: Topology, service: Service): Promise<void> {
+  const name = containerName(topology, service.name);
+  const ports = Object.fromEntries(service.publish.map((p) => [`${p}/tcp`, {}]));
+  const bindings = Object.fromEntries(
+    service.publish.map((p) => [`${p}/tcp`, [{ HostIp: "127.0.0.1", HostPort: "" }]]),
+  );
+  const labels: Record<string, string> = {
+    [LABEL_REPLICA]: topology.replica,
+    [LABEL_ROLE]: service.role,
+    [LABEL_SERVICE]: service.name,
+  };
+  if (service.role === "toxiproxy") labels[LABEL_TOPOLOGY] = JSON.stringify(topology);
+  let container: Docker.Container;
+  try {
+    container = await client.createContainer({
+      name,
+      Image: service.image,
+      Hostname: service.name,
+      Env: envFor(topology, service),
+      Labels: labels,
+      ExposedPorts: ports,
+      ...(service.role === "toxiproxy"
+        ? { Cmd: [`-host=0.0.0.0`, `-port=${TOXIPROXY_API_PORT}`, "-proxy-metrics"] }
+        : {}),
+      HostConfig: {
+        NetworkMode: topology.network,
+        PortBindings: bindings,
+        // Faults such as packet loss need to edit the container's own netfilter rules.
+        CapAdd: service.role === "edge" || service.role === "origin" ? ["NET_ADMIN"] : [],
+        Init: true,
+      },
+      NetworkingConfig: { EndpointsConfig: { [topology.network]: { Aliases: [service.name] } } },
+    });
+  } catch (error) {
+    if (isNotFound(error)) {
+      throw new EnvironmentError(`image ${service.image} is not on this Docker engine`, {
+        suggestion: "run scripts/setup.sh to build the replica's images",
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  await container.start();
+}
+
+async function readEndpoints(client: Docker, topology: Topology): Promise<Endpoints> {
+  const hostPort = async (service: string, port: number): Promise<string> => {
+    const info = await client.getContainer(containerName(topology, service)).inspect();
+    const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
+    if (!binding?.HostPort) throw new EnvironmentError(`${service} has no published port for ${port}`);
+    return `http://127.0.0.1:${binding.HostPort}`;
+  };
+  return {
+    lb: await hostPort("lb", LB_HTTP_PORT).catch(() => ""),
+    lbStats: await hostPort("lb", LB_STATS_PORT).catch(() => ""),
+    toxiproxy: await hostPort("toxiproxy", TOXIPROXY_API_PORT),
+    prometheus: await hostPort("prometheus", PROMETHEUS_PORT).catch(() => ""),
+  };
+}
+
+/** Attaches to a running replica; fails with a suggestion when it is not up. */
+export async function connectReplica(name = "default"): Promise<Replica> {
+  const client = docker();
+  await ensureEngine(client);
+  const containers = await listContainers(client, name);
+  const toxiproxy = containers.find((c) => c.Labels[LABEL_ROLE] === "toxiproxy");
+  const raw = toxiproxy?.Labels[LABEL_TOPOLOGY];
+  if (!toxiproxy || !raw) {
+    throw new EnvironmentError(`replica ${name} is not up`, {
+      suggestion: `run \`faultline replica up${name === "default" ? "" : ` --replica ${name}`}\``,
+    });
+  }
+  const topology = JSON.parse(raw) as Topology;
+  return { topology, endpoints: await readEndpoints(client, topology) };
+}
+
+/** What HAProxy's health checks say about each edge, from its stats CSV. */
+export async function edgeStates(replica: Replica): Promise<Map<string, EdgeState>> {
+  const response = await fetch(`${replica.endpoints.lbStats}/stats;csv;norefresh`, {
+    signal: AbortSignal.timeout(2000),
+  });
+  if (!response.ok) throw new Error(`HAProxy stats answered ${response.status}`);
+  return parseHaproxyCsv(await response.text(), replica.topology.edges);
+}
+
+export function parseHaproxyCsv(csv: string, edges: readonly string[]): Map<string, EdgeState> {
+  const lines = csv.trim().split("\n");
+  const header = (lines[0] ?? "").replace(/^#\s*/, "").split(",");
+  const px = header.indexOf("pxname");
+  const sv = header.indexOf("svname");
+  const st = header.indexOf("status");
+  const states = new Map<string, EdgeState>();
+  for (const line of lines.slice(1)) {
+    const cols = line.split(",");
+    const server = cols[sv];
+    if (cols[px] !== "edges" || !server || !edges.includes(server)) continue;
+    const status = cols[st] ?? "";
+    states.set(
+      server,
+      status === "UP"
+        ? "up"
+        : status === "DOWN"
+          ? "down"
+          : status.startsWith("UP ")
+            ? "going-down"
+            : status.startsWith("DOWN ")
+              ? "going-up"
+              : status.startsWith("MAINT")
+                ? "maintenance"
+                : "unknown",
+    );
+  }
+  return states;
+}
+
+async function waitForEdges(
+  replica: Replica,
+  timeoutMs: number,
+  progress: (m: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  let last = "";
+  await waitUntil(
+    async () => {
+      await assertAllRunning(replica.topology);
+      const states = await edgeStates(replica);
+      const up = replica.topology.edges.filter((e) => states.get(e) === "up");
+      const line = `edges healthy behind the load balancer: ${up.length}/${replica.topology.edges.length}`;
+      if (line !== last) progress(line);
+      last = line;
+      return up.length === replica.topology.edges.length
+        ? { done: true, value: undefined }
+        : { done: false, reason: line };
+    },
+    {
+      description: "every edge to be healthy behind the load balancer",
+      timeoutMs,
+      intervalMs: 250,
+      ...(signal ? { signal } : {}),
+    },
+  ).catch((error: unknown) => {
+    if (error instanceof ServiceExitedError) throw error;
+    throw new EnvironmentError(
+      `replica ${replica.topology.replica} did not become healthy: ${errorMessage(error)}`,
+      {
+        suggestion: "see `faultline replica status` and `docker logs faultline-<replica>-lb`",
+        cause: error,
+      },
+    );
+  });
+}
+
+class ServiceExitedError extends EnvironmentError {}
+
+/** Fails at once, with the service's last log lines, when a container of the replica has exited. */
+async function assertAllRunning(topology: Topology): Promise<void> {
+  const client = docker();
+  const containers = await listContainers(client, topology.replica);
+  const dead = containers.find((c) => c.State !== "running");
+  if (!dead) return;
+  const logs = await client
+    .getContainer(dead.Id)
+    .logs({ stdout: true, stderr: true, tail: 5 })
+    .then((buffer) => demuxLogs(buffer))
+    .catch(() => "");
+  throw new ServiceExitedError(
+    `${dead.Labels[LABEL_SERVICE] ?? dead.Id} of replica ${topology.replica} is ${dead.State}${logs ? `; its last log lines:\n${logs}` : ""}`,
+    { suggestion: `docker logs ${dead.Names[0]?.replace(/^\//, "") ?? dead.Id}` },
+  );
+}
+
+/** Docker multiplexes stdout/stderr with 8-byte frame headers when no TTY is attached. */
+function demuxLogs(buffer: Buffer): string {
+  const out: string[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const size = buffer.readUInt32BE(offset + 4);
+    out.push(buffer.subarray(offset + 8, offset + 8 + size).toString("utf8"));
+    offset += 8 + size;
+  }
+  return out.join("").trim();
+}
+
+export interface DownResult {
+  containers: string[];
+  networks: string[];
+}
+
+/** Removes every container and network labelled with this replica's name, nothing else. */
+export async function replicaDown(name = "default"): Promise<DownResult> {
+  const client = docker();
+  await ensureEngine(client);
+  const containers = await listContainers(client, name);
+  const removed: string[] = [];
+  await Promise.all(
+    containers.map(async (c) => {
+      try {
+        await client.getContainer(c.Id).remove({ force: true, v: true });
+        removed.push(c.Names[0]?.replace(/^\//, "") ?? c.Id);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    }),
+  );
+  const networks = await client.listNetworks({ filters: labelFilter(name) });
+  const removedNetworks: string[] = [];
+  for (const n of networks) {
+    try {
+      await client.getNetwork(n.Id).remove();
+      removedNetworks.push(n.Name);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+  return { containers: removed.sort(), networks: removedNetworks };
+}
+
+export async function replicaStatus(name = "default"): Promise<ReplicaStatus> {
+  const client = docker();
+  await ensureEngine(client);
+  const containers = await listContainers(client, name);
+  if (containers.length === 0) return { replica: name, exists: false, services: [] };
+  const replica = await connectReplica(name).catch(() => undefined);
+  const states = replica ? await edgeStates(replica).catch(() => new Map<string, EdgeState>()) : new Map();
+  const services = containers
+    .map(
+      (c): ServiceStatus => ({
+        service: c.Labels[LABEL_SERVICE] ?? "?",
+        role: c.Labels[LABEL_ROLE] ?? "?",
+        container: c.Names[0]?.replace(/^\//, "") ?? c.Id,
+        state: c.State,
+        ...(c.Labels[LABEL_ROLE] === "edge"
+          ? { lbState: states.get(c.Labels[LABEL_SERVICE] ?? "") ?? "unknown" }
+          : {}),
+      }),
+    )
+    .sort((a, b) => a.service.localeCompare(b.service, "en", { numeric: true }));
+  return { replica: name, exists: true, services, ...(replica ? { endpoints: replica.endpoints } : {}) };
+}

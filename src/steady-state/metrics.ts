@@ -1,0 +1,161 @@
+import * as hdr from "hdr-histogram-js";
+import { isError, type Sample, statusClass } from "./sample.js";
+
+// Samples are folded into one-second buckets as they stream in. A bucket keeps an HDR
+// histogram of latencies (microseconds, 3 significant digits), so memory does not grow with
+// the request rate, and buckets merge exactly into windows of any length. Buckets are what
+// the journal stores: every later verdict or score is recomputed from them.
+
+const HIGHEST_TRACKABLE_US = 3_600_000_000;
+
+function newHistogram(): hdr.Histogram {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_TRACKABLE_US,
+    numberOfSignificantValueDigits: 3,
+  });
+}
+
+export interface BucketStats {
+  count: number;
+  errors: number;
+  statuses: Record<string, number>;
+  /** HDR histogram of latencies in microseconds, compressed and base64-encoded. */
+  histogram: string;
+}
+
+export interface MetricsBucket {
+  /** Seconds since the load started: this bucket holds requests sent in [second, second+1). */
+  second: number;
+  all: BucketStats;
+  byEdge: Record<string, BucketStats>;
+}
+
+class Accumulator {
+  count = 0;
+  errors = 0;
+  statuses: Record<string, number> = {};
+  private readonly histogram = newHistogram();
+
+  add(sample: Sample): void {
+    this.count++;
+    if (isError(sample)) this.errors++;
+    const cls = statusClass(sample.status);
+    this.statuses[cls] = (this.statuses[cls] ?? 0) + 1;
+    this.histogram.recordValue(
+      Math.min(HIGHEST_TRACKABLE_US, Math.max(1, Math.round(sample.latencyMs * 1000))),
+    );
+  }
+
+  seal(): BucketStats {
+    const stats = {
+      count: this.count,
+      errors: this.errors,
+      statuses: this.statuses,
+      histogram: hdr.encodeIntoCompressedBase64(this.histogram),
+    };
+    this.histogram.destroy();
+    return stats;
+  }
+}
+
+/**
+ * Folds samples into per-second buckets and releases a bucket once no request sent in it
+ * can still be in flight (its end plus the request timeout).
+ */
+export class BucketAggregator {
+  private readonly open = new Map<number, { all: Accumulator; byEdge: Map<string, Accumulator> }>();
+  private nextSecond = 0;
+  /** Samples that arrived after their bucket was released (should stay 0). */
+  late = 0;
+
+  constructor(
+    readonly startedAt: number,
+    private readonly settleMs: number,
+  ) {}
+
+  add(sample: Sample): void {
+    const second = Math.floor((sample.startedAt - this.startedAt) / 1000);
+    if (second < 0) return;
+    if (second < this.nextSecond) {
+      this.late++;
+      return;
+    }
+    let bucket = this.open.get(second);
+    if (!bucket) {
+      bucket = { all: new Accumulator(), byEdge: new Map() };
+      this.open.set(second, bucket);
+    }
+    bucket.all.add(sample);
+    if (sample.edge) {
+      let edge = bucket.byEdge.get(sample.edge);
+      if (!edge) {
+        edge = new Accumulator();
+        bucket.byEdge.set(sample.edge, edge);
+      }
+      edge.add(sample);
+    }
+  }
+
+  /** Buckets whose requests have all settled by `now`, in order, empty seconds included. */
+  release(now: number): MetricsBucket[] {
+    const settledBefore = Math.floor((now - this.startedAt - this.settleMs) / 1000);
+    return this.releaseUpTo(settledBefore);
+  }
+
+  /** Every remaining bucket up to (excluding) `endSecond`; used once the load has stopped. */
+  releaseUpTo(endSecond: number): MetricsBucket[] {
+    const out: MetricsBucket[] = [];
+    while (this.nextSecond < endSecond) {
+      const second = this.nextSecond++;
+      const bucket = this.open.get(second);
+      this.open.delete(second);
+      const empty = new Accumulator();
+      out.push({
+        second,
+        all: (bucket?.all ?? empty).seal(),
+        byEdge: Object.fromEntries(
+          [...(bucket?.byEdge ?? new Map<string, Accumulator>())].map(([k, v]) => [k, v.seal()]),
+        ),
+      });
+      if (bucket) empty.seal();
+    }
+    return out;
+  }
+}
+
+export interface WindowStats {
+  count: number;
+  errors: number;
+  errorRate: number | undefined;
+  throughput: number;
+  latency: { p50: number; p90: number; p95: number; p99: number; max: number } | undefined;
+}
+
+/** Merges buckets (all traffic, or one edge's) into the statistics of one window. */
+export function windowStats(buckets: readonly MetricsBucket[], edge?: string): WindowStats {
+  const merged = newHistogram();
+  let count = 0;
+  let errors = 0;
+  for (const bucket of buckets) {
+    const stats = edge ? bucket.byEdge[edge] : bucket.all;
+    if (!stats || stats.count === 0) continue;
+    count += stats.count;
+    errors += stats.errors;
+    const h = hdr.decodeFromCompressedBase64(stats.histogram);
+    merged.add(h);
+    h.destroy();
+  }
+  const ms = (percentile: number) => merged.getValueAtPercentile(percentile) / 1000;
+  const result: WindowStats = {
+    count,
+    errors,
+    errorRate: count ? errors / count : undefined,
+    throughput: buckets.length ? count / buckets.length : 0,
+    latency: count
+      ? { p50: ms(50), p90: ms(90), p95: ms(95), p99: ms(99), max: merged.maxValue / 1000 }
+      : undefined,
+  };
+  merged.destroy();
+  return result;
+}

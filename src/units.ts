@@ -1,0 +1,37 @@
+import ms from "ms";
+
+// Units in experiments are strings ("150ms", "30s", "2m", "1%", "200/s") so a file reads the
+// way an SRE says it. Each parser returns undefined for input it does not accept; the schema
+// turns that into a located error.
+
+const DURATION = /^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*$/;
+
+/** Parses "150ms", "30s", "1.5s", "2m", "1h" into milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  if (!DURATION.test(text)) return undefined;
+  const value = ms(text.replace(/\s+/g, "") as ms.StringValue);
+  return Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/** Parses "1%", "0.5%" into a fraction (0.01, 0.005). */
+export function parsePercent(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(text);
+  if (!match?.[1]) return undefined;
+  return Number(match[1]) / 100;
+}
+
+/** Parses "200/s", "100/1s", "6000/m" into requests per second. */
+export function parseRate(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(\d*(?:\.\d+)?\s*(?:ms|s|m|h))\s*$/.exec(text);
+  if (!match?.[1] || !match[2]) return undefined;
+  const per = /^\d/.test(match[2]) ? parseDuration(match[2]) : parseDuration(`1${match[2]}`);
+  if (per === undefined || per === 0) return undefined;
+  return (Number(match[1]) * 1000) / per;
+}
+
+export function formatDuration(milliseconds: number): string {
+  if (milliseconds < 1000) return `${Math.round(milliseconds)}ms`;
+  const seconds = milliseconds / 1000;
+  if (seconds < 120) return `${Number(seconds.toFixed(1))}s`;
+  return `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s`;
+}

@@ -1,0 +1,96 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runCli } from "../support/cli.js";
+import { validExperimentYaml } from "../support/experiments.js";
+import { leftovers } from "../support/replica.js";
+
+const STACK_FRAME = /\n\s+at /;
+
+function tempFile(name: string, text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), "faultline-cli-")), name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe("the CLI on bad input and a broken environment", () => {
+  it("validates the shipped experiments", async () => {
+    const result = await runCli(["validate", "experiments/edge-latency.yaml"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^ok {2}experiments\/edge-latency.yaml: edge-latency/);
+  });
+
+  it("rejects an invalid file with file, line, field and expectation, exit 2, no stack trace", async () => {
+    const file = tempFile("bad.yaml", validExperimentYaml.replace("latency: 150ms", "latency: soon"));
+    const result = await runCli(["validate", file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `${file}:15:14 method[0].latency: expected a duration such as "150ms", got "soon"`,
+    );
+    expect(result.stderr).not.toMatch(STACK_FRAME);
+  });
+
+  it("run refuses an invalid file before starting anything", async () => {
+    const file = tempFile("bad.yaml", validExperimentYaml.replace("version: 1", "version: 2"));
+    const result = await runCli(["run", file, "--replica", "it-never"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/bad.yaml:1:10 version: expected version: 1/);
+    expect(await leftovers("it-never")).toEqual({ containers: [], networks: [] });
+  });
+
+  it("an unknown link lists the known ones, exit 2, nothing started", async () => {
+    const file = tempFile(
+      "unknown-link.yaml",
+      validExperimentYaml.replace("target: edge-1", "target: edge-9"),
+    );
+    const result = await runCli(["run", file, "--replica", "it-never"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('error: unknown link "edge-9" for the latency fault');
+    expect(result.stderr).toContain(
+      "try this: use one of the replica's links: edge-1, edge-2, edge-3, origin",
+    );
+    expect(await leftovers("it-never")).toEqual({ containers: [], networks: [] });
+  });
+
+  it("a missing file is invalid input", async () => {
+    const result = await runCli(["run", "no/such/file.yaml"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("error: no/such/file.yaml: no such file");
+  });
+
+  it("no Docker engine: one line saying so and what to do, exit 4", async () => {
+    const result = await runCli(["replica", "status"], {
+      DOCKER_HOST: "unix:///tmp/faultline-no-such-engine.sock",
+    });
+    expect(result.code).toBe(4);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines[0]).toMatch(
+      /^error: no Docker engine is reachable at unix:\/\/\/tmp\/faultline-no-such-engine.sock/,
+    );
+    expect(lines[1]).toMatch(/^try this: run scripts\/setup.sh/);
+    expect(result.stderr).not.toMatch(STACK_FRAME);
+  });
+
+  it("--debug adds the stack trace", async () => {
+    const result = await runCli(["replica", "status", "--debug"], {
+      DOCKER_HOST: "unix:///tmp/faultline-no-such-engine.sock",
+    });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(STACK_FRAME);
+  });
+
+  it("--json errors are JSON on stdout", async () => {
+    const result = await runCli(["replica", "status", "--json"], {
+      DOCKER_HOST: "unix:///tmp/faultline-no-such-engine.sock",
+    });
+    expect(result.code).toBe(4);
+    expect(JSON.parse(result.stdout)).toMatchObject({ error: { exitCode: 4, type: "EnvironmentError" } });
+  });
+
+  it("documents exit codes in run --help", async () => {
+    const result = await runCli(["run", "--help"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/0 passed, 1 failed, 2 invalid input, 3 inconclusive/);
+  });
+});

@@ -1,0 +1,27 @@
+import { execFileSync } from "node:child_process";
+import { docker, ensureEngine } from "../../src/replica/docker.js";
+import { imageFor, type Role } from "../../src/replica/topology.js";
+import { VegetaDriver } from "../../src/steady-state/vegeta.js";
+
+/**
+ * Integration tests need the real thing. When it is missing they fail here, loudly, with the
+ * command that fixes it: a skipped integration test is not a pass.
+ */
+export default async function setup(): Promise<void> {
+  const fix = "run `bash scripts/setup.sh` first (it installs and starts what the tests need)";
+  await ensureEngine().catch((error: unknown) => {
+    throw new Error(`integration tests need a Docker engine: ${(error as Error).message}; ${fix}`);
+  });
+  const roles: Role[] = ["lb", "edge", "origin", "toxiproxy", "prometheus"];
+  for (const role of roles) {
+    await docker()
+      .getImage(imageFor(role))
+      .inspect()
+      .catch(() => {
+        throw new Error(`integration tests need the image ${imageFor(role)}; ${fix}`);
+      });
+  }
+  await new VegetaDriver().version();
+  // The CLI tests spawn bin/run.js, which runs the compiled output.
+  execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+}

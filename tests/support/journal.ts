@@ -1,0 +1,48 @@
+import type { JournalEvent, Phase } from "../../src/experiments/journal.js";
+import { BucketAggregator, type MetricsBucket } from "../../src/steady-state/metrics.js";
+
+/** Builds a synthetic journal: per second, `count` requests at `latencyMs` with `errors` failures. */
+export function syntheticJournal(
+  seconds: { latencyMs: number; count?: number; errors?: number }[],
+  phases: [Phase, number][],
+  plan: { windowSeconds?: number; recoveryTargetMs?: number } = {},
+): JournalEvent[] {
+  const t0 = 1_000_000;
+  const aggregator = new BucketAggregator(t0, 0);
+  seconds.forEach((s, second) => {
+    const count = s.count ?? 10;
+    for (let i = 0; i < count; i++) {
+      const failed = i < (s.errors ?? 0);
+      aggregator.add({
+        startedAt: t0 + second * 1000 + i,
+        latencyMs: s.latencyMs,
+        status: failed ? 503 : 200,
+        error: "",
+        edge: "edge-1",
+      });
+    }
+  });
+  const buckets: MetricsBucket[] = aggregator.releaseUpTo(seconds.length);
+  const at = new Date(0).toISOString();
+  return [
+    {
+      at,
+      type: "run-started",
+      runId: "r",
+      experiment: { name: "t", file: "t.yaml" },
+      replica: "default",
+      load: { driver: "vegeta", version: "test", url: "http://127.0.0.1/", ratePerSecond: 10 },
+      plan: {
+        windowSeconds: plan.windowSeconds ?? 2,
+        warmupSeconds: 0,
+        baselineSeconds: 0,
+        injectSeconds: 0,
+        recoverSeconds: 0,
+        verifySeconds: 0,
+        recoveryTargetMs: plan.recoveryTargetMs ?? 4000,
+      },
+    },
+    ...phases.map(([phase, second]): JournalEvent => ({ at, type: "phase", phase, second })),
+    ...buckets.map((b): JournalEvent => ({ at, type: "metrics", ...b })),
+  ];
+}

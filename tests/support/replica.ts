@@ -1,0 +1,29 @@
+import { afterAll, beforeAll, expect } from "vitest";
+import { docker, LABEL_REPLICA } from "../../src/replica/docker.js";
+import { type Replica, replicaDown, replicaUp } from "../../src/replica/replica.js";
+
+/** Brings a uniquely named replica up for one test file and takes it down afterwards. */
+export function useReplica(name: string, edges = 3): () => Replica {
+  let replica: Replica | undefined;
+  beforeAll(async () => {
+    const up = await replicaUp({ replica: name, edges });
+    replica = up.replica;
+    console.log(`[${name}] replica up in ${up.tookMs} ms (${up.created ? "created" : "reused"})`);
+  });
+  afterAll(async () => {
+    await replicaDown(name);
+    expect(await leftovers(name)).toEqual({ containers: [], networks: [] });
+  });
+  return () => {
+    if (!replica) throw new Error(`replica ${name} is not up`);
+    return replica;
+  };
+}
+
+/** Containers and networks still carrying the replica's label. */
+export async function leftovers(name: string): Promise<{ containers: string[]; networks: string[] }> {
+  const filters = { label: [`${LABEL_REPLICA}=${name}`] };
+  const containers = await docker().listContainers({ all: true, filters });
+  const networks = await docker().listNetworks({ filters });
+  return { containers: containers.map((c) => c.Names[0] ?? c.Id), networks: networks.map((n) => n.Name) };
+}

@@ -1,0 +1,127 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { InvalidInputError, ValidationError } from "../../src/errors.js";
+import { loadExperiment, parseYamlWithSchema } from "../../src/experiments/loader.js";
+import { experimentSchema } from "../../src/experiments/schema.js";
+import { validExperimentYaml } from "../support/experiments.js";
+
+const parse = (text: string) => parseYamlWithSchema("exp.yaml", text, experimentSchema);
+
+function issuesOf(text: string) {
+  try {
+    parse(text);
+  } catch (error) {
+    if (error instanceof ValidationError) return error.issues;
+    throw error;
+  }
+  throw new Error("expected a validation error");
+}
+
+describe("experiment loader", () => {
+  it("parses a valid experiment into typed values with defaults", () => {
+    const experiment = parse(validExperimentYaml);
+    expect(experiment.load.rate).toBe(100);
+    expect(experiment.load.warmup).toBe(5000);
+    expect(experiment.replica).toBe("default");
+    expect(experiment.steadyState.checks[0]).toMatchObject({
+      metric: "latency.p99",
+      comparator: "below",
+      threshold: 300,
+      name: "latency.p99 below 300ms",
+    });
+    expect(experiment.steadyState.checks[1]?.threshold).toBeCloseTo(0.01);
+    expect(experiment.method[0]).toMatchObject({
+      fault: "latency",
+      latency: 150,
+      jitter: 0,
+      for: 20_000,
+      at: 0,
+    });
+  });
+
+  it("locates a bad duration at its line and field path", () => {
+    const [issue] = issuesOf(validExperimentYaml.replace("latency: 150ms", "latency: 150"));
+    expect(issue).toMatchObject({ file: "exp.yaml", line: 15, path: "method[0].latency" });
+    expect(issue?.message).toMatch(/expected a duration such as "150ms"/);
+  });
+
+  it("names an unknown field and suggests the closest known one", () => {
+    const [issue] = issuesOf(validExperimentYaml.replace("    for: 20s", "    fro: 20s"));
+    expect(issue?.path).toBe("method[0].fro");
+    expect(issue?.line).toBe(16);
+    expect(issue?.message).toMatch(/unknown field "fro"/);
+    expect(issue?.suggestion).toBe('did you mean "for"?');
+  });
+
+  it("reports every issue, not only the first", () => {
+    const issues = issuesOf(
+      validExperimentYaml.replace("rate: 100/s", "rate: fast").replace("below: 1%", "below: lots"),
+    );
+    expect(issues.map((i) => i.path)).toEqual(["load.rate", "steadyState.checks[1].below"]);
+    expect(issues.map((i) => i.line)).toEqual([4, 11]);
+  });
+
+  it("says which fault kinds exist", () => {
+    const [issue] = issuesOf(validExperimentYaml.replace("fault: latency", "fault: earthquake"));
+    expect(issue?.path).toBe("method[0].fault");
+    expect(issue?.message).toMatch(/one of: latency/);
+  });
+
+  it("points a missing required field at its parent", () => {
+    const [issue] = issuesOf(validExperimentYaml.replace("    for: 20s\n", ""));
+    expect(issue?.path).toBe("method[0].for");
+    expect(issue?.message).toMatch(/required/);
+    expect(issue?.line).toBe(13);
+  });
+
+  it("rejects a check with two comparators", () => {
+    const [issue] = issuesOf(validExperimentYaml.replace("below: 300ms", "below: 300ms\n      above: 1ms"));
+    expect(issue?.message).toMatch(/exactly one of below, above, atMost, atLeast/);
+  });
+
+  it("rejects jitter above latency", () => {
+    const [issue] = issuesOf(
+      validExperimentYaml.replace("latency: 150ms", "latency: 150ms\n    jitter: 200ms"),
+    );
+    expect(issue?.path).toBe("method[0].jitter");
+    expect(issue?.line).toBe(16);
+  });
+
+  it("rejects an error-rate threshold above 100%", () => {
+    const [issue] = issuesOf(validExperimentYaml.replace("below: 1%", "below: 150%"));
+    expect(issue?.path).toBe("steadyState.checks[1].below");
+    expect(issue?.message).toMatch(/from "0%" to "100%"/);
+  });
+
+  it("reports YAML syntax errors with their line", () => {
+    const [issue] = issuesOf("version: 1\nname: [unclosed\nload: {}\n");
+    expect(issue?.message).toMatch(/^YAML syntax/);
+    expect(issue?.line).toBeGreaterThanOrEqual(2);
+  });
+
+  it("formats a one-line-per-issue message", () => {
+    try {
+      parse(validExperimentYaml.replace("rate: 100/s", "rate: fast"));
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ValidationError).message).toBe(
+        'exp.yaml:4:9 load.rate: expected a rate such as "100/s" or "6000/m", got "fast"',
+      );
+      expect((error as ValidationError).exitCode).toBe(2);
+    }
+  });
+
+  it("turns a missing file into an invalid-input error", async () => {
+    await expect(loadExperiment("/nonexistent/exp.yaml")).rejects.toThrow(InvalidInputError);
+  });
+
+  it("loads the file from disk", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "faultline-loader-"));
+    const file = join(dir, "exp.yaml");
+    writeFileSync(file, validExperimentYaml);
+    const loaded = await loadExperiment(file);
+    expect(loaded.experiment.name).toBe("unit-test");
+  });
+});

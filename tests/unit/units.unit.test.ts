@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { formatDuration, parseDuration, parsePercent, parseRate } from "../../src/units.js";
+
+describe("parseDuration", () => {
+  it.each([
+    ["150ms", 150],
+    ["30s", 30_000],
+    ["1.5s", 1500],
+    ["2m", 120_000],
+    ["1h", 3_600_000],
+    [" 10 s ", 10_000],
+    ["0s", 0],
+  ])("%s is %d ms", (text, expected) => {
+    expect(parseDuration(text)).toBe(expected);
+  });
+
+  it.each(["", "150", "-5s", "fast", "10 minutes", "1d", "5sec", "1e3ms"])("rejects %j", (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
+});
+
+describe("parsePercent", () => {
+  it.each([
+    ["1%", 0.01],
+    ["0.5%", 0.005],
+    ["100%", 1],
+    ["0%", 0],
+  ])("%s is %d", (text, expected) => {
+    expect(parsePercent(text)).toBeCloseTo(expected, 10);
+  });
+
+  it.each(["1", "%", "-1%", "one%", "1 %%"])("rejects %j", (text) => {
+    expect(parsePercent(text)).toBeUndefined();
+  });
+});
+
+describe("parseRate", () => {
+  it.each([
+    ["200/s", 200],
+    ["100/1s", 100],
+    ["6000/m", 100],
+    ["50/500ms", 100],
+    ["1.5/s", 1.5],
+  ])("%s is %d per second", (text, expected) => {
+    expect(parseRate(text)).toBeCloseTo(expected, 10);
+  });
+
+  it.each(["200", "/s", "200/", "200/0s", "fast/s", "200 per second"])("rejects %j", (text) => {
+    expect(parseRate(text)).toBeUndefined();
+  });
+});
+
+describe("formatDuration", () => {
+  it("formats milliseconds, seconds and minutes", () => {
+    expect(formatDuration(150)).toBe("150ms");
+    expect(formatDuration(2500)).toBe("2.5s");
+    expect(formatDuration(185_000)).toBe("3m5s");
+  });
+});

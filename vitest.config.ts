@@ -1,0 +1,27 @@
+import { defineConfig } from "vitest/config";
+
+// Two tiers, visible in file names: *.unit.test.ts (no Docker, milliseconds) and
+// *.int.test.ts (the real replica on a real Docker engine). Integration files run one at a
+// time: they measure latency on a shared 2-core machine and must not disturb each other.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["tests/unit/**/*.unit.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["tests/integration/**/*.int.test.ts"],
+          globalSetup: ["tests/support/integration-setup.ts"],
+          fileParallelism: false,
+          testTimeout: 240_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
