@@ -29,6 +29,28 @@ export function parseRate(text: string): number | undefined {
   return (Number(match[1]) * 1000) / per;
 }
 
+const BANDWIDTH_UNITS: Record<string, number> = {
+  "b/s": 1,
+  "kb/s": 1000,
+  "mb/s": 1_000_000,
+  "gb/s": 1_000_000_000,
+  "bit/s": 1 / 8,
+  "kbit/s": 1000 / 8,
+  "mbit/s": 1_000_000 / 8,
+  "gbit/s": 1_000_000_000 / 8,
+};
+
+/** Parses "100KB/s", "1.5MB/s", "8Mbit/s" into bytes per second (decimal units, as networks count). */
+export function parseBandwidth(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?(?:b|bit)\/s)\s*$/i.exec(text);
+  if (!match?.[1] || !match[2]) return undefined;
+  const unit = match[2].toLowerCase();
+  const factor = BANDWIDTH_UNITS[unit];
+  // "B" is bytes and "bit" bits; a lone lowercase "b" is ambiguous, so only "B" is accepted.
+  if (factor === undefined || (/b\/s$/.test(match[2]) && !/bit\/s$/i.test(match[2]))) return undefined;
+  return Number(match[1]) * factor;
+}
+
 export function formatDuration(milliseconds: number): string {
   if (milliseconds < 1000) return `${Math.round(milliseconds)}ms`;
   const seconds = milliseconds / 1000;

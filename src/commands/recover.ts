@@ -1,10 +1,17 @@
 import { Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
+import { EnvironmentError } from "../errors.js";
 import { type Recovered, recoverReplica } from "../injectors/recover.js";
+import { readLock } from "../lifecycle/lock.js";
+import { isAlive } from "../lifecycle/state.js";
 import { connectReplica } from "../replica/replica.js";
 
 export default class Recover extends BaseCommand {
-  static override description = "Revert every fault that crashed or killed runs left on a replica";
+  static override description = `Revert every fault that crashed or killed runs left on a replica
+
+Reverts what the fault ledger records, then sweeps the replica for anything Faultline could
+have left without a ledger entry: toxics named faultline.*, netfilter sidecars and their rule
+chains, PoP containers left stopped or paused. Refuses while a live run holds the replica.`;
   static override examples = [
     "<%= config.bin %> recover",
     "<%= config.bin %> recover --replica staging --json",
@@ -14,12 +21,27 @@ export default class Recover extends BaseCommand {
     replica: Flags.string({ description: "replica to recover", default: "default" }),
   };
 
-  async run(): Promise<{ replica: string; recovered: Recovered[] }> {
+  async run(): Promise<{ replica: string; recovered: Recovered[]; errors: string[] }> {
     const { flags } = await this.parse(Recover);
+    const holder = readLock(flags.replica);
+    if (holder && isAlive(holder.pid)) {
+      throw new EnvironmentError(
+        `run ${holder.runId} (pid ${holder.pid}) is still driving replica ${flags.replica}`,
+        {
+          suggestion: `stop it (kill -INT ${holder.pid} reverts its faults), then run recover if anything is left`,
+        },
+      );
+    }
     const replica = await connectReplica(flags.replica);
-    const recovered = await recoverReplica(replica);
-    if (recovered.length === 0) this.log(`replica ${flags.replica}: nothing to recover`);
-    for (const r of recovered) this.log(`reverted ${r.kind} ${r.name} on ${r.target}`);
-    return { replica: flags.replica, recovered };
+    const { recovered, errors } = await recoverReplica(replica);
+    if (recovered.length === 0 && errors.length === 0)
+      this.log(`replica ${flags.replica}: nothing to recover`);
+    for (const r of recovered) this.log(`reverted ${r.kind} on ${r.target}: ${r.what}`);
+    if (errors.length > 0) {
+      throw new EnvironmentError(`recover could not revert everything: ${errors.join("; ")}`, {
+        suggestion: "fix the cause above and run `faultline recover` again; it is safe to repeat",
+      });
+    }
+    return { replica: flags.replica, recovered, errors };
   }
 }

@@ -4,7 +4,9 @@ import { progressLine, renderEvaluation } from "../cli/render.js";
 import { abortOnSignals } from "../cli/signals.js";
 import type { RunEvaluation } from "../experiments/evaluation.js";
 import { loadExperiment } from "../experiments/loader.js";
-import { checkTargets, planOf, runExperiment } from "../experiments/runner.js";
+import { planFaults } from "../experiments/plan.js";
+import { planOf, runExperiment } from "../experiments/runner.js";
+import { newSeed } from "../experiments/targets.js";
 import { replicaDown, replicaUp } from "../replica/replica.js";
 import { defaultTopology } from "../replica/topology.js";
 import { formatDuration } from "../units.js";
@@ -33,6 +35,10 @@ Exit codes: 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 environment o
       default: 3,
       min: 1,
     }),
+    seed: Flags.integer({
+      description: "seed for random target choices (pick/percent); printed by every run",
+      min: 0,
+    }),
     "keep-replica": Flags.boolean({ description: "leave a replica this run brought up running afterwards" }),
   };
 
@@ -41,8 +47,9 @@ Exit codes: 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 environment o
     const loaded = await loadExperiment(args.file);
     const { experiment } = loaded;
     const replicaName = flags.replica ?? experiment.replica;
-    // Check targets against the shape the replica will have before starting anything.
-    checkTargets(experiment, defaultTopology(replicaName, flags.edges));
+    // Resolve and check every target against the shape the replica will have, before starting anything.
+    const seed = flags.seed ?? newSeed();
+    planFaults(experiment, defaultTopology(replicaName, flags.edges), seed);
 
     const signals = abortOnSignals((signal) =>
       this.progress(`\n${signal}: stopping and reverting every fault…`),
@@ -72,6 +79,7 @@ Exit codes: 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 environment o
         loaded,
         replica: up.replica,
         runsDir: flags["runs-dir"],
+        seed,
         signal: signals.signal,
         onEvent: (event) => {
           if (event.type === "run-started") {

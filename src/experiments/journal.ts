@@ -45,6 +45,7 @@ export const journalEventSchema = z.discriminatedUnion("type", [
       verifySeconds: z.number(),
       recoveryTargetMs: z.number(),
     }),
+    seed: z.number(),
   }),
   z.object({ ...base, type: z.literal("phase"), phase: z.enum(phases), second: z.number() }),
   z.object({
@@ -56,7 +57,13 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     description: z.string(),
     params: z.record(z.string(), z.unknown()),
   }),
-  z.object({ ...base, type: z.literal("fault-applied"), id: z.string(), second: z.number() }),
+  z.object({
+    ...base,
+    type: z.literal("fault-applied"),
+    id: z.string(),
+    second: z.number(),
+    details: z.record(z.string(), z.string()).optional(),
+  }),
   z.object({ ...base, type: z.literal("fault-apply-failed"), id: z.string(), error: z.string() }),
   z.object({ ...base, type: z.literal("fault-reverted"), id: z.string(), second: z.number() }),
   z.object({ ...base, type: z.literal("fault-revert-failed"), id: z.string(), error: z.string() }),

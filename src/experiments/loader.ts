@@ -38,7 +38,8 @@ export function parseYamlWithSchema<S extends z.ZodType>(file: string, text: str
     );
   }
 
-  const result = schema.safeParse(doc.toJS());
+  const value: unknown = doc.toJS();
+  const result = schema.safeParse(value);
   if (result.success) return result.data;
 
   const located: (LocatedIssue & { missing?: string; guessed?: string })[] = result.error.issues.map(
@@ -53,7 +54,7 @@ export function parseYamlWithSchema<S extends z.ZodType>(file: string, text: str
         const key = issue.keys[0] ?? "";
         const keyNode = keyNodeAt(doc.contents, path, key);
         if (keyNode) node = keyNode;
-        const known = knownKeys(schema, path);
+        const known = knownKeys(schema, path, value);
         const guess = known.length ? closest(key, known) : undefined;
         shownPath = formatPath([...path, key]);
         message = `unknown field "${key}"${known.length ? ` (expected one of: ${known.join(", ")})` : ""}`;
@@ -158,58 +159,77 @@ function isMissing(root: unknown, path: readonly PathKey[]): boolean {
 }
 
 /** Field names the schema accepts at `path`, for "did you mean" suggestions. */
-function knownKeys(schema: z.ZodType, path: readonly PathKey[]): string[] {
+function knownKeys(schema: z.ZodType, path: readonly PathKey[], document: unknown): string[] {
   let current: unknown = schema;
+  let value: unknown = document;
   for (const key of path) {
     current = unwrap(current);
     if (typeof key === "number") {
       current = arrayElement(current);
+      value = Array.isArray(value) ? value[key] : undefined;
     } else {
-      current = shapeOf(current)?.[key];
+      current = shapeOf(current, value)?.[key];
+      value = isRecord(value) ? value[key] : undefined;
     }
     if (!current) return [];
   }
-  const shape = shapeOf(unwrap(current));
+  const shape = shapeOf(unwrap(current), value);
   return shape ? Object.keys(shape) : [];
 }
 
+interface SchemaDef {
+  type?: string;
+  innerType?: unknown;
+  in?: unknown;
+  schema?: unknown;
+  element?: unknown;
+  options?: unknown[];
+  discriminator?: string;
+  values?: unknown[];
+  shape?: Record<string, unknown>;
+}
+
 interface SchemaInternals {
-  _zod?: {
-    def?: {
-      type?: string;
-      innerType?: unknown;
-      in?: unknown;
-      schema?: unknown;
-      element?: unknown;
-      options?: unknown[];
-      shape?: Record<string, unknown>;
-    };
-  };
+  _zod?: { def?: SchemaDef };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function defOf(schema: unknown): SchemaDef | undefined {
+  return (schema as SchemaInternals | undefined)?._zod?.def;
 }
 
 function unwrap(schema: unknown): unknown {
-  let current = schema as SchemaInternals | undefined;
-  for (let i = 0; i < 10 && current?._zod?.def; i++) {
-    const def = current._zod.def;
-    const inner = def.innerType ?? def.in ?? def.schema;
+  let current = schema;
+  for (let i = 0; i < 10; i++) {
+    const def = defOf(current);
+    const inner = def?.innerType ?? def?.in ?? def?.schema;
     if (!inner) break;
-    current = inner as SchemaInternals;
+    current = inner;
   }
   return current;
 }
 
 function arrayElement(schema: unknown): unknown {
-  return (schema as SchemaInternals | undefined)?._zod?.def?.element;
+  return defOf(schema)?.element;
 }
 
-function shapeOf(schema: unknown): Record<string, unknown> | undefined {
-  const def = (schema as SchemaInternals | undefined)?._zod?.def;
+function shapeOf(schema: unknown, value: unknown): Record<string, unknown> | undefined {
+  const def = defOf(schema);
   if (def?.shape) return def.shape;
-  if (def?.options) {
-    // A discriminated union: offer the union of its members' fields.
-    const merged: Record<string, unknown> = {};
-    for (const option of def.options) Object.assign(merged, shapeOf(unwrap(option)) ?? {});
-    return merged;
+  if (!def?.options) return undefined;
+  // A discriminated union: the fields of the member the document names (e.g. fault: latency).
+  const discriminator = def.discriminator;
+  if (discriminator && isRecord(value)) {
+    const chosen = def.options.find((option) => {
+      const literal = shapeOf(unwrap(option), undefined)?.[discriminator];
+      return defOf(literal)?.values?.includes(value[discriminator]);
+    });
+    if (chosen) return shapeOf(unwrap(chosen), value);
   }
-  return undefined;
+  const merged: Record<string, unknown> = {};
+  for (const option of def.options) Object.assign(merged, shapeOf(unwrap(option), value) ?? {});
+  return merged;
 }

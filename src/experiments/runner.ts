@@ -6,20 +6,23 @@ import { ToxiproxyApi } from "../injectors/toxiproxy.js";
 import { CleanupRegistry } from "../lifecycle/cleanup-registry.js";
 import { type Clock, systemClock } from "../lifecycle/wait.js";
 import type { Replica } from "../replica/replica.js";
-import type { Topology } from "../replica/topology.js";
 import type { LoadDriver } from "../steady-state/load-driver.js";
 import { BucketAggregator, type MetricsBucket } from "../steady-state/metrics.js";
 import { VegetaDriver } from "../steady-state/vegeta.js";
 import { evaluateRun, evaluateWindow, type Interval, type RunEvaluation, windowsOf } from "./evaluation.js";
 import { Journal, type JournalEvent, type Phase } from "./journal.js";
 import type { LoadedExperiment } from "./loader.js";
-import type { Experiment, Fault } from "./schema.js";
+import { type PlannedAction, planFaults } from "./plan.js";
+import type { Experiment } from "./schema.js";
+import { newSeed } from "./targets.js";
 
 export interface RunOptions {
   loaded: LoadedExperiment;
   replica: Replica;
   runsDir: string;
   driver?: LoadDriver;
+  /** Seed for random target choices; recorded in the journal so a run can be replayed. */
+  seed?: number;
   /** Aborting it interrupts the run: every fault is reverted and the verdict is `interrupted`. */
   signal?: AbortSignal;
   onEvent?: (event: JournalEvent) => void;
@@ -66,12 +69,7 @@ export function newRunId(name: string, now = new Date()): string {
   return `${stamp}-${name}-${randomBytes(2).toString("hex")}`;
 }
 
-/** Checks every fault's target against the replica before anything is started. */
-export function checkTargets(experiment: Experiment, topology: Topology): void {
-  for (const fault of experiment.method) injectorFor(fault).check(fault, topology);
-}
-
-type Action = { atMs: number; kind: "apply" | "revert"; index: number };
+type Step = { atMs: number; kind: "apply" | "revert"; action: PlannedAction };
 
 export async function runExperiment(options: RunOptions): Promise<RunResult> {
   const { experiment, file } = options.loaded;
@@ -80,7 +78,7 @@ export async function runExperiment(options: RunOptions): Promise<RunResult> {
   const driver = options.driver ?? new VegetaDriver();
   const plan = planOf(experiment);
 
-  checkTargets(experiment, replica.topology);
+  const faultPlan = planFaults(experiment, replica.topology, options.seed ?? newSeed());
   const toxiproxy = new ToxiproxyApi(replica.endpoints.toxiproxy);
   const leftovers = await toxiproxy.faultlineToxics().catch((error: unknown) => {
     throw new EnvironmentError(`the replica's Toxiproxy does not answer: ${errorMessage(error)}`, {
@@ -110,6 +108,7 @@ export async function runExperiment(options: RunOptions): Promise<RunResult> {
     replica: replica.topology.replica,
     load: { driver: driver.name, version: driverVersion, url, ratePerSecond: experiment.load.rate },
     plan,
+    seed: faultPlan.seed,
   });
 
   const registry = new CleanupRegistry();
@@ -198,7 +197,7 @@ export async function runExperiment(options: RunOptions): Promise<RunResult> {
       const injectStart = Math.ceil(elapsedMs() / 1000);
       await until(injectStart * 1000);
       enterPhase("inject", injectStart, plan.injectSeconds);
-      await runTimeline(experiment.method, injectStart * 1000);
+      await runTimeline(faultPlan.actions, injectStart * 1000);
       const recoverStart = injectStart + plan.injectSeconds;
       await until(recoverStart * 1000);
       enterPhase("recover", recoverStart, plan.recoverSeconds);
@@ -236,51 +235,62 @@ export async function runExperiment(options: RunOptions): Promise<RunResult> {
   journal.write({ type: "run-finished", durationMs: elapsedMs() });
   return { runId, runDir, journalPath: journal.path, evaluation };
 
-  async function runTimeline(method: readonly Fault[], startMs: number): Promise<void> {
-    const actions: Action[] = method
-      .flatMap((fault, index): Action[] => [
-        { atMs: startMs + fault.at, kind: "apply", index },
-        { atMs: startMs + fault.at + fault.for, kind: "revert", index },
+  async function runTimeline(actions: readonly PlannedAction[], startMs: number): Promise<void> {
+    const steps: Step[] = actions
+      .flatMap((action): Step[] => [
+        { atMs: startMs + action.atMs, kind: "apply", action },
+        { atMs: startMs + action.untilMs, kind: "revert", action },
       ])
+      // At the same moment, reverts go first: a node comes back before another is taken out.
       .sort((a, b) => a.atMs - b.atMs || (a.kind === "revert" ? -1 : 1));
-    const applied = new Map<number, { release(): Promise<void> }>();
-    for (const action of actions) {
-      await until(action.atMs);
-      const fault = method[action.index] as Fault;
-      const id = `f${action.index + 1}`;
-      if (action.kind === "apply") {
-        const injector = injectorFor(fault);
-        const { fault: kind, target, ...params } = fault;
-        // Write-ahead: the intent is on disk before anything touches the replica.
-        journal.write({
-          type: "fault-intent",
-          id,
-          fault: kind,
-          target,
-          description: injector.describe(fault),
-          params,
+    const applied = new Map<string, { release(): Promise<void> }>();
+    for (const step of steps) {
+      await until(step.atMs);
+      const { action } = step;
+      if (step.kind === "revert") {
+        await applied.get(action.id)?.release();
+        continue;
+      }
+      const injector = injectorFor(action.fault);
+      const { fault: kind, target: _target, ...params } = action.fault;
+      // Write-ahead: the intent is on disk before anything touches the replica.
+      journal.write({
+        type: "fault-intent",
+        id: action.id,
+        fault: kind,
+        target: action.service,
+        description: action.description,
+        params,
+      });
+      let handle: Awaited<ReturnType<typeof injector.apply>>;
+      try {
+        handle = await injector.apply(action.fault, {
+          replica,
+          runId,
+          faultId: action.id,
+          service: action.service,
+          revertBy: t0 + startMs + action.untilMs,
         });
-        let handle: Awaited<ReturnType<typeof injector.apply>>;
+      } catch (error) {
+        journal.write({ type: "fault-apply-failed", id: action.id, error: errorMessage(error) });
+        throw error;
+      }
+      const entry = registry.register(handle.description, async () => {
         try {
-          handle = await injector.apply(fault, { replica, runId, faultId: id });
+          await handle.revert();
         } catch (error) {
-          journal.write({ type: "fault-apply-failed", id, error: errorMessage(error) });
+          journal.write({ type: "fault-revert-failed", id: action.id, error: errorMessage(error) });
           throw error;
         }
-        const entry = registry.register(handle.description, async () => {
-          try {
-            await handle.revert();
-          } catch (error) {
-            journal.write({ type: "fault-revert-failed", id, error: errorMessage(error) });
-            throw error;
-          }
-          journal.write({ type: "fault-reverted", id, second: Math.floor(elapsedMs() / 1000) });
-        });
-        applied.set(action.index, entry);
-        journal.write({ type: "fault-applied", id, second: Math.floor(elapsedMs() / 1000) });
-      } else {
-        await applied.get(action.index)?.release();
-      }
+        journal.write({ type: "fault-reverted", id: action.id, second: Math.floor(elapsedMs() / 1000) });
+      });
+      applied.set(action.id, entry);
+      journal.write({
+        type: "fault-applied",
+        id: action.id,
+        second: Math.floor(elapsedMs() / 1000),
+        ...(handle.details ? { details: handle.details } : {}),
+      });
     }
   }
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseDuration, parsePercent, parseRate } from "../units.js";
+import { parseBandwidth, parseDuration, parsePercent, parseRate } from "../units.js";
 
 // The schema is the source of truth for the experiment format: types are inferred from it,
 // docs/design.md describes it, and the loader turns its issues into located errors.
@@ -107,31 +107,215 @@ export const steadyStateSchema = z.strictObject({
 export type SteadyState = z.infer<typeof steadyStateSchema>;
 
 export const directions = ["downstream", "upstream", "both"] as const;
+export const lossDirections = ["ingress", "egress", "both"] as const;
+export const killModes = ["kill", "stop", "pause", "restart"] as const;
+export const roles = ["lb", "edge", "origin"] as const;
+/** Signals a node-kill may send; names as `kill -l` prints them, with or without SIG. */
+export const signals = [
+  "SIGKILL",
+  "SIGTERM",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGHUP",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGSTOP",
+] as const;
+
+const share = z.string({ error: 'expected a percentage such as "50%"' }).transform((text, ctx) => {
+  const value = parsePercent(text);
+  if (value === undefined || value <= 0 || value > 1) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a percentage above "0%" and at most "100%", got "${text}"`,
+    });
+    return z.NEVER;
+  }
+  return value;
+});
+
+const selectorFields = {
+  pick: z
+    .number()
+    .int()
+    .min(1, { message: "expected pick of at least 1" })
+    .optional()
+    .describe("choose this many at random (seeded)"),
+  percent: share.optional().describe("choose this share at random (seeded), at least one"),
+};
+
+export const targetSchema = z.union(
+  [
+    z
+      .string()
+      .min(1)
+      .transform((name) => ({ kind: "name" as const, name })),
+    z.strictObject({ name: z.string().min(1) }).transform((t) => ({ kind: "name" as const, name: t.name })),
+    z
+      .strictObject({
+        role: z.enum(roles, { error: `expected role to be one of ${roles.join(", ")}` }),
+        ...selectorFields,
+      })
+      .transform((t) => ({ kind: "role" as const, role: t.role, pick: t.pick, percent: t.percent })),
+    z
+      .strictObject({ labels: z.record(z.string(), z.string()), ...selectorFields })
+      .transform((t) => ({ kind: "labels" as const, labels: t.labels, pick: t.pick, percent: t.percent })),
+  ],
+  {
+    error:
+      "expected a service name (e.g. edge-1), { role: edge, pick: 1 } or { labels: {...}, percent: 50% }",
+  },
+);
+export type Target = z.infer<typeof targetSchema>;
 
 const faultTiming = {
   at: duration().default(0).describe("offset from the start of the inject phase"),
   for: duration().describe("how long the fault stays applied before Faultline reverts it"),
-  target: z.string({ error: "expected the name of a link, e.g. edge-1" }).min(1),
+  target: targetSchema,
+};
+
+const toxicFields = {
+  direction: z
+    .enum(directions, { error: `expected one of ${directions.join(", ")}` })
+    .describe("downstream: server to client (responses); upstream: client to server (requests)"),
+  share: share.optional().describe("share of connections affected (Toxiproxy toxicity); default all"),
 };
 
 export const latencyFaultSchema = z.strictObject({
   fault: z.literal("latency"),
   ...faultTiming,
+  ...toxicFields,
+  direction: toxicFields.direction.default("downstream"),
   latency: duration('"150ms"'),
   jitter: duration('"20ms"').default(0),
-  direction: z
-    .enum(directions, { error: `expected one of ${directions.join(", ")}` })
-    .default("downstream")
-    .describe("downstream delays responses (server to client), upstream delays requests"),
 });
 export type LatencyFault = z.infer<typeof latencyFaultSchema>;
 
-export const faultKinds = ["latency"] as const;
-export const faultSchema = z.discriminatedUnion("fault", [latencyFaultSchema], {
-  error: (issue) =>
-    issue.code === "invalid_union" ? `expected fault to be one of: ${faultKinds.join(", ")}` : undefined,
+export const bandwidthFaultSchema = z.strictObject({
+  fault: z.literal("bandwidth"),
+  ...faultTiming,
+  ...toxicFields,
+  direction: toxicFields.direction.default("downstream"),
+  rate: z
+    .string({ error: 'expected a bandwidth such as "100KB/s" or "8Mbit/s"' })
+    .transform((text, ctx) => {
+      const value = parseBandwidth(text);
+      if (value === undefined || value < 1000) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a bandwidth of at least 1KB/s such as "100KB/s" or "8Mbit/s", got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    })
+    .describe("bytes per second allowed per connection"),
 });
+export type BandwidthFault = z.infer<typeof bandwidthFaultSchema>;
+
+export const timeoutFaultSchema = z.strictObject({
+  fault: z.literal("timeout"),
+  ...faultTiming,
+  ...toxicFields,
+  direction: toxicFields.direction.default("both"),
+  after: duration()
+    .default(0)
+    .describe("close connections after this long; 0s holds them until reverted (black hole)"),
+});
+export type TimeoutFault = z.infer<typeof timeoutFaultSchema>;
+
+export const resetFaultSchema = z.strictObject({
+  fault: z.literal("reset"),
+  ...faultTiming,
+  ...toxicFields,
+  direction: toxicFields.direction.default("both"),
+  after: duration()
+    .default(0)
+    .describe("reset connections after this long; 0s resets them as soon as data flows"),
+});
+export type ResetFault = z.infer<typeof resetFaultSchema>;
+
+export const nodeKillFaultSchema = z.strictObject({
+  fault: z.literal("node-kill"),
+  ...faultTiming,
+  mode: z.enum(killModes, { error: `expected mode to be one of ${killModes.join(", ")}` }).default("kill"),
+  signal: z
+    .string()
+    .transform((text, ctx) => {
+      const name = (
+        text.toUpperCase().startsWith("SIG") ? text.toUpperCase() : `SIG${text.toUpperCase()}`
+      ) as (typeof signals)[number];
+      if (!signals.includes(name)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a signal among ${signals.join(", ")}, got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return name;
+    })
+    .default("SIGKILL")
+    .describe("signal for mode kill"),
+});
+export type NodeKillFault = z.infer<typeof nodeKillFaultSchema>;
+
+export const packetLossFaultSchema = z.strictObject({
+  fault: z.literal("packet-loss"),
+  ...faultTiming,
+  loss: share.describe("share of packets dropped"),
+  direction: z
+    .enum(lossDirections, { error: `expected one of ${lossDirections.join(", ")}` })
+    .default("both"),
+});
+export type PacketLossFault = z.infer<typeof packetLossFaultSchema>;
+
+export const partitionFaultSchema = z.strictObject({
+  fault: z.literal("partition"),
+  ...faultTiming,
+  from: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("cut the target off this one service only; default: off the whole network"),
+});
+export type PartitionFault = z.infer<typeof partitionFaultSchema>;
+
+export const faultKinds = [
+  "latency",
+  "bandwidth",
+  "timeout",
+  "reset",
+  "packet-loss",
+  "node-kill",
+  "partition",
+] as const;
+export const faultSchema = z.discriminatedUnion(
+  "fault",
+  [
+    latencyFaultSchema,
+    bandwidthFaultSchema,
+    timeoutFaultSchema,
+    resetFaultSchema,
+    packetLossFaultSchema,
+    nodeKillFaultSchema,
+    partitionFaultSchema,
+  ],
+  {
+    error: (issue) =>
+      issue.code === "invalid_union" ? `expected fault to be one of: ${faultKinds.join(", ")}` : undefined,
+  },
+);
 export type Fault = z.infer<typeof faultSchema>;
+export type FaultKind = Fault["fault"];
+
+export const safetySchema = z.strictObject({
+  minHealthyEdges: z
+    .number()
+    .int()
+    .min(0)
+    .default(1)
+    .describe("refuse a plan that would leave fewer edges untouched at any moment"),
+});
 
 export const scoreSchema = z.strictObject({
   recoveryTarget: duration().default(15000).describe("the steady state must be back within this time"),
@@ -153,6 +337,7 @@ export const experimentSchema = z
     steadyState: steadyStateSchema,
     method: z.array(faultSchema).min(1, { message: "expected at least one fault" }),
     score: scoreSchema.default({ recoveryTarget: 15000 }),
+    safety: safetySchema.default({ minHealthyEdges: 1 }),
   })
   .superRefine((experiment, ctx) => {
     experiment.method.forEach((fault, index) => {
@@ -161,6 +346,13 @@ export const experimentSchema = z
           code: "custom",
           path: ["method", index, "for"],
           message: "expected a duration above 0s",
+        });
+      }
+      if (fault.fault === "partition" && fault.target.kind === "name" && fault.from === fault.target.name) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["method", index, "from"],
+          message: "expected another service than the target",
         });
       }
       if (fault.fault === "latency" && fault.jitter > fault.latency) {

@@ -1,11 +1,23 @@
-import type { Fault } from "../experiments/schema.js";
+import type { Fault, FaultKind } from "../experiments/schema.js";
 import type { Injector } from "./injector.js";
-import { latencyInjector } from "./latency.js";
+import { nodeKillInjector } from "./node-kill.js";
+import { packetLossInjector } from "./packet-loss.js";
+import { partitionInjector } from "./partition.js";
+import { bandwidthInjector, latencyInjector, resetInjector, timeoutInjector } from "./toxics.js";
 
-/** The injector for a fault kind; adding a kind to the schema without one fails typecheck. */
+type InjectorMap = { [K in FaultKind]: Injector<Extract<Fault, { fault: K }>> };
+
+// Adding a fault kind to the schema without an injector here fails the typecheck.
+const injectors: InjectorMap = {
+  latency: latencyInjector,
+  bandwidth: bandwidthInjector,
+  timeout: timeoutInjector,
+  reset: resetInjector,
+  "node-kill": nodeKillInjector,
+  "packet-loss": packetLossInjector,
+  partition: partitionInjector,
+};
+
 export function injectorFor<F extends Fault>(fault: F): Injector<F> {
-  const injectors: { [K in Fault["fault"]]: Injector<Extract<Fault, { fault: K }>> } = {
-    latency: latencyInjector,
-  };
-  return injectors[fault.fault] as unknown as Injector<F>;
+  return injectors[fault.fault as FaultKind] as unknown as Injector<F>;
 }

@@ -1,22 +1,123 @@
+import { errorMessage } from "../errors.js";
+import { clearEntry, type LedgerEntry, readLedger } from "../lifecycle/ledger.js";
+import { docker, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
 import type { Replica } from "../replica/replica.js";
-import { ToxiproxyApi } from "./toxiproxy.js";
+import { containerName, linkTo } from "../replica/topology.js";
+import { LABEL_FAULT, LABEL_RUN, SIDECAR_ROLE, stopSidecar, sweepNamespace } from "./netfilter.js";
+import { ensureRunning } from "./node-kill.js";
+import { TOXIC_PREFIX, ToxiproxyApi } from "./toxiproxy.js";
 
 export interface Recovered {
-  kind: "toxic";
+  kind: "ledger" | "toxic" | "sidecar" | "chain" | "container";
   target: string;
-  name: string;
+  what: string;
+}
+
+const TOXIC_KINDS = new Set(["latency", "bandwidth", "timeout", "reset"]);
+const NETFILTER_KINDS = new Set(["packet-loss", "partition"]);
+const POP_ROLES = new Set(["lb", "edge", "origin"]);
+
+/** Undoes one ledger entry, from the entry alone (no state of the run that wrote it). */
+export async function revertEntry(entry: LedgerEntry, replica: Replica): Promise<string> {
+  if (TOXIC_KINDS.has(entry.kind)) {
+    const link = linkTo(replica.topology, entry.service)?.name ?? entry.service;
+    const api = new ToxiproxyApi(replica.endpoints.toxiproxy);
+    const prefix = `${TOXIC_PREFIX}${entry.runId}.${entry.faultId}.`;
+    const toxics = (await api.toxics(link)).filter((t) => t.name.startsWith(prefix));
+    for (const t of toxics) await api.removeToxic(link, t.name);
+    return `removed ${toxics.length} toxic(s) from ${link}`;
+  }
+  if (entry.kind === "node-kill") {
+    const state = await ensureRunning(containerName(replica.topology, entry.service));
+    return `${entry.service}: ${state}`;
+  }
+  if (NETFILTER_KINDS.has(entry.kind)) {
+    const sidecars = await docker().listContainers({
+      all: true,
+      filters: {
+        label: [
+          `${LABEL_REPLICA}=${replica.topology.replica}`,
+          `${LABEL_RUN}=${entry.runId}`,
+          `${LABEL_FAULT}=${entry.faultId}`,
+        ],
+      },
+    });
+    for (const s of sidecars) await stopSidecar(s.Id);
+    const chains = await sweepNamespace(replica, entry.service);
+    return `stopped ${sidecars.length} sidecar(s)${chains.length ? `, swept ${chains.join(", ")}` : ""}`;
+  }
+  return `nothing known to revert for kind ${entry.kind}`;
+}
+
+/** Reverts a run's ledger entries (all runs' when runId is undefined) and clears them. */
+export async function revertLedger(replica: Replica, runId?: string): Promise<Recovered[]> {
+  const recovered: Recovered[] = [];
+  const { entries } = readLedger(replica.topology.replica, runId);
+  for (const entry of entries) {
+    const what = await revertEntry(entry, replica);
+    clearEntry(entry.replica, entry.runId, entry.faultId);
+    recovered.push({
+      kind: "ledger",
+      target: entry.service,
+      what: `${entry.runId} ${entry.faultId} (${entry.description}): ${what}`,
+    });
+  }
+  return recovered;
 }
 
 /**
- * Reverts every fault that any Faultline run left on the replica (a crashed or killed CLI).
- * Finds them by name, so it needs no state from the run that created them.
+ * Reverts every fault that any Faultline run left on the replica: first what the ledger
+ * records, then a sweep by name and label that needs no ledger at all (toxics named
+ * `faultline.*`, netfilter sidecars, FL chains, PoP containers stopped or paused).
  */
-export async function recoverReplica(replica: Replica): Promise<Recovered[]> {
-  const api = new ToxiproxyApi(replica.endpoints.toxiproxy);
+export async function recoverReplica(
+  replica: Replica,
+): Promise<{ recovered: Recovered[]; errors: string[] }> {
   const recovered: Recovered[] = [];
-  for (const { proxy, toxic } of await api.faultlineToxics()) {
-    await api.removeToxic(proxy, toxic.name);
-    recovered.push({ kind: "toxic", target: proxy, name: toxic.name });
+  const errors: string[] = [];
+  const attempt = async (what: string, action: () => Promise<void>) => {
+    try {
+      await action();
+    } catch (error) {
+      errors.push(`${what}: ${errorMessage(error)}`);
+    }
+  };
+
+  await attempt("ledger", async () => {
+    recovered.push(...(await revertLedger(replica)));
+  });
+  await attempt("toxics", async () => {
+    const api = new ToxiproxyApi(replica.endpoints.toxiproxy);
+    for (const { proxy, toxic } of await api.faultlineToxics()) {
+      await api.removeToxic(proxy, toxic.name);
+      recovered.push({ kind: "toxic", target: proxy, what: toxic.name });
+    }
+  });
+  const containers = await docker().listContainers({
+    all: true,
+    filters: { label: [`${LABEL_REPLICA}=${replica.topology.replica}`] },
+  });
+  for (const c of containers.filter((c) => c.Labels[LABEL_ROLE] === SIDECAR_ROLE)) {
+    await attempt(`sidecar ${c.Names[0] ?? c.Id}`, async () => {
+      await stopSidecar(c.Id);
+      recovered.push({
+        kind: "sidecar",
+        target: c.Labels[LABEL_SERVICE] ?? "?",
+        what: c.Names[0]?.replace(/^\//, "") ?? c.Id,
+      });
+    });
   }
-  return recovered;
+  for (const c of containers.filter((c) => POP_ROLES.has(c.Labels[LABEL_ROLE] ?? ""))) {
+    const service = c.Labels[LABEL_SERVICE] ?? "?";
+    await attempt(`container ${service}`, async () => {
+      if (c.State !== "running") {
+        const state = await ensureRunning(containerName(replica.topology, service));
+        recovered.push({ kind: "container", target: service, what: `${c.State} -> ${state}` });
+      }
+      for (const chain of await sweepNamespace(replica, service)) {
+        recovered.push({ kind: "chain", target: service, what: chain });
+      }
+    });
+  }
+  return { recovered, errors };
 }

@@ -11,6 +11,7 @@ const toxicSchema = z.object({
 export type ToxicInfo = z.infer<typeof toxicSchema>;
 
 export type ToxicStream = "upstream" | "downstream";
+export type ToxicType = "latency" | "bandwidth" | "timeout" | "reset_peer";
 
 /** Every toxic Faultline creates starts with this prefix, so a sweep can find leftovers. */
 export const TOXIC_PREFIX = "faultline.";
@@ -35,13 +36,14 @@ export class ToxiproxyApi {
     proxy: string,
     toxic: {
       name: string;
-      type: "latency";
+      type: ToxicType;
       stream: ToxicStream;
-      attributes: { latency: number; jitter: number };
+      toxicity: number;
+      attributes: Record<string, number>;
     },
   ): Promise<void> {
     const target = await this.client.get(proxy);
-    await target.addToxic({ ...toxic, toxicity: 1 });
+    await target.addToxic(toxic);
   }
 
   /** Removes a toxic; a toxic that is already gone counts as removed (reverts are idempotent). */

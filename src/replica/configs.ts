@@ -12,7 +12,7 @@ import {
 // and the rendering is unit-tested. Each service's entrypoint writes FAULTLINE_CONFIG to disk.
 
 export function haproxyConfig(topology: Topology): string {
-  const { intervalMs, fall, rise } = topology.healthCheck;
+  const { intervalMs, timeoutMs, fall, rise } = topology.healthCheck;
   const servers = topology.edges.map((edge) => {
     const link = linkTo(topology, edge);
     if (!link) throw new Error(`topology has no link to ${edge}`);
@@ -30,7 +30,7 @@ export function haproxyConfig(topology: Topology): string {
     "  timeout connect 2s",
     "  timeout client 30s",
     "  timeout server 10s",
-    "  timeout check 2s",
+    `  timeout check ${timeoutMs}ms`,
     "  option redispatch",
     "  retries 1",
     "",

@@ -1,3 +1,4 @@
+import { createServer } from "node:net";
 import type Docker from "dockerode";
 import { Toxiproxy } from "toxiproxy-node-client";
 import { EnvironmentError, errorMessage, InvalidInputError } from "../errors.js";
@@ -184,9 +185,11 @@ function envFor(topology: Topology, service: Service): string[] {
 async function startService(client: Docker, topology: Topology, service: Service): Promise<void> {
   const name = containerName(topology, service.name);
   const ports = Object.fromEntries(service.publish.map((p) => [`${p}/tcp`, {}]));
-  const bindings = Object.fromEntries(
-    service.publish.map((p) => [`${p}/tcp`, [{ HostIp: "127.0.0.1", HostPort: "" }]]),
-  );
+  // Host ports are chosen here rather than by Docker: a container restarted by a node-kill
+  // fault keeps its port, so the load and the probes keep reaching it.
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of service.publish)
+    bindings[`${p}/tcp`] = [{ HostIp: "127.0.0.1", HostPort: String(await freeLoopbackPort()) }];
   const labels: Record<string, string> = {
     [LABEL_REPLICA]: topology.replica,
     [LABEL_ROLE]: service.role,
@@ -224,6 +227,19 @@ async function startService(client: Docker, topology: Topology, service: Service
     throw error;
   }
   await container.start();
+}
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
 }
 
 async function readEndpoints(client: Docker, topology: Topology): Promise<Endpoints> {

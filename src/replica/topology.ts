@@ -24,6 +24,8 @@ export interface Service {
 
 export interface HealthCheck {
   intervalMs: number;
+  /** How long one check may take; a node that accepts connections but never answers costs this much per check. */
+  timeoutMs: number;
   fall: number;
   rise: number;
 }
@@ -45,7 +47,7 @@ export const EDGE_LINK_BASE_PORT = 20000;
 export const ORIGIN_LINK_PORT = 21000;
 export const MAX_EDGES = 64;
 
-export function imageFor(role: Role): string {
+export function imageFor(role: Role | "netfilter"): string {
   if (role === "toxiproxy" && process.env.FAULTLINE_TOXIPROXY_IMAGE)
     return process.env.FAULTLINE_TOXIPROXY_IMAGE;
   return `faultline/${role}:local`;
@@ -57,7 +59,7 @@ export function defaultTopology(replica = "default", edgeCount = 3): Topology {
     replica,
     network: `faultline-${replica}`,
     edges,
-    healthCheck: { intervalMs: 1000, fall: 2, rise: 2 },
+    healthCheck: { intervalMs: 1000, timeoutMs: 2000, fall: 2, rise: 2 },
     services: [
       { name: "toxiproxy", role: "toxiproxy", image: imageFor("toxiproxy"), publish: [TOXIPROXY_API_PORT] },
       { name: "origin", role: "origin", image: imageFor("origin"), publish: [] },

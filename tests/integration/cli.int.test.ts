@@ -39,17 +39,41 @@ describe("the CLI on bad input and a broken environment", () => {
     expect(await leftovers("it-never")).toEqual({ containers: [], networks: [] });
   });
 
-  it("an unknown link lists the known ones, exit 2, nothing started", async () => {
+  it("an unknown target lists the known ones, exit 2, nothing started", async () => {
     const file = tempFile(
-      "unknown-link.yaml",
+      "unknown-target.yaml",
       validExperimentYaml.replace("target: edge-1", "target: edge-9"),
     );
     const result = await runCli(["run", file, "--replica", "it-never"]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('error: unknown link "edge-9" for the latency fault');
+    expect(result.stderr).toContain('error: no service "edge-9" to target in replica it-never');
     expect(result.stderr).toContain(
-      "try this: use one of the replica's links: edge-1, edge-2, edge-3, origin",
+      "try this: target one of: origin, edge-1, edge-2, edge-3, lb (or a role: lb, edge, origin)",
     );
+    expect(await leftovers("it-never")).toEqual({ containers: [], networks: [] });
+  });
+
+  it("a link fault on a service without a link names the ones that have one", async () => {
+    const file = tempFile("no-link.yaml", validExperimentYaml.replace("target: edge-1", "target: lb"));
+    const result = await runCli(["run", file, "--replica", "it-never"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("error: lb has no Toxiproxy link for the latency fault");
+    expect(result.stderr).toContain(
+      "try this: latency acts on the link in front of a service: edge-1, edge-2, edge-3, origin",
+    );
+  });
+
+  it("a plan that would take every edge down is refused before anything starts", async () => {
+    const file = tempFile(
+      "all-edges.yaml",
+      validExperimentYaml.replace(
+        /method:\n[\s\S]*$/,
+        "method:\n  - { fault: node-kill, target: { role: edge }, for: 10s }\n",
+      ),
+    );
+    const result = await runCli(["run", file, "--replica", "it-never"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/leave 0 of 3 edges serving/);
     expect(await leftovers("it-never")).toEqual({ containers: [], networks: [] });
   });
 

@@ -12,7 +12,7 @@ export default async function setup(): Promise<void> {
   await ensureEngine().catch((error: unknown) => {
     throw new Error(`integration tests need a Docker engine: ${(error as Error).message}; ${fix}`);
   });
-  const roles: Role[] = ["lb", "edge", "origin", "toxiproxy", "prometheus"];
+  const roles: (Role | "netfilter")[] = ["lb", "edge", "origin", "toxiproxy", "prometheus", "netfilter"];
   for (const role of roles) {
     await docker()
       .getImage(imageFor(role))

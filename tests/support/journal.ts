@@ -41,6 +41,7 @@ export function syntheticJournal(
         verifySeconds: 0,
         recoveryTargetMs: plan.recoveryTargetMs ?? 4000,
       },
+      seed: 1,
     },
     ...phases.map(([phase, second]): JournalEvent => ({ at, type: "phase", phase, second })),
     ...buckets.map((b): JournalEvent => ({ at, type: "metrics", ...b })),

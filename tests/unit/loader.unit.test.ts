@@ -125,3 +125,54 @@ describe("experiment loader", () => {
     expect(loaded.experiment.name).toBe("unit-test");
   });
 });
+
+describe("fault kinds in the schema", () => {
+  const withFault = (fault: string) =>
+    validExperimentYaml.replace(/method:\n[\s\S]*$/, `method:\n${fault}\n`);
+
+  it("accepts each fault kind with its defaults", () => {
+    const kinds = [
+      "  - { fault: bandwidth, target: edge-1, rate: 100KB/s, for: 5s }",
+      "  - { fault: timeout, target: edge-1, for: 5s }",
+      "  - { fault: reset, target: edge-1, after: 100ms, for: 5s }",
+      "  - { fault: packet-loss, target: edge-1, loss: 10%, for: 5s }",
+      "  - { fault: node-kill, target: { role: edge, pick: 1 }, signal: term, for: 5s }",
+      "  - { fault: partition, target: edge-1, from: origin, for: 5s }",
+    ];
+    const parsed = kinds.map((k) => parse(withFault(k)).method[0]);
+    expect(parsed.map((f) => f?.fault)).toEqual([
+      "bandwidth",
+      "timeout",
+      "reset",
+      "packet-loss",
+      "node-kill",
+      "partition",
+    ]);
+    expect(parsed[1]).toMatchObject({ direction: "both", after: 0 });
+    expect(parsed[4]).toMatchObject({
+      mode: "kill",
+      signal: "SIGTERM",
+      target: { kind: "role", role: "edge", pick: 1 },
+    });
+  });
+
+  it.each([
+    ["  - { fault: packet-loss, target: edge-1, loss: 150%, for: 5s }", "method[0].loss", /at most "100%"/],
+    [
+      "  - { fault: node-kill, target: edge-1, signal: SIGFOO, for: 5s }",
+      "method[0].signal",
+      /expected a signal among/,
+    ],
+    [
+      "  - { fault: latency, target: edge-1, latency: -5ms, for: 5s }",
+      "method[0].latency",
+      /expected a duration/,
+    ],
+    ["  - { fault: node-kill, target: { role: cache }, for: 5s }", "method[0].target", /role|service name/],
+    ["  - { fault: partition, target: edge-1, from: edge-1, for: 5s }", "method[0].from", /another service/],
+  ])("locates %s", (fault, path, message) => {
+    const [issue] = issuesOf(withFault(fault));
+    expect(issue?.path).toBe(path);
+    expect(issue?.message).toMatch(message);
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, parseDuration, parsePercent, parseRate } from "../../src/units.js";
+import { formatDuration, parseBandwidth, parseDuration, parsePercent, parseRate } from "../../src/units.js";
 
 describe("parseDuration", () => {
   it.each([
@@ -55,5 +55,21 @@ describe("formatDuration", () => {
     expect(formatDuration(150)).toBe("150ms");
     expect(formatDuration(2500)).toBe("2.5s");
     expect(formatDuration(185_000)).toBe("3m5s");
+  });
+});
+
+describe("parseBandwidth", () => {
+  it.each([
+    ["100KB/s", 100_000],
+    ["1.5MB/s", 1_500_000],
+    ["8Mbit/s", 1_000_000],
+    ["64kbit/s", 8000],
+    ["500B/s", 500],
+  ])("%s is %d bytes per second", (text, expected) => {
+    expect(parseBandwidth(text)).toBeCloseTo(expected, 6);
+  });
+
+  it.each(["100", "100KB", "fast/s", "100kb/s", "10 MB per second"])("rejects %j", (text) => {
+    expect(parseBandwidth(text)).toBeUndefined();
   });
 });

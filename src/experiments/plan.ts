@@ -1,0 +1,84 @@
+import { InvalidInputError } from "../errors.js";
+import { injectorFor } from "../injectors/index.js";
+import type { Topology } from "../replica/topology.js";
+import { formatDuration } from "../units.js";
+import type { Experiment, Fault } from "./schema.js";
+import { resolveTarget, seededRandom } from "./targets.js";
+
+/** One fault acting on one service, at a time on the inject timeline. */
+export interface PlannedAction {
+  /** "f1" for a fault with one target; "f2.edge-3" when a fault resolves to several. */
+  id: string;
+  /** Index of the fault in the experiment's `method`. */
+  index: number;
+  fault: Fault;
+  service: string;
+  atMs: number;
+  untilMs: number;
+  description: string;
+  revert: string;
+  disruptive: boolean;
+}
+
+export interface FaultPlan {
+  seed: number;
+  actions: PlannedAction[];
+}
+
+/**
+ * Resolves every fault's target (seeded, so a run can be replayed with --seed), checks each
+ * action against the topology, and enforces the capacity guard. Touches nothing.
+ */
+export function planFaults(experiment: Experiment, topology: Topology, seed: number): FaultPlan {
+  const rng = seededRandom(seed);
+  const actions: PlannedAction[] = [];
+  experiment.method.forEach((fault, index) => {
+    const services = resolveTarget(fault.target, topology, rng);
+    const injector = injectorFor(fault);
+    for (const service of services) {
+      injector.check(fault, service, topology);
+      actions.push({
+        id: services.length === 1 ? `f${index + 1}` : `f${index + 1}.${service}`,
+        index,
+        fault,
+        service,
+        atMs: fault.at,
+        untilMs: fault.at + fault.for,
+        description: injector.describe(fault, service),
+        revert: injector.describeRevert(fault, service),
+        disruptive: injector.disruptive(fault),
+      });
+    }
+  });
+  guardCapacity(actions, topology, experiment.safety.minHealthyEdges);
+  return { seed, actions };
+}
+
+function guardCapacity(actions: readonly PlannedAction[], topology: Topology, minHealthyEdges: number): void {
+  const disruptive = actions.filter((a) => a.disruptive);
+  // The moments that matter are when a disruptive action starts.
+  for (const start of disruptive) {
+    const active = disruptive.filter((a) => a.atMs <= start.atMs && start.atMs < a.untilMs);
+    const byService = new Map<string, PlannedAction[]>();
+    for (const a of active) byService.set(a.service, [...(byService.get(a.service) ?? []), a]);
+    for (const [service, overlapping] of byService) {
+      if (overlapping.length > 1) {
+        throw new InvalidInputError(
+          `${overlapping.map((a) => a.id).join(" and ")} would both take ${service} out of service at +${formatDuration(start.atMs)}`,
+          { suggestion: "give them separate `at` windows, or one fault with a longer `for`" },
+        );
+      }
+    }
+    const edgesDown = [...byService.keys()].filter((s) => topology.edges.includes(s));
+    const serving = topology.edges.length - edgesDown.length;
+    if (serving < minHealthyEdges) {
+      throw new InvalidInputError(
+        `at +${formatDuration(start.atMs)} the plan would leave ${serving} of ${topology.edges.length} edges serving (${edgesDown.join(", ")} disrupted); safety.minHealthyEdges is ${minHealthyEdges}`,
+        {
+          suggestion:
+            "target fewer edges at once (pick/percent), stagger the faults, or lower safety.minHealthyEdges deliberately (0 allows a whole-PoP outage)",
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import { createHash } from "node:crypto";
+import { EnvironmentError } from "../errors.js";
+import { waitUntil } from "../lifecycle/wait.js";
+import { docker, isNotFound, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
+import type { Replica } from "../replica/replica.js";
+import { containerName, imageFor } from "../replica/topology.js";
+
+// Packet-level faults run in a sidecar container that shares the target's network namespace
+// and holds Faultline's rules there (see docker/netfilter). The sidecar removes its rules on
+// SIGTERM and, whatever happens to Faultline, when its deadline passes.
+
+export const SIDECAR_ROLE = "netfilter";
+export const LABEL_RUN = "faultline.run";
+export const LABEL_FAULT = "faultline.fault";
+/** After a fault's planned end, the sidecar waits this long for Faultline before reverting by itself. */
+export const DEAD_MAN_GRACE_MS = 10_000;
+
+export interface SidecarRules {
+  ingress: string[];
+  egress: string[];
+  /** netem parameters for eth0 (egress); `egress` is the fallback where the kernel has no netem. */
+  netem?: string;
+}
+
+export interface Sidecar {
+  backend: string;
+  stop(): Promise<void>;
+}
+
+/** iptables chain names are short (28 characters): a hash of run and fault, prefixed FL. */
+export function chainName(runId: string, faultId: string): string {
+  return `FL${createHash("sha1").update(`${runId}/${faultId}`).digest("hex").slice(0, 8)}`;
+}
+
+export async function startSidecar(
+  replica: Replica,
+  service: string,
+  ids: { runId: string; faultId: string },
+  rules: SidecarRules,
+  revertBy: number,
+): Promise<Sidecar> {
+  const client = docker();
+  const target = client.getContainer(containerName(replica.topology, service));
+  const info = await target.inspect();
+  if (!info.State.Running) {
+    throw new EnvironmentError(`${service} is not running, so its network cannot be faulted`);
+  }
+  const chain = chainName(ids.runId, ids.faultId);
+  const ttlSeconds = Math.max(1, Math.ceil((revertBy - Date.now() + DEAD_MAN_GRACE_MS) / 1000));
+  const container = await client.createContainer({
+    name: `${containerName(replica.topology, service)}-${chain.toLowerCase()}`,
+    Image: imageFor("netfilter"),
+    Env: [
+      `FAULTLINE_CHAIN=${chain}`,
+      `FAULTLINE_TTL=${ttlSeconds}`,
+      `FAULTLINE_RULES_IN=${rules.ingress.join("\n")}`,
+      `FAULTLINE_RULES_OUT=${rules.netem ? "" : rules.egress.join("\n")}`,
+      ...(rules.netem
+        ? [`FAULTLINE_NETEM=${rules.netem}`, `FAULTLINE_RULES_OUT_FALLBACK=${rules.egress.join("\n")}`]
+        : []),
+    ],
+    Labels: {
+      [LABEL_REPLICA]: replica.topology.replica,
+      [LABEL_ROLE]: SIDECAR_ROLE,
+      [LABEL_SERVICE]: service,
+      [LABEL_RUN]: ids.runId,
+      [LABEL_FAULT]: ids.faultId,
+    },
+    HostConfig: {
+      NetworkMode: `container:${info.Id}`,
+      CapAdd: ["NET_ADMIN"],
+      AutoRemove: true,
+    },
+  });
+  await container.start();
+
+  let backend = "";
+  try {
+    backend = await waitUntil(
+      async () => {
+        const logs = (await container.logs({ stdout: true, stderr: true })).toString("utf8");
+        const ready = /faultline-netfilter: ready backend=(\S+)/.exec(logs);
+        if (ready?.[1]) return { done: true, value: ready[1] };
+        if (/faultline-netfilter: failed/.test(logs))
+          throw new EnvironmentError(`the netfilter sidecar failed: ${logs.trim()}`);
+        return { done: false, reason: "sidecar not ready" };
+      },
+      { description: `the netfilter sidecar in ${service}`, timeoutMs: 15_000, intervalMs: 25 },
+    );
+  } catch (error) {
+    await stopSidecar(container.id).catch(() => {});
+    throw error;
+  }
+  return { backend, stop: () => stopSidecar(container.id) };
+}
+
+/** Asks a sidecar to remove its rules and waits until it is gone. Gone already is fine. */
+export async function stopSidecar(id: string): Promise<void> {
+  const container = docker().getContainer(id);
+  try {
+    await container.kill({ signal: "SIGTERM" });
+    await container.wait({ condition: "removed" }).catch(() => {});
+  } catch (error) {
+    // 404: already removed (its deadline passed); 409: not running, on its way out.
+    if (isNotFound(error)) return;
+    if (typeof error === "object" && error && "statusCode" in error && error.statusCode === 409) {
+      await container.remove({ force: true }).catch(() => {});
+      return;
+    }
+    throw error;
+  }
+}
+
+/** Runs `faultline-netfilter sweep` in a service's namespace: removes any FL chain left there. */
+export async function sweepNamespace(replica: Replica, service: string): Promise<string[]> {
+  const client = docker();
+  const target = await client.getContainer(containerName(replica.topology, service)).inspect();
+  if (!target.State.Running) return [];
+  const container = await client.createContainer({
+    Image: imageFor("netfilter"),
+    Cmd: ["sweep"],
+    Labels: {
+      [LABEL_REPLICA]: replica.topology.replica,
+      [LABEL_ROLE]: SIDECAR_ROLE,
+      [LABEL_SERVICE]: service,
+    },
+    HostConfig: { NetworkMode: `container:${target.Id}`, CapAdd: ["NET_ADMIN"] },
+  });
+  try {
+    await container.start();
+    await container.wait();
+    const logs = (await container.logs({ stdout: true, stderr: true })).toString("utf8");
+    return [...logs.matchAll(/removed (chain \S+|netem qdisc)/g)].map((m) => m[1] ?? "");
+  } finally {
+    await container.remove({ force: true }).catch(() => {});
+  }
+}

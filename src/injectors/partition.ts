@@ -1,0 +1,48 @@
+import { InvalidInputError } from "../errors.js";
+import type { PartitionFault } from "../experiments/schema.js";
+import { docker } from "../replica/docker.js";
+import { containerName, type Topology } from "../replica/topology.js";
+import type { AppliedFault, Injector, InjectorContext } from "./injector.js";
+import { type SidecarRules, startSidecar } from "./netfilter.js";
+
+// A partition drops packets in the target's namespace: every packet except loopback (the
+// target is cut off the replica network, while it keeps its address and DNS name, as in a
+// real partition), or only those to and from one peer.
+
+export const partitionInjector: Injector<PartitionFault> = {
+  kind: "partition",
+  disruptive: () => true,
+  check(fault, service, topology: Topology) {
+    const names = topology.services.map((s) => s.name);
+    if (fault.from !== undefined && !names.includes(fault.from)) {
+      throw new InvalidInputError(`partition from "${fault.from}": no such service`, {
+        suggestion: `use one of: ${names.filter((n) => n !== service).join(", ")}`,
+      });
+    }
+    if (fault.from === service) throw new InvalidInputError(`cannot partition ${service} from itself`);
+  },
+  describe(fault, service) {
+    return fault.from ? `partition ${service} from ${fault.from}` : `cut ${service} off the network`;
+  },
+  describeRevert(_fault, service) {
+    return `stop the netfilter sidecar of ${service}, which deletes its rule chain`;
+  },
+  async apply(fault, context: InjectorContext): Promise<AppliedFault> {
+    let rules: SidecarRules;
+    if (fault.from) {
+      const peer = await docker().getContainer(containerName(context.replica.topology, fault.from)).inspect();
+      const ip = peer.NetworkSettings.Networks[context.replica.topology.network]?.IPAddress;
+      if (!ip)
+        throw new InvalidInputError(`${fault.from} has no address on ${context.replica.topology.network}`);
+      rules = { ingress: [`-s ${ip} -j DROP`], egress: [`-d ${ip} -j DROP`] };
+    } else {
+      rules = { ingress: ["! -i lo -j DROP"], egress: ["! -o lo -j DROP"] };
+    }
+    const sidecar = await startSidecar(context.replica, context.service, context, rules, context.revertBy);
+    return {
+      description: this.describe(fault, context.service),
+      details: { backend: sidecar.backend },
+      revert: () => sidecar.stop(),
+    };
+  },
+};

@@ -1,0 +1,58 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { errorMessage } from "../errors.js";
+import { revertEntry } from "../injectors/recover.js";
+import { connectReplica } from "../replica/replica.js";
+import { clearEntry, readLedger } from "./ledger.js";
+import { readLock } from "./lock.js";
+import { isAlive } from "./state.js";
+import { WATCHDOG_GRACE_MS } from "./watchdog.js";
+
+// The dead-man's switch: `node watchdog-main.js <replica> <run-id> <cli-pid>`, started detached
+// by a run. While the CLI lives and keeps to its timeline, it only watches. It reverts the
+// run's outstanding ledger entries when the CLI has died, or when an entry has outlived its
+// planned end by the grace period (a hung CLI). It exits when the run has nothing left.
+
+const [replicaName, runId, pidText] = process.argv.slice(2);
+const log = (message: string) =>
+  process.stdout.write(`${new Date().toISOString()} watchdog ${runId}: ${message}\n`);
+
+async function main(): Promise<void> {
+  if (!replicaName || !runId || !pidText)
+    throw new Error("usage: watchdog-main <replica> <run-id> <cli-pid>");
+  const cliPid = Number(pidText);
+  log(`watching pid ${cliPid} on replica ${replicaName}`);
+  for (;;) {
+    const { entries } = readLedger(replicaName, runId);
+    const cliAlive = isAlive(cliPid);
+    const lockHeld = readLock(replicaName)?.runId === runId;
+    if (entries.length === 0 && (!cliAlive || !lockHeld)) {
+      log(cliAlive ? "run finished cleanly" : "cli gone and nothing left to revert");
+      return;
+    }
+    const now = Date.now();
+    const due = entries.filter((e) => !cliAlive || now > e.revertBy + WATCHDOG_GRACE_MS);
+    if (due.length > 0) {
+      log(
+        `${cliAlive ? "cli is late" : `cli (pid ${cliPid}) is gone`}; reverting ${due.map((e) => e.faultId).join(", ")}`,
+      );
+      const replica = await connectReplica(replicaName);
+      for (const entry of due) {
+        try {
+          log(`${entry.faultId}: ${await revertEntry(entry, replica)}`);
+          clearEntry(entry.replica, entry.runId, entry.faultId);
+        } catch (error) {
+          log(`${entry.faultId}: revert failed, will retry: ${errorMessage(error)}`);
+        }
+      }
+    }
+    await sleep(500);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(`stopped: ${errorMessage(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import type { NodeKillFault } from "../../src/experiments/schema.js";
+import { nodeKillInjector } from "../../src/injectors/node-kill.js";
+import { docker } from "../../src/replica/docker.js";
+import { containerName } from "../../src/replica/topology.js";
+import { pct, runShort } from "../support/experiment.js";
+import { timeUntilLb } from "../support/lb.js";
+import { useReplica } from "../support/replica.js";
+
+describe("node-kill on the real replica", () => {
+  const replica = useReplica("it-node-kill");
+
+  it("a killed edge is marked down by HAProxy, its traffic moves, and it comes back", async () => {
+    const run = await runShort(
+      replica(),
+      "  - { fault: node-kill, target: { role: edge, pick: 1 }, for: 10s }",
+      {
+        rate: "40/s",
+        seed: 3,
+      },
+    );
+    const applied = run.events.find((e) => e.type === "fault-intent");
+    const victim = applied?.type === "fault-intent" ? applied.target : "";
+    const inject = run.stats("inject");
+    console.log(
+      `[node-kill] killed ${victim} (seed 3): inject errors ${pct(inject.errorRate)} of ${inject.count}, ${victim} served ${run.stats("inject", victim).count} requests under fault vs ${run.stats("verify", victim).count} in verify; verdict ${run.evaluation.verdict}`,
+    );
+    expect(victim).toMatch(/^edge-\d$/);
+    expect(run.stats("verify", victim).count).toBeGreaterThan(0);
+    expect(run.stats("verify").errorRate).toBe(0);
+    const info = await docker().getContainer(containerName(replica().topology, victim)).inspect();
+    expect(info.State.Running).toBe(true);
+  });
+
+  it.each<NodeKillFault["mode"]>(["kill", "stop", "pause"])(
+    "mode %s: time until HAProxy marks the edge down, and up after revert",
+    async (mode) => {
+      const fault: NodeKillFault = {
+        fault: "node-kill",
+        mode,
+        signal: "SIGKILL",
+        at: 0,
+        for: 10_000,
+        target: { kind: "name", name: "edge-2" },
+      };
+      const { intervalMs: inter, timeoutMs, fall, rise } = replica().topology.healthCheck;
+      const applied = await nodeKillInjector.apply(fault, {
+        replica: replica(),
+        runId: "it",
+        faultId: `kill-${mode}`,
+        service: "edge-2",
+        revertBy: Date.now() + 10_000,
+      });
+      let down = Number.NaN;
+      try {
+        down = await timeUntilLb(replica(), "edge-2", "down");
+      } finally {
+        await applied.revert();
+      }
+      const up = await timeUntilLb(replica(), "edge-2", "up");
+      console.log(
+        `[node-kill ${mode}] edge-2 marked down after ${down} ms (checks every ${inter} ms, fall ${fall}); up ${up} ms after the revert (rise ${rise})`,
+      );
+      // A stopped or killed node refuses connections at once; a paused one accepts them and never
+      // answers, so each of its checks runs into the check timeout. One interval of slack.
+      const perCheck = mode === "pause" ? inter + timeoutMs : inter;
+      expect(down).toBeLessThan(perCheck * fall + inter + 500);
+      expect(up).toBeLessThan(inter * (rise + 1) + 3000);
+    },
+  );
+});
