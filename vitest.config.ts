@@ -1,4 +1,9 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
+
+/** Locks, ledgers and watchdog logs of test runs stay out of the user's state folder. */
+export const TEST_STATE_DIR = join(tmpdir(), "faultline-test-state");
 
 // Two tiers, visible in file names: *.unit.test.ts (no Docker, milliseconds) and
 // *.int.test.ts (the real replica on a real Docker engine). Integration files run one at a
@@ -17,6 +22,7 @@ export default defineConfig({
           name: "integration",
           include: ["tests/integration/**/*.int.test.ts"],
           globalSetup: ["tests/support/integration-setup.ts"],
+          env: { FAULTLINE_STATE_DIR: TEST_STATE_DIR },
           fileParallelism: false,
           testTimeout: 240_000,
           hookTimeout: 180_000,

@@ -2,8 +2,7 @@ import { Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { EnvironmentError } from "../errors.js";
 import { type Recovered, recoverReplica } from "../injectors/recover.js";
-import { readLock } from "../lifecycle/lock.js";
-import { isAlive } from "../lifecycle/state.js";
+import { assertNotLocked } from "../lifecycle/lock.js";
 import { connectReplica } from "../replica/replica.js";
 
 export default class Recover extends BaseCommand {
@@ -23,15 +22,7 @@ chains, PoP containers left stopped or paused. Refuses while a live run holds th
 
   async run(): Promise<{ replica: string; recovered: Recovered[]; errors: string[] }> {
     const { flags } = await this.parse(Recover);
-    const holder = readLock(flags.replica);
-    if (holder && isAlive(holder.pid)) {
-      throw new EnvironmentError(
-        `run ${holder.runId} (pid ${holder.pid}) is still driving replica ${flags.replica}`,
-        {
-          suggestion: `stop it (kill -INT ${holder.pid} reverts its faults), then run recover if anything is left`,
-        },
-      );
-    }
+    assertNotLocked(flags.replica);
     const replica = await connectReplica(flags.replica);
     const { recovered, errors } = await recoverReplica(replica);
     if (recovered.length === 0 && errors.length === 0)

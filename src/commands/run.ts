@@ -7,7 +7,9 @@ import { loadExperiment } from "../experiments/loader.js";
 import { planFaults } from "../experiments/plan.js";
 import { planOf, runExperiment } from "../experiments/runner.js";
 import { newSeed } from "../experiments/targets.js";
-import { replicaDown, replicaUp } from "../replica/replica.js";
+import { recoverReplica } from "../injectors/recover.js";
+import { assertNotLocked } from "../lifecycle/lock.js";
+import { connectReplica, replicaDown, replicaUp } from "../replica/replica.js";
 import { defaultTopology } from "../replica/topology.js";
 import { formatDuration } from "../units.js";
 
@@ -35,6 +37,7 @@ Exit codes: 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 environment o
       default: 3,
       min: 1,
     }),
+    recover: Flags.boolean({ description: "revert what crashed runs left on the replica before starting" }),
     seed: Flags.integer({
       description: "seed for random target choices (pick/percent); printed by every run",
       min: 0,
@@ -64,6 +67,15 @@ Exit codes: 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 environment o
         plan.recoverSeconds +
         plan.verifySeconds;
       this.progress(`faultline: ${experiment.name} (${args.file}), about ${formatDuration(total * 1000)}`);
+      assertNotLocked(replicaName);
+      if (flags.recover) {
+        // A replica with stopped or paused services is refused by `up`: recover it first.
+        const existing = await connectReplica(replicaName).catch(() => undefined);
+        if (existing) {
+          const { recovered } = await recoverReplica(existing);
+          for (const r of recovered) this.progress(`  recovered ${r.kind} on ${r.target}: ${r.what}`);
+        }
+      }
       const up = await replicaUp({
         replica: replicaName,
         edges: flags.edges,
@@ -80,6 +92,7 @@ Exit codes: 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 environment o
         replica: up.replica,
         runsDir: flags["runs-dir"],
         seed,
+        recoverFirst: flags.recover,
         signal: signals.signal,
         onEvent: (event) => {
           if (event.type === "run-started") {

@@ -82,6 +82,7 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     end: z.number(),
     results: z.array(checkResultSchema),
   }),
+  z.object({ ...base, type: z.literal("watchdog"), pid: z.number(), log: z.string() }),
   z.object({ ...base, type: z.literal("interrupted"), signal: z.string() }),
   z.object({ ...base, type: z.literal("error"), message: z.string() }),
   z.object({

@@ -2,9 +2,12 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { EnvironmentError, errorMessage } from "../errors.js";
 import { injectorFor } from "../injectors/index.js";
-import { ToxiproxyApi } from "../injectors/toxiproxy.js";
+import { findLeftovers, recoverReplica, revertEntry } from "../injectors/recover.js";
 import { CleanupRegistry } from "../lifecycle/cleanup-registry.js";
+import { clearEntry, type LedgerEntry, writeIntent } from "../lifecycle/ledger.js";
+import { acquireLock } from "../lifecycle/lock.js";
 import { type Clock, systemClock } from "../lifecycle/wait.js";
+import { startWatchdog } from "../lifecycle/watchdog.js";
 import type { Replica } from "../replica/replica.js";
 import type { LoadDriver } from "../steady-state/load-driver.js";
 import { BucketAggregator, type MetricsBucket } from "../steady-state/metrics.js";
@@ -12,7 +15,7 @@ import { VegetaDriver } from "../steady-state/vegeta.js";
 import { evaluateRun, evaluateWindow, type Interval, type RunEvaluation, windowsOf } from "./evaluation.js";
 import { Journal, type JournalEvent, type Phase } from "./journal.js";
 import type { LoadedExperiment } from "./loader.js";
-import { type PlannedAction, planFaults } from "./plan.js";
+import { type FaultPlan, type PlannedAction, planFaults } from "./plan.js";
 import type { Experiment } from "./schema.js";
 import { newSeed } from "./targets.js";
 
@@ -21,6 +24,10 @@ export interface RunOptions {
   replica: Replica;
   runsDir: string;
   driver?: LoadDriver;
+  /** Revert what crashed runs left on the replica before starting, instead of refusing. */
+  recoverFirst?: boolean;
+  /** Start the detached watchdog (the dead-man's switch). Default true; FAULTLINE_WATCHDOG=0 disables it. */
+  watchdog?: boolean;
   /** Seed for random target choices; recorded in the journal so a run can be replayed. */
   seed?: number;
   /** Aborting it interrupts the run: every fault is reverted and the verdict is `interrupted`. */
@@ -72,28 +79,54 @@ export function newRunId(name: string, now = new Date()): string {
 type Step = { atMs: number; kind: "apply" | "revert"; action: PlannedAction };
 
 export async function runExperiment(options: RunOptions): Promise<RunResult> {
+  const faultPlan = planFaults(
+    options.loaded.experiment,
+    options.replica.topology,
+    options.seed ?? newSeed(),
+  );
+  const driver = options.driver ?? new VegetaDriver();
+  const driverVersion = await driver.version();
+  const runId = newRunId(options.loaded.experiment.name);
+  const replicaName = options.replica.topology.replica;
+  // The lock first: another run's faults are not leftovers, and two runs never share a replica.
+  const releaseLock = acquireLock(replicaName, runId);
+  try {
+    if (options.recoverFirst) {
+      const { errors } = await recoverReplica(options.replica);
+      if (errors.length > 0)
+        throw new EnvironmentError(`recovering the replica failed: ${errors.join("; ")}`);
+    }
+    const leftovers = await findLeftovers(options.replica).catch((error: unknown) => {
+      throw new EnvironmentError(`cannot inspect the replica for leftovers: ${errorMessage(error)}`, {
+        suggestion: "check `faultline replica status`",
+      });
+    });
+    if (leftovers.length > 0) {
+      throw new EnvironmentError(
+        `replica ${replicaName} still has what an earlier run left: ${leftovers.join("; ")}`,
+        {
+          suggestion: "run `faultline recover` to revert it (or `faultline run --recover`), then run again",
+        },
+      );
+    }
+    return await executeRun(options, { runId, faultPlan, driver, driverVersion });
+  } finally {
+    releaseLock();
+  }
+}
+
+async function executeRun(
+  options: RunOptions,
+  prepared: { runId: string; faultPlan: FaultPlan; driver: LoadDriver; driverVersion: string },
+): Promise<RunResult> {
   const { experiment, file } = options.loaded;
   const { replica } = options;
+  const { runId, faultPlan, driver, driverVersion } = prepared;
+  const replicaName = replica.topology.replica;
   const clock = options.clock ?? systemClock;
-  const driver = options.driver ?? new VegetaDriver();
   const plan = planOf(experiment);
+  const watchdogEnabled = (options.watchdog ?? true) && process.env.FAULTLINE_WATCHDOG !== "0";
 
-  const faultPlan = planFaults(experiment, replica.topology, options.seed ?? newSeed());
-  const toxiproxy = new ToxiproxyApi(replica.endpoints.toxiproxy);
-  const leftovers = await toxiproxy.faultlineToxics().catch((error: unknown) => {
-    throw new EnvironmentError(`the replica's Toxiproxy does not answer: ${errorMessage(error)}`, {
-      suggestion: "check `faultline replica status`",
-    });
-  });
-  if (leftovers.length > 0) {
-    throw new EnvironmentError(
-      `replica ${replica.topology.replica} still has ${leftovers.length} fault(s) left by an earlier run (${leftovers.map((l) => `${l.toxic.name} on ${l.proxy}`).join(", ")})`,
-      { suggestion: "run `faultline recover` to revert them, then run again" },
-    );
-  }
-  const driverVersion = await driver.version();
-
-  const runId = newRunId(experiment.name);
   const runDir = join(options.runsDir, runId);
   const journal = new Journal(join(runDir, "journal.jsonl"));
   const events: JournalEvent[] = [];
@@ -244,6 +277,7 @@ export async function runExperiment(options: RunOptions): Promise<RunResult> {
       // At the same moment, reverts go first: a node comes back before another is taken out.
       .sort((a, b) => a.atMs - b.atMs || (a.kind === "revert" ? -1 : 1));
     const applied = new Map<string, { release(): Promise<void> }>();
+    let watchdogStarted = false;
     for (const step of steps) {
       await until(step.atMs);
       const { action } = step;
@@ -253,7 +287,26 @@ export async function runExperiment(options: RunOptions): Promise<RunResult> {
       }
       const injector = injectorFor(action.fault);
       const { fault: kind, target: _target, ...params } = action.fault;
-      // Write-ahead: the intent is on disk before anything touches the replica.
+      const revertBy = t0 + startMs + action.untilMs;
+      if (watchdogEnabled && !watchdogStarted) {
+        watchdogStarted = true;
+        const watchdog = startWatchdog(replicaName, runId);
+        journal.write({ type: "watchdog", pid: watchdog.pid ?? 0, log: watchdog.log });
+      }
+      // Write-ahead: the intent is on disk (ledger and journal) before anything touches the replica.
+      const ledgerEntry: LedgerEntry = {
+        runId,
+        faultId: action.id,
+        replica: replicaName,
+        kind,
+        service: action.service,
+        description: action.description,
+        params,
+        intentAt: new Date().toISOString(),
+        revertBy,
+        pid: process.pid,
+      };
+      writeIntent(ledgerEntry);
       journal.write({
         type: "fault-intent",
         id: action.id,
@@ -269,10 +322,14 @@ export async function runExperiment(options: RunOptions): Promise<RunResult> {
           runId,
           faultId: action.id,
           service: action.service,
-          revertBy: t0 + startMs + action.untilMs,
+          revertBy,
         });
       } catch (error) {
         journal.write({ type: "fault-apply-failed", id: action.id, error: errorMessage(error) });
+        // The injector undid its partial work; make sure, then clear the intent.
+        await revertEntry(ledgerEntry, replica)
+          .then(() => clearEntry(replicaName, runId, action.id))
+          .catch(() => {});
         throw error;
       }
       const entry = registry.register(handle.description, async () => {
@@ -282,6 +339,7 @@ export async function runExperiment(options: RunOptions): Promise<RunResult> {
           journal.write({ type: "fault-revert-failed", id: action.id, error: errorMessage(error) });
           throw error;
         }
+        clearEntry(replicaName, runId, action.id);
         journal.write({ type: "fault-reverted", id: action.id, second: Math.floor(elapsedMs() / 1000) });
       });
       applied.set(action.id, entry);

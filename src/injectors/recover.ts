@@ -65,6 +65,27 @@ export async function revertLedger(replica: Replica, runId?: string): Promise<Re
   return recovered;
 }
 
+/** What a crashed run left on the replica, one line each; empty when the replica is clean. */
+export async function findLeftovers(replica: Replica): Promise<string[]> {
+  const found: string[] = [];
+  for (const e of readLedger(replica.topology.replica).entries) {
+    found.push(`ledger: ${e.faultId} of run ${e.runId} (${e.description})`);
+  }
+  const api = new ToxiproxyApi(replica.endpoints.toxiproxy);
+  for (const { proxy, toxic } of await api.faultlineToxics()) found.push(`toxic ${toxic.name} on ${proxy}`);
+  const containers = await docker().listContainers({
+    all: true,
+    filters: { label: [`${LABEL_REPLICA}=${replica.topology.replica}`] },
+  });
+  for (const c of containers) {
+    const role = c.Labels[LABEL_ROLE] ?? "";
+    if (role === SIDECAR_ROLE) found.push(`netfilter sidecar ${c.Names[0]?.replace(/^\//, "") ?? c.Id}`);
+    else if (POP_ROLES.has(role) && c.State !== "running")
+      found.push(`${c.Labels[LABEL_SERVICE] ?? c.Id} is ${c.State}`);
+  }
+  return found;
+}
+
 /**
  * Reverts every fault that any Faultline run left on the replica: first what the ledger
  * records, then a sweep by name and label that needs no ledger at all (toxics named

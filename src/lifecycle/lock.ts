@@ -19,6 +19,21 @@ export function readLock(replica: string): LockInfo | undefined {
   }
 }
 
+function inUseError(replica: string, holder: LockInfo): EnvironmentError {
+  return new EnvironmentError(
+    `replica ${replica} is in use by run ${holder.runId} (pid ${holder.pid}, since ${holder.startedAt})`,
+    {
+      suggestion: "wait for that run to finish, or use another replica (--replica NAME)",
+    },
+  );
+}
+
+/** Fails when a live run holds the replica: what its faults did to the replica is not a leftover. */
+export function assertNotLocked(replica: string): void {
+  const holder = readLock(replica);
+  if (holder && isAlive(holder.pid)) throw inUseError(replica, holder);
+}
+
 /**
  * Takes the replica's lock so that two runs never drive one replica at once. A lock whose
  * process is gone is stale and taken over. Returns the release function.
@@ -38,12 +53,7 @@ export function acquireLock(replica: string, runId: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const holder = readLock(replica);
-      if (holder && isAlive(holder.pid)) {
-        throw new EnvironmentError(
-          `replica ${replica} is in use by run ${holder.runId} (pid ${holder.pid}, since ${holder.startedAt})`,
-          { suggestion: "wait for that run to finish, or use another replica (--replica NAME)" },
-        );
-      }
+      if (holder && isAlive(holder.pid)) throw inUseError(replica, holder);
       // The holder died without releasing: a stale lock.
       rmSync(path, { force: true });
     }

@@ -1,10 +1,12 @@
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage } from "../errors.js";
 import { revertEntry } from "../injectors/recover.js";
 import { connectReplica } from "../replica/replica.js";
 import { clearEntry, readLedger } from "./ledger.js";
 import { readLock } from "./lock.js";
-import { isAlive } from "./state.js";
+import { isAlive, stateDir } from "./state.js";
 import { WATCHDOG_GRACE_MS } from "./watchdog.js";
 
 // The dead-man's switch: `node watchdog-main.js <replica> <run-id> <cli-pid>`, started detached
@@ -21,12 +23,18 @@ async function main(): Promise<void> {
     throw new Error("usage: watchdog-main <replica> <run-id> <cli-pid>");
   const cliPid = Number(pidText);
   log(`watching pid ${cliPid} on replica ${replicaName}`);
+  let reverted = false;
   for (;;) {
     const { entries } = readLedger(replicaName, runId);
     const cliAlive = isAlive(cliPid);
     const lockHeld = readLock(replicaName)?.runId === runId;
     if (entries.length === 0 && (!cliAlive || !lockHeld)) {
-      log(cliAlive ? "run finished cleanly" : "cli gone and nothing left to revert");
+      if (cliAlive || !reverted) {
+        // Nothing happened worth keeping a record of.
+        rmSync(join(stateDir(replicaName), `watchdog-${runId}.log`), { force: true });
+      } else {
+        log("every outstanding fault reverted");
+      }
       return;
     }
     const now = Date.now();
@@ -40,6 +48,7 @@ async function main(): Promise<void> {
         try {
           log(`${entry.faultId}: ${await revertEntry(entry, replica)}`);
           clearEntry(entry.replica, entry.runId, entry.faultId);
+          reverted = true;
         } catch (error) {
           log(`${entry.faultId}: revert failed, will retry: ${errorMessage(error)}`);
         }

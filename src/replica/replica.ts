@@ -98,13 +98,22 @@ export async function replicaUp(options: UpOptions = {}): Promise<UpResult> {
   const existing = await listContainers(client, name);
   if (existing.length > 0) {
     const current = await connectReplica(name).catch(() => undefined);
-    const allRunning = existing.every((c) => c.State === "running");
-    if (
-      current &&
-      allRunning &&
-      current.topology.edges.length === edgeCount &&
-      existing.length === current.topology.services.length
-    ) {
+    const pop = existing.filter((c) =>
+      ["lb", "edge", "origin", "toxiproxy", "prometheus"].includes(c.Labels[LABEL_ROLE] ?? ""),
+    );
+    const complete = current !== undefined && pop.length === current.topology.services.length;
+    const notRunning = pop.filter((c) => c.State !== "running");
+    if (complete && notRunning.length > 0) {
+      // Stopped or paused services are what a crashed run leaves: recreating the replica
+      // would hide that. `recover` brings them back (and reverts the rest).
+      throw new EnvironmentError(
+        `replica ${name} has services that are not running: ${notRunning.map((c) => `${c.Labels[LABEL_SERVICE]} (${c.State})`).join(", ")}`,
+        {
+          suggestion: `run \`faultline recover${name === "default" ? "" : ` --replica ${name}`}\` (or \`faultline replica down\` to start afresh)`,
+        },
+      );
+    }
+    if (current && complete && current.topology.edges.length === edgeCount) {
       progress(`replica ${name} exists; waiting for its edges to be healthy`);
       await waitForEdges(current, timeoutMs, progress, options.signal);
       return { replica: current, created: false, tookMs: Date.now() - started };

@@ -1,13 +1,16 @@
 import { execFileSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import { docker, ensureEngine } from "../../src/replica/docker.js";
 import { imageFor, type Role } from "../../src/replica/topology.js";
 import { VegetaDriver } from "../../src/steady-state/vegeta.js";
+import { TEST_STATE_DIR } from "../../vitest.config.js";
 
 /**
  * Integration tests need the real thing. When it is missing they fail here, loudly, with the
  * command that fixes it: a skipped integration test is not a pass.
  */
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => void> {
+  rmSync(TEST_STATE_DIR, { recursive: true, force: true });
   const fix = "run `bash scripts/setup.sh` first (it installs and starts what the tests need)";
   await ensureEngine().catch((error: unknown) => {
     throw new Error(`integration tests need a Docker engine: ${(error as Error).message}; ${fix}`);
@@ -24,4 +27,5 @@ export default async function setup(): Promise<void> {
   await new VegetaDriver().version();
   // The CLI tests spawn bin/run.js, which runs the compiled output.
   execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+  return () => rmSync(TEST_STATE_DIR, { recursive: true, force: true });
 }
