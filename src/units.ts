@@ -52,6 +52,7 @@ export function parseBandwidth(text: string): number | undefined {
 }
 
 export function formatDuration(milliseconds: number): string {
+  if (milliseconds === 0) return "0s";
   if (milliseconds < 1000) return `${Math.round(milliseconds)}ms`;
   const seconds = milliseconds / 1000;
   if (seconds < 120) return `${Number(seconds.toFixed(1))}s`;

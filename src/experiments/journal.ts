@@ -47,6 +47,14 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     }),
     seed: z.number(),
   }),
+  z.object({
+    ...base,
+    type: z.literal("inject-started"),
+    runId: z.string(),
+    replica: z.string(),
+    seed: z.number(),
+    forMs: z.number(),
+  }),
   z.object({ ...base, type: z.literal("phase"), phase: z.enum(phases), second: z.number() }),
   z.object({
     ...base,

@@ -30,9 +30,19 @@ export interface FaultPlan {
  * action against the topology, and enforces the capacity guard. Touches nothing.
  */
 export function planFaults(experiment: Experiment, topology: Topology, seed: number): FaultPlan {
+  return planActions(experiment.method, topology, seed, experiment.safety.minHealthyEdges);
+}
+
+/** The same for a bare list of faults (what `faultline inject` builds from its flags). */
+export function planActions(
+  method: readonly Fault[],
+  topology: Topology,
+  seed: number,
+  minHealthyEdges: number,
+): FaultPlan {
   const rng = seededRandom(seed);
   const actions: PlannedAction[] = [];
-  experiment.method.forEach((fault, index) => {
+  method.forEach((fault, index) => {
     const services = resolveTarget(fault.target, topology, rng);
     const injector = injectorFor(fault);
     for (const service of services) {
@@ -50,7 +60,7 @@ export function planFaults(experiment: Experiment, topology: Topology, seed: num
       });
     }
   });
-  guardCapacity(actions, topology, experiment.safety.minHealthyEdges);
+  guardCapacity(actions, topology, minHealthyEdges);
   return { seed, actions };
 }
 

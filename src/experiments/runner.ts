@@ -1,18 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { EnvironmentError, errorMessage } from "../errors.js";
-import { injectorFor } from "../injectors/index.js";
-import { findLeftovers, recoverReplica, revertEntry } from "../injectors/recover.js";
-import { CleanupRegistry } from "../lifecycle/cleanup-registry.js";
-import { clearEntry, type LedgerEntry, writeIntent } from "../lifecycle/ledger.js";
+import { findLeftovers, recoverReplica } from "../injectors/recover.js";
+import type { CleanupEntry } from "../lifecycle/cleanup-registry.js";
 import { acquireLock } from "../lifecycle/lock.js";
 import { type Clock, systemClock } from "../lifecycle/wait.js";
-import { startWatchdog } from "../lifecycle/watchdog.js";
 import type { Replica } from "../replica/replica.js";
 import type { LoadDriver } from "../steady-state/load-driver.js";
 import { BucketAggregator, type MetricsBucket } from "../steady-state/metrics.js";
 import { VegetaDriver } from "../steady-state/vegeta.js";
 import { evaluateRun, evaluateWindow, type Interval, type RunEvaluation, windowsOf } from "./evaluation.js";
+import { FaultSession } from "./fault-session.js";
 import { Journal, type JournalEvent, type Phase } from "./journal.js";
 import type { LoadedExperiment } from "./loader.js";
 import { type FaultPlan, type PlannedAction, planFaults } from "./plan.js";
@@ -122,7 +120,6 @@ async function executeRun(
   const { experiment, file } = options.loaded;
   const { replica } = options;
   const { runId, faultPlan, driver, driverVersion } = prepared;
-  const replicaName = replica.topology.replica;
   const clock = options.clock ?? systemClock;
   const plan = planOf(experiment);
   const watchdogEnabled = (options.watchdog ?? true) && process.env.FAULTLINE_WATCHDOG !== "0";
@@ -144,7 +141,11 @@ async function executeRun(
     seed: faultPlan.seed,
   });
 
-  const registry = new CleanupRegistry();
+  const session = new FaultSession(replica, runId, journal, {
+    watchdog: watchdogEnabled,
+    second: () => Math.floor(elapsedMs() / 1000),
+  });
+  const registry = session.registry;
   const signal = options.signal ?? new AbortController().signal;
   const t0 = clock.now();
   const elapsedMs = () => clock.now() - t0;
@@ -276,79 +277,14 @@ async function executeRun(
       ])
       // At the same moment, reverts go first: a node comes back before another is taken out.
       .sort((a, b) => a.atMs - b.atMs || (a.kind === "revert" ? -1 : 1));
-    const applied = new Map<string, { release(): Promise<void> }>();
-    let watchdogStarted = false;
+    const applied = new Map<string, CleanupEntry>();
     for (const step of steps) {
       await until(step.atMs);
-      const { action } = step;
       if (step.kind === "revert") {
-        await applied.get(action.id)?.release();
-        continue;
+        await applied.get(step.action.id)?.release();
+      } else {
+        applied.set(step.action.id, await session.apply(step.action, t0 + startMs + step.action.untilMs));
       }
-      const injector = injectorFor(action.fault);
-      const { fault: kind, target: _target, ...params } = action.fault;
-      const revertBy = t0 + startMs + action.untilMs;
-      if (watchdogEnabled && !watchdogStarted) {
-        watchdogStarted = true;
-        const watchdog = startWatchdog(replicaName, runId);
-        journal.write({ type: "watchdog", pid: watchdog.pid ?? 0, log: watchdog.log });
-      }
-      // Write-ahead: the intent is on disk (ledger and journal) before anything touches the replica.
-      const ledgerEntry: LedgerEntry = {
-        runId,
-        faultId: action.id,
-        replica: replicaName,
-        kind,
-        service: action.service,
-        description: action.description,
-        params,
-        intentAt: new Date().toISOString(),
-        revertBy,
-        pid: process.pid,
-      };
-      writeIntent(ledgerEntry);
-      journal.write({
-        type: "fault-intent",
-        id: action.id,
-        fault: kind,
-        target: action.service,
-        description: action.description,
-        params,
-      });
-      let handle: Awaited<ReturnType<typeof injector.apply>>;
-      try {
-        handle = await injector.apply(action.fault, {
-          replica,
-          runId,
-          faultId: action.id,
-          service: action.service,
-          revertBy,
-        });
-      } catch (error) {
-        journal.write({ type: "fault-apply-failed", id: action.id, error: errorMessage(error) });
-        // The injector undid its partial work; make sure, then clear the intent.
-        await revertEntry(ledgerEntry, replica)
-          .then(() => clearEntry(replicaName, runId, action.id))
-          .catch(() => {});
-        throw error;
-      }
-      const entry = registry.register(handle.description, async () => {
-        try {
-          await handle.revert();
-        } catch (error) {
-          journal.write({ type: "fault-revert-failed", id: action.id, error: errorMessage(error) });
-          throw error;
-        }
-        clearEntry(replicaName, runId, action.id);
-        journal.write({ type: "fault-reverted", id: action.id, second: Math.floor(elapsedMs() / 1000) });
-      });
-      applied.set(action.id, entry);
-      journal.write({
-        type: "fault-applied",
-        id: action.id,
-        second: Math.floor(elapsedMs() / 1000),
-        ...(handle.details ? { details: handle.details } : {}),
-      });
     }
   }
 }

@@ -181,14 +181,24 @@ const toxicFields = {
   share: share.optional().describe("share of connections affected (Toxiproxy toxicity); default all"),
 };
 
-export const latencyFaultSchema = z.strictObject({
-  fault: z.literal("latency"),
-  ...faultTiming,
-  ...toxicFields,
-  direction: toxicFields.direction.default("downstream"),
-  latency: duration('"150ms"'),
-  jitter: duration('"20ms"').default(0),
-});
+export const latencyFaultSchema = z
+  .strictObject({
+    fault: z.literal("latency"),
+    ...faultTiming,
+    ...toxicFields,
+    direction: toxicFields.direction.default("downstream"),
+    latency: duration('"150ms"'),
+    jitter: duration('"20ms"').default(0),
+  })
+  .superRefine((fault, ctx) => {
+    if (fault.jitter > fault.latency) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["jitter"],
+        message: "expected jitter not above latency (Toxiproxy draws latency ± jitter)",
+      });
+    }
+  });
 export type LatencyFault = z.infer<typeof latencyFaultSchema>;
 
 export const bandwidthFaultSchema = z.strictObject({
@@ -353,13 +363,6 @@ export const experimentSchema = z
           code: "custom",
           path: ["method", index, "from"],
           message: "expected another service than the target",
-        });
-      }
-      if (fault.fault === "latency" && fault.jitter > fault.latency) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["method", index, "jitter"],
-          message: "expected jitter not above latency (Toxiproxy draws latency ± jitter)",
         });
       }
     });

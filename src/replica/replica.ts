@@ -392,6 +392,8 @@ function demuxLogs(buffer: Buffer): string {
 export interface DownResult {
   containers: string[];
   networks: string[];
+  /** Networks left in place, with the reason. */
+  kept: string[];
 }
 
 /** Removes every container and network labelled with this replica's name, nothing else. */
@@ -412,15 +414,24 @@ export async function replicaDown(name = "default"): Promise<DownResult> {
   );
   const networks = await client.listNetworks({ filters: labelFilter(name) });
   const removedNetworks: string[] = [];
+  const kept: string[] = [];
   for (const n of networks) {
     try {
       await client.getNetwork(n.Id).remove();
       removedNetworks.push(n.Name);
     } catch (error) {
-      if (!isNotFound(error)) throw error;
+      if (isNotFound(error)) continue;
+      // A container Faultline does not own is still attached: it is not ours to disconnect.
+      const status =
+        typeof error === "object" && error && "statusCode" in error ? error.statusCode : undefined;
+      if (status === 403 || status === 409) {
+        kept.push(`${n.Name} (containers without the replica's label are still attached)`);
+        continue;
+      }
+      throw error;
     }
   }
-  return { containers: removed.sort(), networks: removedNetworks };
+  return { containers: removed.sort(), networks: removedNetworks, kept };
 }
 
 export async function replicaStatus(name = "default"): Promise<ReplicaStatus> {

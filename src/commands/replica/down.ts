@@ -22,6 +22,7 @@ export default class ReplicaDown extends BaseCommand {
         ? `replica ${flags.replica}: nothing to remove`
         : `replica ${flags.replica}: removed ${result.containers.length} container(s) and ${result.networks.length} network(s)`,
     );
+    for (const k of result.kept) this.log(`  kept network ${k}`);
     return { replica: flags.replica, ...result };
   }
 }

@@ -1,0 +1,50 @@
+import { Args, Flags } from "@oclif/core";
+import { BaseCommand } from "../cli/base-command.js";
+import { loadExperiment } from "../experiments/loader.js";
+import { type FaultPlan, planFaults } from "../experiments/plan.js";
+import { type Plan, planOf } from "../experiments/runner.js";
+import { newSeed } from "../experiments/targets.js";
+import { defaultTopology } from "../replica/topology.js";
+import { formatDuration } from "../units.js";
+
+export default class PlanCommand extends BaseCommand {
+  static override description = `Show what an experiment would do, touching nothing
+
+Resolves every target (random choices use --seed, so the same seed shows what a run with
+that seed will do), applies the capacity guard, and prints each action with its revert and
+the phase timeline. Needs no Docker engine.`;
+  static override examples = [
+    "<%= config.bin %> plan experiments/edge-latency.yaml",
+    "<%= config.bin %> plan experiments/edge-latency.yaml --seed 42 --edges 5 --json",
+  ];
+  static override enableJsonFlag = true;
+  static override args = { file: Args.string({ description: "experiment YAML file", required: true }) };
+  static override flags = {
+    seed: Flags.integer({ description: "seed for random target choices", min: 0 }),
+    edges: Flags.integer({ description: "edge count of the replica to plan against", default: 3, min: 1 }),
+    replica: Flags.string({ description: "replica name (overrides the experiment's `replica`)" }),
+  };
+
+  async run(): Promise<{ experiment: string; replica: string; timeline: Plan; faults: FaultPlan }> {
+    const { args, flags } = await this.parse(PlanCommand);
+    const { experiment } = await loadExperiment(args.file);
+    const replica = flags.replica ?? experiment.replica;
+    const faults = planFaults(experiment, defaultTopology(replica, flags.edges), flags.seed ?? newSeed());
+    const timeline = planOf(experiment);
+    const injectStart = timeline.warmupSeconds + timeline.baselineSeconds;
+    this.log(`plan of ${experiment.name} on replica ${replica} (${flags.edges} edges), seed ${faults.seed}`);
+    this.log(
+      `  timeline: warmup ${timeline.warmupSeconds}s, baseline ${timeline.baselineSeconds}s, inject ${timeline.injectSeconds}s, recover ${timeline.recoverSeconds}s, verify ${timeline.verifySeconds}s`,
+    );
+    this.log(
+      `  load: ${experiment.load.rate}/s on ${experiment.load.path}; faults start about ${injectStart}s in`,
+    );
+    for (const a of faults.actions) {
+      this.log(
+        `  ${a.id.padEnd(12)} +${formatDuration(a.atMs)} to +${formatDuration(a.untilMs)}  ${a.description}`,
+      );
+      this.log(`  ${"".padEnd(12)} revert: ${a.revert}`);
+    }
+    return { experiment: experiment.name, replica, timeline, faults };
+  }
+}
