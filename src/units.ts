@@ -51,6 +51,24 @@ export function parseBandwidth(text: string): number | undefined {
   return Number(match[1]) * factor;
 }
 
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1000,
+  mb: 1_000_000,
+  gb: 1_000_000_000,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+/** Parses "256MB", "512MiB", "1GB" into bytes. */
+export function parseBytes(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)\s*$/.exec(text);
+  if (!match?.[1] || !match[2]) return undefined;
+  const factor = BYTE_UNITS[match[2].toLowerCase()];
+  return factor === undefined ? undefined : Math.round(Number(match[1]) * factor);
+}
+
 export function formatDuration(milliseconds: number): string {
   if (milliseconds === 0) return "0s";
   if (milliseconds < 1000) return `${Math.round(milliseconds)}ms`;

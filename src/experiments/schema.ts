@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseBandwidth, parseDuration, parsePercent, parseRate } from "../units.js";
+import { parseBandwidth, parseBytes, parseDuration, parsePercent, parseRate } from "../units.js";
 
 // The schema is the source of truth for the experiment format: types are inferred from it,
 // docs/design.md describes it, and the loader turns its issues into located errors.
@@ -290,6 +290,58 @@ export const partitionFaultSchema = z.strictObject({
 });
 export type PartitionFault = z.infer<typeof partitionFaultSchema>;
 
+export const stressFaultSchema = z
+  .strictObject({
+    fault: z.literal("stress"),
+    ...faultTiming,
+    cpu: z.number().int().min(1).max(64).optional().describe("busy-looping workers, each about one core"),
+    memory: z
+      .string({ error: 'expected a size such as "256MB" or "512MiB"' })
+      .transform((text, ctx) => {
+        const value = parseBytes(text);
+        if (value === undefined || value < 1_000_000) {
+          ctx.addIssue({
+            code: "custom",
+            message: `expected a size of at least 1MB such as "256MB", got "${text}"`,
+          });
+          return z.NEVER;
+        }
+        return value;
+      })
+      .optional()
+      .describe("memory held inside the target"),
+  })
+  .superRefine((fault, ctx) => {
+    if (fault.cpu === undefined && fault.memory === undefined) {
+      ctx.addIssue({ code: "custom", path: ["cpu"], message: "expected cpu, memory or both" });
+    }
+  });
+export type StressFault = z.infer<typeof stressFaultSchema>;
+
+export const brownoutStatuses = [500, 502, 503, 504] as const;
+
+export const originBrownoutFaultSchema = z
+  .strictObject({
+    fault: z.literal("origin-brownout"),
+    ...faultTiming,
+    target: targetSchema.default({ kind: "name", name: "origin" }),
+    errors: share.optional().describe("share of origin responses replaced by an error"),
+    status: z
+      .number()
+      .refine((n) => (brownoutStatuses as readonly number[]).includes(n), {
+        message: `expected status ${brownoutStatuses.join(", ")}`,
+      })
+      .default(503),
+    slow: share.optional().describe("share of origin connections slowed down"),
+    delay: duration('"2s"').default(1000).describe("extra latency of the slowed share"),
+  })
+  .superRefine((fault, ctx) => {
+    if (fault.errors === undefined && fault.slow === undefined) {
+      ctx.addIssue({ code: "custom", path: ["errors"], message: "expected errors, slow or both" });
+    }
+  });
+export type OriginBrownoutFault = z.infer<typeof originBrownoutFaultSchema>;
+
 export const faultKinds = [
   "latency",
   "bandwidth",
@@ -298,6 +350,8 @@ export const faultKinds = [
   "packet-loss",
   "node-kill",
   "partition",
+  "stress",
+  "origin-brownout",
 ] as const;
 export const faultSchema = z.discriminatedUnion(
   "fault",
@@ -309,6 +363,8 @@ export const faultSchema = z.discriminatedUnion(
     packetLossFaultSchema,
     nodeKillFaultSchema,
     partitionFaultSchema,
+    stressFaultSchema,
+    originBrownoutFaultSchema,
   ],
   {
     error: (issue) =>

@@ -1,14 +1,17 @@
 import { errorMessage } from "../errors.js";
 import { clearEntry, type LedgerEntry, readLedger } from "../lifecycle/ledger.js";
 import { docker, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
+import { execIn } from "../replica/exec.js";
 import type { Replica } from "../replica/replica.js";
 import { containerName, linkTo } from "../replica/topology.js";
 import { LABEL_FAULT, LABEL_RUN, SIDECAR_ROLE, stopSidecar, sweepNamespace } from "./netfilter.js";
 import { ensureRunning } from "./node-kill.js";
+import { isBrownedOut, restoreOrigin } from "./origin-brownout.js";
+import { STRESS_PREFIX, stopStress, stressTag } from "./stress.js";
 import { TOXIC_PREFIX, ToxiproxyApi } from "./toxiproxy.js";
 
 export interface Recovered {
-  kind: "ledger" | "toxic" | "sidecar" | "chain" | "container";
+  kind: "ledger" | "toxic" | "sidecar" | "chain" | "container" | "process" | "config";
   target: string;
   what: string;
 }
@@ -26,6 +29,22 @@ export async function revertEntry(entry: LedgerEntry, replica: Replica): Promise
     const toxics = (await api.toxics(link)).filter((t) => t.name.startsWith(prefix));
     for (const t of toxics) await api.removeToxic(link, t.name);
     return `removed ${toxics.length} toxic(s) from ${link}`;
+  }
+  if (entry.kind === "stress") {
+    const stopped = await stopStress(
+      containerName(replica.topology, entry.service),
+      `${stressTag(entry.runId, entry.faultId)}-*`,
+    );
+    return `stopped ${stopped} stress process(es)`;
+  }
+  if (entry.kind === "origin-brownout") {
+    const restored = await restoreOrigin(containerName(replica.topology, entry.service));
+    const link = linkTo(replica.topology, entry.service)?.name ?? entry.service;
+    const api = new ToxiproxyApi(replica.endpoints.toxiproxy);
+    const prefix = `${TOXIC_PREFIX}${entry.runId}.${entry.faultId}.`;
+    for (const t of (await api.toxics(link)).filter((t) => t.name.startsWith(prefix)))
+      await api.removeToxic(link, t.name);
+    return restored ? "restored the healthy origin config" : "origin config was already healthy";
   }
   if (entry.kind === "node-kill") {
     const state = await ensureRunning(containerName(replica.topology, entry.service));
@@ -82,6 +101,14 @@ export async function findLeftovers(replica: Replica): Promise<string[]> {
     if (role === SIDECAR_ROLE) found.push(`netfilter sidecar ${c.Names[0]?.replace(/^\//, "") ?? c.Id}`);
     else if (POP_ROLES.has(role) && c.State !== "running")
       found.push(`${c.Labels[LABEL_SERVICE] ?? c.Id} is ${c.State}`);
+    else if (POP_ROLES.has(role)) {
+      const name = c.Names[0]?.replace(/^\//, "") ?? c.Id;
+      const stress = await execIn(name, ["sh", "-c", `ls /tmp/${STRESS_PREFIX}*.pid 2>/dev/null | wc -l`]);
+      if (Number(stress.output) > 0)
+        found.push(`${stress.output} stress process(es) in ${c.Labels[LABEL_SERVICE]}`);
+      if (role === "origin" && (await isBrownedOut(name)))
+        found.push(`${c.Labels[LABEL_SERVICE]} is browned out`);
+    }
   }
   return found;
 }
@@ -137,6 +164,13 @@ export async function recoverReplica(
       }
       for (const chain of await sweepNamespace(replica, service)) {
         recovered.push({ kind: "chain", target: service, what: chain });
+      }
+      const name = containerName(replica.topology, service);
+      const stopped = await stopStress(name, `${STRESS_PREFIX}*`);
+      if (stopped > 0)
+        recovered.push({ kind: "process", target: service, what: `${stopped} stress process(es)` });
+      if (c.Labels[LABEL_ROLE] === "origin" && (await restoreOrigin(name))) {
+        recovered.push({ kind: "config", target: service, what: "healthy origin config restored" });
       }
     });
   }

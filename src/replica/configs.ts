@@ -77,6 +77,13 @@ http {
       add_header X-Edge ${edge} always;
       return 200 "ok\\n";
     }
+    # APIs are not cacheable: no cache and no request collapsing, straight to the origin.
+    location /api/ {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      add_header X-Edge ${edge} always;
+    }
     location / {
       proxy_pass http://origin;
       proxy_http_version 1.1;

@@ -138,6 +138,8 @@ describe("fault kinds in the schema", () => {
       "  - { fault: packet-loss, target: edge-1, loss: 10%, for: 5s }",
       "  - { fault: node-kill, target: { role: edge, pick: 1 }, signal: term, for: 5s }",
       "  - { fault: partition, target: edge-1, from: origin, for: 5s }",
+      "  - { fault: stress, target: edge-1, cpu: 2, memory: 64MB, for: 5s }",
+      "  - { fault: origin-brownout, errors: 10%, for: 5s }",
     ];
     const parsed = kinds.map((k) => parse(withFault(k)).method[0]);
     expect(parsed.map((f) => f?.fault)).toEqual([
@@ -147,7 +149,16 @@ describe("fault kinds in the schema", () => {
       "packet-loss",
       "node-kill",
       "partition",
+      "stress",
+      "origin-brownout",
     ]);
+    expect(parsed[6]).toMatchObject({ cpu: 2, memory: 64_000_000 });
+    expect(parsed[7]).toMatchObject({
+      errors: 0.1,
+      status: 503,
+      delay: 1000,
+      target: { kind: "name", name: "origin" },
+    });
     expect(parsed[1]).toMatchObject({ direction: "both", after: 0 });
     expect(parsed[4]).toMatchObject({
       mode: "kill",
@@ -170,6 +181,12 @@ describe("fault kinds in the schema", () => {
     ],
     ["  - { fault: node-kill, target: { role: cache }, for: 5s }", "method[0].target", /role|service name/],
     ["  - { fault: partition, target: edge-1, from: edge-1, for: 5s }", "method[0].from", /another service/],
+    ["  - { fault: stress, target: edge-1, for: 5s }", "method[0].cpu", /cpu, memory or both/],
+    [
+      "  - { fault: origin-brownout, errors: 10%, status: 404, for: 5s }",
+      "method[0].status",
+      /500, 502, 503, 504/,
+    ],
   ])("locates %s", (fault, path, message) => {
     const [issue] = issuesOf(withFault(fault));
     expect(issue?.path).toBe(path);

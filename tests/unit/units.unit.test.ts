@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, parseBandwidth, parseDuration, parsePercent, parseRate } from "../../src/units.js";
+import {
+  formatDuration,
+  parseBandwidth,
+  parseBytes,
+  parseDuration,
+  parsePercent,
+  parseRate,
+} from "../../src/units.js";
 
 describe("parseDuration", () => {
   it.each([
@@ -55,6 +62,21 @@ describe("formatDuration", () => {
     expect(formatDuration(150)).toBe("150ms");
     expect(formatDuration(2500)).toBe("2.5s");
     expect(formatDuration(185_000)).toBe("3m5s");
+  });
+});
+
+describe("parseBytes", () => {
+  it.each([
+    ["256MB", 256_000_000],
+    ["512MiB", 512 * 1024 * 1024],
+    ["1.5GB", 1_500_000_000],
+    ["10KB", 10_000],
+  ])("%s is %d bytes", (text, expected) => {
+    expect(parseBytes(text)).toBe(expected);
+  });
+
+  it.each(["256", "256mb", "lots", "1 TB"])("rejects %j", (text) => {
+    expect(parseBytes(text)).toBeUndefined();
   });
 });
 

@@ -1,0 +1,103 @@
+import { InvalidInputError } from "../errors.js";
+import type { OriginBrownoutFault } from "../experiments/schema.js";
+import { execDetached, execIn } from "../replica/exec.js";
+import { containerName, linkTo, type Topology } from "../replica/topology.js";
+import { formatDuration } from "../units.js";
+import type { AppliedFault, Injector, InjectorContext } from "./injector.js";
+import { DEAD_MAN_GRACE_MS } from "./netfilter.js";
+import { ToxiproxyApi, toxicName } from "./toxiproxy.js";
+
+// The origin answers a share of requests with a 5xx (nginx split_clients on the request id,
+// applied with a reload), and/or a share of its connections slowly (a Toxiproxy latency toxic
+// with that toxicity on the origin link). A detached timer inside the origin restores the
+// healthy config at the deadline if Faultline is gone by then.
+
+const CONF = "/etc/nginx/faultline-brownout.conf";
+const HEALTHY = "/etc/nginx/faultline-brownout.healthy";
+const TIMER_PID = "/tmp/faultline-brownout-timer.pid";
+
+export function brownoutConfig(errors: number, status: number): string {
+  return `split_clients "\${request_id}" $faultline_brownout {\n  ${(errors * 100).toFixed(2)}% "${status}";\n  * "";\n}\n`;
+}
+
+/** Restores the healthy config and reloads nginx; stops the deadline timer. */
+export async function restoreOrigin(container: string): Promise<boolean> {
+  const { output } = await execIn(container, [
+    "sh",
+    "-c",
+    `[ -f ${TIMER_PID} ] && kill "$(cat ${TIMER_PID})" 2>/dev/null; rm -f ${TIMER_PID}; if cmp -s ${CONF} ${HEALTHY}; then echo healthy; else cp ${HEALTHY} ${CONF} && nginx -s reload && echo restored; fi`,
+  ]);
+  return output.endsWith("restored");
+}
+
+/** Whether the origin is currently browned out (its config differs from the healthy one). */
+export async function isBrownedOut(container: string): Promise<boolean> {
+  const { exitCode } = await execIn(container, ["cmp", "-s", CONF, HEALTHY]);
+  return exitCode !== 0;
+}
+
+export const originBrownoutInjector: Injector<OriginBrownoutFault> = {
+  kind: "origin-brownout",
+  disruptive: () => false,
+  check(_fault, service, topology: Topology) {
+    const role = topology.services.find((s) => s.name === service)?.role;
+    if (role !== "origin") {
+      throw new InvalidInputError(`origin-brownout acts on the origin, not on ${service}`, {
+        suggestion: "drop `target` (it defaults to origin)",
+      });
+    }
+  },
+  describe(fault) {
+    const parts = [
+      fault.errors ? `${(fault.errors * 100).toFixed(1)}% of responses ${fault.status}` : "",
+      fault.slow
+        ? `${(fault.slow * 100).toFixed(1)}% of connections ${formatDuration(fault.delay)} slower`
+        : "",
+    ].filter(Boolean);
+    return `origin brownout: ${parts.join(", ")}`;
+  },
+  describeRevert() {
+    return "restore the origin's healthy config (nginx reload) and remove the slow-link toxic";
+  },
+  async apply(fault, context: InjectorContext): Promise<AppliedFault> {
+    const container = containerName(context.replica.topology, context.service);
+    const link = linkTo(context.replica.topology, context.service)?.name ?? "origin";
+    const api = new ToxiproxyApi(context.replica.endpoints.toxiproxy);
+    const toxic = toxicName(context.runId, context.faultId, "downstream");
+    const ttl = Math.max(1, Math.ceil((context.revertBy - Date.now() + DEAD_MAN_GRACE_MS) / 1000));
+    const revert = async () => {
+      const results = await Promise.allSettled([restoreOrigin(container), api.removeToxic(link, toxic)]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+    };
+    try {
+      if (fault.errors) {
+        const written = await execIn(container, [
+          "sh",
+          "-c",
+          `printf '%s' '${brownoutConfig(fault.errors, fault.status)}' > ${CONF} && nginx -t -q && nginx -s reload`,
+        ]);
+        if (written.exitCode !== 0)
+          throw new Error(`the origin refused the brownout config: ${written.output}`);
+        await execDetached(container, [
+          "sh",
+          "-c",
+          `echo $$ > ${TIMER_PID}; sleep ${ttl}; rm -f ${TIMER_PID}; cp ${HEALTHY} ${CONF} && nginx -s reload`,
+        ]);
+      }
+      if (fault.slow) {
+        await api.addToxic(link, {
+          name: toxic,
+          type: "latency",
+          stream: "downstream",
+          toxicity: fault.slow,
+          attributes: { latency: Math.round(fault.delay), jitter: 0 },
+        });
+      }
+    } catch (error) {
+      await revert().catch(() => {});
+      throw error;
+    }
+    return { description: this.describe(fault, context.service), revert };
+  },
+};
