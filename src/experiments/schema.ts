@@ -1,5 +1,12 @@
 import { z } from "zod";
-import { parseBandwidth, parseBytes, parseDuration, parsePercent, parseRate } from "../units.js";
+import {
+  formatDuration,
+  parseBandwidth,
+  parseBytes,
+  parseDuration,
+  parsePercent,
+  parseRate,
+} from "../units.js";
 
 // The schema is the source of truth for the experiment format: types are inferred from it,
 // docs/design.md describes it, and the loader turns its issues into located errors.
@@ -375,6 +382,9 @@ export type Fault = z.infer<typeof faultSchema>;
 export type FaultKind = Fault["fault"];
 
 export const safetySchema = z.strictObject({
+  maxFaultDuration: duration('"30m"')
+    .default(30 * 60_000)
+    .describe("refuse a fault that ends later than this into the inject phase (catches 20m meant as 20s)"),
   minHealthyEdges: z
     .number()
     .int()
@@ -403,7 +413,7 @@ export const experimentSchema = z
     steadyState: steadyStateSchema,
     method: z.array(faultSchema).min(1, { message: "expected at least one fault" }),
     score: scoreSchema.default({ recoveryTarget: 15000 }),
-    safety: safetySchema.default({ minHealthyEdges: 1 }),
+    safety: safetySchema.default({ minHealthyEdges: 1, maxFaultDuration: 30 * 60_000 }),
   })
   .superRefine((experiment, ctx) => {
     experiment.method.forEach((fault, index) => {
@@ -412,6 +422,13 @@ export const experimentSchema = z
           code: "custom",
           path: ["method", index, "for"],
           message: "expected a duration above 0s",
+        });
+      }
+      if (fault.at + fault.for > experiment.safety.maxFaultDuration) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["method", index, "for"],
+          message: `expected the fault to end within safety.maxFaultDuration (${formatDuration(experiment.safety.maxFaultDuration)}); at + for is ${formatDuration(fault.at + fault.for)}`,
         });
       }
       if (fault.fault === "partition" && fault.target.kind === "name" && fault.from === fault.target.name) {

@@ -89,6 +89,12 @@ describe("experiment loader", () => {
     expect(issue?.line).toBe(16);
   });
 
+  it("rejects a fault that would run longer than safety.maxFaultDuration", () => {
+    const [issue] = issuesOf(validExperimentYaml.replace("for: 20s", "for: 45m"));
+    expect(issue?.path).toBe("method[0].for");
+    expect(issue?.message).toMatch(/within safety.maxFaultDuration \(30m0s\); at \+ for is 45m0s/);
+  });
+
   it("rejects an error-rate threshold above 100%", () => {
     const [issue] = issuesOf(validExperimentYaml.replace("below: 1%", "below: 150%"));
     expect(issue?.path).toBe("steadyState.checks[1].below");
