@@ -67,6 +67,18 @@ export function renderEvaluation(evaluation: RunEvaluation, journalPath: string)
   lines.push(
     `time to recovery: ${ttr === undefined ? "not measured" : ttr === null ? "never recovered" : `${ttr / 1000}s`} (target ${evaluation.recoveryTargetMs / 1000}s)`,
   );
+  if (evaluation.score) {
+    lines.push(`score: ${evaluation.score.value}/100 = ${evaluation.score.formula}`);
+    for (const c of evaluation.score.components) {
+      lines.push(
+        `  ${c.name.padEnd(12)} ${c.value === undefined ? "n/a  " : c.value.toFixed(3)}  (weight ${c.weight}) ${c.explanation}`,
+      );
+    }
+    if (evaluation.score.noData.length)
+      lines.push(`  no data (left out): ${evaluation.score.noData.join(", ")}`);
+  } else {
+    lines.push(`score: none (a ${evaluation.verdict} run measured nothing to score)`);
+  }
   lines.push(`journal: ${journalPath}`);
   return lines.join("\n");
 }

@@ -2,7 +2,8 @@ import { ExitCode, type ExitCodeValue } from "../errors.js";
 import { type CheckResult, evaluateCheck, formatValue } from "../steady-state/checks.js";
 import { type MetricsBucket, windowStats } from "../steady-state/metrics.js";
 import type { JournalEvent, Phase } from "./journal.js";
-import type { Check } from "./schema.js";
+import { type Check, defaultScoreWeights, type ScoreWeights } from "./schema.js";
+import { computeScore, type Score } from "./score.js";
 
 // Everything here is a pure function of the journal: a verdict can be recomputed, and tested,
 // from a recorded run without Docker.
@@ -58,6 +59,8 @@ export interface RunEvaluation {
   recoveryTargetMs: number;
   phases: PhaseResult[];
   checks: CheckSummary[];
+  /** Undefined for inconclusive, errored and interrupted runs: they measured nothing to score. */
+  score: Score | undefined;
 }
 
 /** Splits [start, end) into windows of `size` seconds; a short remainder joins the last window. */
@@ -110,7 +113,11 @@ function describeFailure(w: WindowResult, kind: "failed" | "no data"): string {
     .join("; ");
 }
 
-export function evaluateRun(events: readonly JournalEvent[], checks: readonly Check[]): RunEvaluation {
+export function evaluateRun(
+  events: readonly JournalEvent[],
+  checks: readonly Check[],
+  weights: ScoreWeights = defaultScoreWeights,
+): RunEvaluation {
   const started = events.find((e) => e.type === "run-started");
   const windowSeconds = started?.type === "run-started" ? started.plan.windowSeconds : 5;
   const recoveryTargetMs = started?.type === "run-started" ? started.plan.recoveryTargetMs : 15_000;
@@ -141,6 +148,7 @@ export function evaluateRun(events: readonly JournalEvent[], checks: readonly Ch
   const verify = phase("verify");
   const timeToRecoveryMs = measureRecovery(buckets, checks, inject, recover, verify, windowSeconds);
 
+  const scored = (verdict: Verdict) => verdict === "passed" || verdict === "degraded" || verdict === "failed";
   const result = (verdict: Verdict, reason: string): RunEvaluation => ({
     verdict,
     reason,
@@ -149,6 +157,10 @@ export function evaluateRun(events: readonly JournalEvent[], checks: readonly Ch
     recoveryTargetMs,
     phases,
     checks: summaries,
+    score:
+      scored(verdict) && inject
+        ? scoreRun(summaries, checks, buckets, inject, timeToRecoveryMs, recoveryTargetMs, weights)
+        : undefined,
   });
 
   const interrupted = events.find((e) => e.type === "interrupted");
@@ -193,6 +205,34 @@ export function evaluateRun(events: readonly JournalEvent[], checks: readonly Ch
     "degraded",
     `deviated in ${deviated.length} of ${inject.windows.length} windows under fault (${describeFailure(deviated[0] as WindowResult, "failed")}); recovered in ${timeToRecoveryMs / 1000}s (target ${recoveryTargetMs / 1000}s)`,
   );
+}
+
+function scoreRun(
+  summaries: readonly CheckSummary[],
+  checks: readonly Check[],
+  buckets: readonly MetricsBucket[],
+  inject: Interval,
+  timeToRecoveryMs: number | null | undefined,
+  recoveryTargetMs: number,
+  weights: ScoreWeights,
+): Score {
+  const underFault = windowStats(bucketsIn(buckets, inject));
+  const sloRates = checks
+    .filter((c) => c.metric === "errors.rate" && (c.comparator === "below" || c.comparator === "atMost"))
+    .map((c) => c.threshold);
+  return computeScore({
+    checks: summaries.map((s, i) => ({
+      name: s.check,
+      weight: checks[i]?.weight ?? 1,
+      inject: s.phases.inject,
+      verify: s.phases.verify,
+    })),
+    timeToRecoveryMs,
+    recoveryTargetMs,
+    inject: { requests: underFault.count, errors: underFault.errors },
+    errorBudgetRate: sloRates.length ? Math.min(...sloRates) : 0.01,
+    weights,
+  });
 }
 
 function summarizeCheck(results: CheckResult[]): CheckPhaseSummary {

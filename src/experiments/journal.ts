@@ -91,6 +91,7 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     results: z.array(checkResultSchema),
   }),
   z.object({ ...base, type: z.literal("watchdog"), pid: z.number(), log: z.string() }),
+  z.object({ ...base, type: z.literal("lb-state"), edge: z.string(), state: z.string() }),
   z.object({ ...base, type: z.literal("interrupted"), signal: z.string() }),
   z.object({ ...base, type: z.literal("error"), message: z.string() }),
   z.object({
@@ -99,6 +100,7 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     verdict: z.string(),
     reason: z.string(),
     exitCode: z.number(),
+    score: z.number().optional(),
   }),
   z.object({ ...base, type: z.literal("run-finished"), durationMs: z.number() }),
 ]);

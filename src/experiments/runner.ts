@@ -259,12 +259,13 @@ async function executeRun(
     }
   }
 
-  const evaluation = evaluateRun(events, experiment.steadyState.checks);
+  const evaluation = evaluateRun(events, experiment.steadyState.checks, experiment.score.weights);
   journal.write({
     type: "verdict",
     verdict: evaluation.verdict,
     reason: evaluation.reason,
     exitCode: evaluation.exitCode,
+    ...(evaluation.score ? { score: evaluation.score.value } : {}),
   });
   journal.write({ type: "run-finished", durationMs: elapsedMs() });
   return { runId, runDir, journalPath: journal.path, evaluation };

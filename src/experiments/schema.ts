@@ -21,6 +21,8 @@ const duration = (example = '"150ms", "30s" or "2m"') =>
     return value;
   });
 
+const weight = z.number().min(0, { message: "expected a weight of 0 or more" });
+
 const rate = z.string({ error: 'expected a rate such as "100/s"' }).transform((text, ctx) => {
   const value = parseRate(text);
   if (value === undefined || value <= 0) {
@@ -62,6 +64,7 @@ const thresholdText = z.union([z.string(), z.number()]).transform(String);
 export const checkSchema = z
   .strictObject({
     name: z.string().min(1).optional(),
+    weight: weight.default(1).describe("weight of this check in the score's tolerance and restoration"),
     metric: z.enum(metricNames, { error: `expected one of ${metricNames.join(", ")}` }),
     below: thresholdText.optional(),
     above: thresholdText.optional(),
@@ -94,6 +97,7 @@ export const checkSchema = z
     }
     return {
       name: check.name ?? `${check.metric} ${comparator} ${text}`,
+      weight: check.weight,
       metric: check.metric,
       comparator,
       threshold,
@@ -393,8 +397,23 @@ export const safetySchema = z.strictObject({
     .describe("refuse a plan that would leave fewer edges untouched at any moment"),
 });
 
+export const scoreWeightsSchema = z.strictObject({
+  tolerance: weight.default(0.4),
+  recovery: weight.default(0.3),
+  restoration: weight.default(0.2),
+  budget: weight.default(0.1),
+});
+export type ScoreWeights = z.infer<typeof scoreWeightsSchema>;
+export const defaultScoreWeights: ScoreWeights = {
+  tolerance: 0.4,
+  recovery: 0.3,
+  restoration: 0.2,
+  budget: 0.1,
+};
+
 export const scoreSchema = z.strictObject({
   recoveryTarget: duration().default(15000).describe("the steady state must be back within this time"),
+  weights: scoreWeightsSchema.default(defaultScoreWeights).describe("weights of the score's components"),
 });
 
 export const experimentSchema = z
@@ -412,7 +431,7 @@ export const experimentSchema = z
     load: loadSchema,
     steadyState: steadyStateSchema,
     method: z.array(faultSchema).min(1, { message: "expected at least one fault" }),
-    score: scoreSchema.default({ recoveryTarget: 15000 }),
+    score: scoreSchema.default({ recoveryTarget: 15000, weights: defaultScoreWeights }),
     safety: safetySchema.default({ minHealthyEdges: 1, maxFaultDuration: 30 * 60_000 }),
   })
   .superRefine((experiment, ctx) => {

@@ -33,7 +33,8 @@ export async function restoreOrigin(container: string): Promise<boolean> {
 /** Whether the origin is currently browned out (its config differs from the healthy one). */
 export async function isBrownedOut(container: string): Promise<boolean> {
   const { exitCode } = await execIn(container, ["cmp", "-s", CONF, HEALTHY]);
-  return exitCode !== 0;
+  // cmp: 0 same, 1 different, 2 trouble (an origin image without the brownout files).
+  return exitCode === 1;
 }
 
 export const originBrownoutInjector: Injector<OriginBrownoutFault> = {

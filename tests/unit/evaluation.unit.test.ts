@@ -6,6 +6,7 @@ import { syntheticJournal } from "../support/journal.js";
 const checks: Check[] = [
   {
     name: "p99 under 100ms",
+    weight: 1,
     metric: "latency.p99",
     comparator: "below",
     threshold: 100,
@@ -13,6 +14,7 @@ const checks: Check[] = [
   },
   {
     name: "errors under 1%",
+    weight: 1,
     metric: "errors.rate",
     comparator: "below",
     threshold: 0.01,
