@@ -35,6 +35,10 @@ export function progressLine(event: JournalEvent, startedAt: number): string | u
     }
     case "interrupted":
       return `${t}  interrupted (${event.signal}): reverting every fault`;
+    case "lb-state":
+      return `${t}  load balancer: ${event.edge} ${event.state}`;
+    case "aborted":
+      return `${t}  ABORT: "${event.condition}" breached; reverting every fault now`;
     case "error":
       return `${t}  error: ${event.message}`;
     default:
@@ -64,6 +68,17 @@ export function renderEvaluation(evaluation: RunEvaluation, journalPath: string)
   lines.push("(worst value per phase; windows that held / windows)");
   lines.push("");
   const ttr = evaluation.timeToRecoveryMs;
+  for (const d of evaluation.timings.detection) {
+    lines.push(
+      `time to detect (${d.fault}, ${d.service}): ${d.detectMs === null ? "never marked down by the load balancer" : `${(d.detectMs / 1000).toFixed(2)}s until the load balancer marked it down`}`,
+    );
+  }
+  const ttf = evaluation.timings.failoverMs;
+  if (ttf !== undefined) {
+    lines.push(
+      `time to failover: ${ttf === null ? "errors never came back under the SLO under fault" : `${ttf / 1000}s until errors stayed under the SLO`}`,
+    );
+  }
   lines.push(
     `time to recovery: ${ttr === undefined ? "not measured" : ttr === null ? "never recovered" : `${ttr / 1000}s`} (target ${evaluation.recoveryTargetMs / 1000}s)`,
   );

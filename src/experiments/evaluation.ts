@@ -4,11 +4,20 @@ import { type MetricsBucket, windowStats } from "../steady-state/metrics.js";
 import type { JournalEvent, Phase } from "./journal.js";
 import { type Check, defaultScoreWeights, type ScoreWeights } from "./schema.js";
 import { computeScore, type Score } from "./score.js";
+import { measureTimings, type Timings } from "./timings.js";
 
 // Everything here is a pure function of the journal: a verdict can be recomputed, and tested,
 // from a recorded run without Docker.
 
-export const verdicts = ["passed", "degraded", "failed", "inconclusive", "interrupted", "errored"] as const;
+export const verdicts = [
+  "passed",
+  "degraded",
+  "failed",
+  "aborted",
+  "inconclusive",
+  "interrupted",
+  "errored",
+] as const;
 export type Verdict = (typeof verdicts)[number];
 
 export const verdictExitCode: Record<Verdict, ExitCodeValue> = {
@@ -17,6 +26,7 @@ export const verdictExitCode: Record<Verdict, ExitCodeValue> = {
   inconclusive: ExitCode.inconclusive,
   errored: ExitCode.environment,
   degraded: ExitCode.degraded,
+  aborted: ExitCode.aborted,
   interrupted: ExitCode.interrupted,
 };
 
@@ -61,6 +71,7 @@ export interface RunEvaluation {
   checks: CheckSummary[];
   /** Undefined for inconclusive, errored and interrupted runs: they measured nothing to score. */
   score: Score | undefined;
+  timings: Timings;
 }
 
 /** Splits [start, end) into windows of `size` seconds; a short remainder joins the last window. */
@@ -148,7 +159,12 @@ export function evaluateRun(
   const verify = phase("verify");
   const timeToRecoveryMs = measureRecovery(buckets, checks, inject, recover, verify, windowSeconds);
 
-  const scored = (verdict: Verdict) => verdict === "passed" || verdict === "degraded" || verdict === "failed";
+  const scored = (verdict: Verdict) =>
+    verdict === "passed" || verdict === "degraded" || verdict === "failed" || verdict === "aborted";
+  const sloRates = checks
+    .filter((c) => c.metric === "errors.rate" && (c.comparator === "below" || c.comparator === "atMost"))
+    .map((c) => c.threshold);
+  const timings = measureTimings(events, buckets, inject, sloRates.length ? Math.min(...sloRates) : 0.01);
   const result = (verdict: Verdict, reason: string): RunEvaluation => ({
     verdict,
     reason,
@@ -157,6 +173,7 @@ export function evaluateRun(
     recoveryTargetMs,
     phases,
     checks: summaries,
+    timings,
     score:
       scored(verdict) && inject
         ? scoreRun(summaries, checks, buckets, inject, timeToRecoveryMs, recoveryTargetMs, weights)
@@ -168,6 +185,15 @@ export function evaluateRun(
     return result("interrupted", `interrupted by ${interrupted.signal}; every fault was reverted`);
   const error = events.find((e) => e.type === "error");
   if (error?.type === "error") return result("errored", error.message);
+  const aborted = events.find((e) => e.type === "aborted");
+  if (aborted?.type === "aborted") {
+    const check = checks.find((c) => c.name === aborted.condition);
+    const show = (v: number) => (check ? formatValue(check.metric, v) : String(v));
+    return result(
+      "aborted",
+      `abort condition "${aborted.condition}" breached at second ${aborted.second} (${show(aborted.value)} against ${show(aborted.threshold)}); every fault was reverted at once`,
+    );
+  }
 
   const baseline = phase("baseline");
   if (!baseline || baseline.windows.length === 0) return result("inconclusive", "no baseline was measured");

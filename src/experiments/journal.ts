@@ -93,6 +93,14 @@ export const journalEventSchema = z.discriminatedUnion("type", [
   z.object({ ...base, type: z.literal("watchdog"), pid: z.number(), log: z.string() }),
   z.object({ ...base, type: z.literal("lb-state"), edge: z.string(), state: z.string() }),
   z.object({ ...base, type: z.literal("interrupted"), signal: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal("aborted"),
+    condition: z.string(),
+    value: z.number(),
+    threshold: z.number(),
+    second: z.number(),
+  }),
   z.object({ ...base, type: z.literal("error"), message: z.string() }),
   z.object({
     ...base,

@@ -6,10 +6,19 @@ import type { CleanupEntry } from "../lifecycle/cleanup-registry.js";
 import { acquireLock } from "../lifecycle/lock.js";
 import { type Clock, systemClock } from "../lifecycle/wait.js";
 import type { Replica } from "../replica/replica.js";
+import { compare, metricValue } from "../steady-state/checks.js";
+import { startLbProbe } from "../steady-state/lb-probe.js";
 import type { LoadDriver } from "../steady-state/load-driver.js";
-import { BucketAggregator, type MetricsBucket } from "../steady-state/metrics.js";
+import { BucketAggregator, type MetricsBucket, windowStats } from "../steady-state/metrics.js";
 import { VegetaDriver } from "../steady-state/vegeta.js";
-import { evaluateRun, evaluateWindow, type Interval, type RunEvaluation, windowsOf } from "./evaluation.js";
+import {
+  bucketsIn,
+  evaluateRun,
+  evaluateWindow,
+  type Interval,
+  type RunEvaluation,
+  windowsOf,
+} from "./evaluation.js";
 import { FaultSession } from "./fault-session.js";
 import { Journal, type JournalEvent, type Phase } from "./journal.js";
 import type { LoadedExperiment } from "./loader.js";
@@ -33,6 +42,8 @@ export interface RunOptions {
   onEvent?: (event: JournalEvent) => void;
   clock?: Clock;
 }
+
+class AbortConditionBreached extends Error {}
 
 export interface RunResult {
   runId: string;
@@ -180,11 +191,37 @@ async function executeRun(
       );
     }
   };
-  /** Sleeps until `targetMs` after t0, publishing settled metrics as they come. */
+  // Abort conditions are watched while faults can be active: from the inject phase's start
+  // until its end, over the latest `for` seconds of settled traffic, at every tick.
+  let abortWatchFrom: number | undefined;
+  const checkAbortConditions = () => {
+    if (abortWatchFrom === undefined) return;
+    const settled = buckets.length;
+    for (const condition of experiment.abort) {
+      const span = Math.max(1, Math.ceil(condition.forMs / 1000));
+      if (settled - span < abortWatchFrom) continue;
+      const value = metricValue(
+        condition.metric,
+        windowStats(bucketsIn(buckets, { start: settled - span, end: settled })),
+      );
+      if (value !== undefined && compare(condition.comparator, value, condition.threshold)) {
+        journal.write({
+          type: "aborted",
+          condition: condition.name,
+          value,
+          threshold: condition.threshold,
+          second: settled,
+        });
+        throw new AbortConditionBreached(condition.name);
+      }
+    }
+  };
+  /** Sleeps until `targetMs` after t0, publishing settled metrics and watching abort conditions. */
   const until = async (targetMs: number) => {
     for (;;) {
       signal.throwIfAborted();
       flush();
+      checkAbortConditions();
       const left = targetMs - elapsedMs();
       if (left <= 0) return;
       await clock.sleep(Math.min(250, left), signal);
@@ -213,6 +250,10 @@ async function executeRun(
     load.stop();
     await load.finished;
   });
+  const lbProbe = startLbProbe(replica, (change) =>
+    journal.write({ type: "lb-state", edge: change.edge, state: change.state }),
+  );
+  registry.register("stop the load balancer probe", () => lbProbe.stop());
 
   try {
     enterPhase("warmup", 0, plan.warmupSeconds);
@@ -231,9 +272,11 @@ async function executeRun(
       const injectStart = Math.ceil(elapsedMs() / 1000);
       await until(injectStart * 1000);
       enterPhase("inject", injectStart, plan.injectSeconds);
+      abortWatchFrom = injectStart;
       await runTimeline(faultPlan.actions, injectStart * 1000);
       const recoverStart = injectStart + plan.injectSeconds;
       await until(recoverStart * 1000);
+      abortWatchFrom = undefined;
       enterPhase("recover", recoverStart, plan.recoverSeconds);
       const verifyStart = recoverStart + plan.recoverSeconds;
       await until(verifyStart * 1000);
@@ -245,7 +288,9 @@ async function executeRun(
     await load.finished;
     publish(aggregator.releaseUpTo(endSecond));
   } catch (error) {
-    if (signal.aborted) {
+    if (error instanceof AbortConditionBreached) {
+      // Journaled where it was detected; the finally below reverts every fault at once.
+    } else if (signal.aborted) {
       const reason: unknown = signal.reason;
       journal.write({ type: "interrupted", signal: typeof reason === "string" ? reason : "abort" });
     } else {

@@ -61,50 +61,82 @@ export type Comparator = (typeof comparators)[number];
 
 const thresholdText = z.union([z.string(), z.number()]).transform(String);
 
+const conditionFields = {
+  name: z.string().min(1).optional(),
+  metric: z.enum(metricNames, { error: `expected one of ${metricNames.join(", ")}` }),
+  below: thresholdText.optional(),
+  above: thresholdText.optional(),
+  atMost: thresholdText.optional(),
+  atLeast: thresholdText.optional(),
+};
+
+interface ConditionInput {
+  name?: string | undefined;
+  metric: MetricName;
+  below?: string | undefined;
+  above?: string | undefined;
+  atMost?: string | undefined;
+  atLeast?: string | undefined;
+}
+
+/** Shared by checks and abort conditions: exactly one comparator, a threshold in the metric's unit. */
+function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
+  const given = comparators.filter((c) => condition[c] !== undefined);
+  if (given.length !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected exactly one of ${comparators.join(", ")}${given.length ? `, got ${given.join(" and ")}` : ""}`,
+    });
+    return undefined;
+  }
+  const comparator = given[0] as Comparator;
+  const text = condition[comparator] as string;
+  const isLatency = condition.metric.startsWith("latency.");
+  const parsed = isLatency ? parseDuration(text) : parsePercent(text);
+  const threshold = !isLatency && parsed !== undefined && parsed > 1 ? undefined : parsed;
+  if (threshold === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: [comparator],
+      message: isLatency
+        ? `expected a duration such as "300ms" for ${condition.metric}, got "${text}"`
+        : `expected a percentage from "0%" to "100%" for ${condition.metric}, got "${text}"`,
+    });
+    return undefined;
+  }
+  return {
+    name: condition.name ?? `${condition.metric} ${comparator} ${text}`,
+    metric: condition.metric,
+    comparator,
+    threshold,
+    thresholdText: text,
+  };
+}
+
 export const checkSchema = z
   .strictObject({
-    name: z.string().min(1).optional(),
+    ...conditionFields,
     weight: weight.default(1).describe("weight of this check in the score's tolerance and restoration"),
-    metric: z.enum(metricNames, { error: `expected one of ${metricNames.join(", ")}` }),
-    below: thresholdText.optional(),
-    above: thresholdText.optional(),
-    atMost: thresholdText.optional(),
-    atLeast: thresholdText.optional(),
   })
   .transform((check, ctx) => {
-    const given = comparators.filter((c) => check[c] !== undefined);
-    if (given.length !== 1) {
-      ctx.addIssue({
-        code: "custom",
-        message: `expected exactly one of ${comparators.join(", ")}${given.length ? `, got ${given.join(" and ")}` : ""}`,
-      });
-      return z.NEVER;
-    }
-    const comparator = given[0] as Comparator;
-    const text = check[comparator] as string;
-    const isLatency = check.metric.startsWith("latency.");
-    const parsed = isLatency ? parseDuration(text) : parsePercent(text);
-    const threshold = !isLatency && parsed !== undefined && parsed > 1 ? undefined : parsed;
-    if (threshold === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: [comparator],
-        message: isLatency
-          ? `expected a duration such as "300ms" for ${check.metric}, got "${text}"`
-          : `expected a percentage from "0%" to "100%" for ${check.metric}, got "${text}"`,
-      });
-      return z.NEVER;
-    }
-    return {
-      name: check.name ?? `${check.metric} ${comparator} ${text}`,
-      weight: check.weight,
-      metric: check.metric,
-      comparator,
-      threshold,
-      thresholdText: text,
-    };
+    const condition = parseCondition(check, ctx);
+    return condition ? { ...condition, weight: check.weight } : z.NEVER;
   });
 export type Check = z.infer<typeof checkSchema>;
+
+export const abortConditionSchema = z
+  .strictObject({
+    ...conditionFields,
+    for: duration()
+      .default(5000)
+      .describe("how long the breach must last, measured over that many seconds of traffic"),
+  })
+  .transform((abort, ctx) => {
+    const condition = parseCondition(abort, ctx);
+    return condition ? { ...condition, forMs: abort.for } : z.NEVER;
+  })
+  .describe("when the metric is on this side of the threshold for `for`, every fault is reverted at once");
+export type AbortCondition = z.infer<typeof abortConditionSchema>;
 
 export const steadyStateSchema = z.strictObject({
   window: duration().default(5000).describe("checks are evaluated over windows of this length"),
@@ -431,6 +463,7 @@ export const experimentSchema = z
     load: loadSchema,
     steadyState: steadyStateSchema,
     method: z.array(faultSchema).min(1, { message: "expected at least one fault" }),
+    abort: z.array(abortConditionSchema).default([]),
     score: scoreSchema.default({ recoveryTarget: 15000, weights: defaultScoreWeights }),
     safety: safetySchema.default({ minHealthyEdges: 1, maxFaultDuration: 30 * 60_000 }),
   })

@@ -25,7 +25,9 @@ export async function restoreOrigin(container: string): Promise<boolean> {
   const { output } = await execIn(container, [
     "sh",
     "-c",
-    `[ -f ${TIMER_PID} ] && kill "$(cat ${TIMER_PID})" 2>/dev/null; rm -f ${TIMER_PID}; if cmp -s ${CONF} ${HEALTHY}; then echo healthy; else cp ${HEALTHY} ${CONF} && nginx -s reload && echo restored; fi`,
+    // The pid file goes first, then its sleep is killed: the timer wakes, finds no pid file and
+    // leaves the restore to us. (Killing the timer's shell instead stalls the exec for seconds.)
+    `p="$(cat ${TIMER_PID} 2>/dev/null)"; rm -f ${TIMER_PID}; [ -n "$p" ] && kill "$p" 2>/dev/null; if cmp -s ${CONF} ${HEALTHY}; then echo healthy; else cp ${HEALTHY} ${CONF} && nginx -s reload && echo restored; fi`,
   ]);
   return output.endsWith("restored");
 }
@@ -83,7 +85,7 @@ export const originBrownoutInjector: Injector<OriginBrownoutFault> = {
         await execDetached(container, [
           "sh",
           "-c",
-          `echo $$ > ${TIMER_PID}; sleep ${ttl}; rm -f ${TIMER_PID}; cp ${HEALTHY} ${CONF} && nginx -s reload`,
+          `sleep ${ttl} & echo $! > ${TIMER_PID}; wait $!; if [ -f ${TIMER_PID} ]; then rm -f ${TIMER_PID}; cp ${HEALTHY} ${CONF} && nginx -s reload; fi`,
         ]);
       }
       if (fault.slow) {
