@@ -1,7 +1,7 @@
 import type { CheckSummary, RunEvaluation } from "../experiments/evaluation.js";
 import type { JournalEvent, Phase } from "../experiments/journal.js";
 import type { Check } from "../experiments/schema.js";
-import { formatValue } from "../steady-state/checks.js";
+import { formatValue, holds } from "../steady-state/checks.js";
 
 // Human-readable rendering of journal events (live progress) and of the final evaluation.
 
@@ -24,11 +24,11 @@ export function progressLine(event: JournalEvent, startedAt: number): string | u
     case "fault-revert-failed":
       return `${t}  FAILED to revert ${event.id}: ${event.error}`;
     case "window": {
-      const held = event.results.every((r) => r.ok === true);
+      const held = event.results.every(holds);
       const values = event.results
         .map(
           (r) =>
-            `${r.ok === false ? "✗" : r.ok === undefined ? "?" : "✓"} ${r.metric} ${formatValue(r.metric as Check["metric"], r.value)}`,
+            `${r.ok === false ? (r.tolerated ? "~" : "✗") : r.ok === undefined ? "?" : "✓"} ${r.metric} ${formatValue(r.metric as Check["metric"], r.value)}`,
         )
         .join("  ");
       return `${t}  ${pad(event.phase, 8)} window ${event.start}-${event.end}s ${held ? "held " : "BROKE"}  ${values}`;

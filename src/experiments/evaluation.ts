@@ -1,8 +1,15 @@
 import { ExitCode, type ExitCodeValue } from "../errors.js";
-import { type CheckResult, evaluateCheck, formatValue } from "../steady-state/checks.js";
+import {
+  breaks,
+  type CheckResult,
+  evaluateCheck,
+  formatValue,
+  holds,
+  lacksData,
+} from "../steady-state/checks.js";
 import { type MetricsBucket, windowStats } from "../steady-state/metrics.js";
 import type { JournalEvent, Phase } from "./journal.js";
-import { type Check, defaultScoreWeights, type ScoreWeights } from "./schema.js";
+import { type Check, type CheckPhase, defaultScoreWeights, type ScoreWeights } from "./schema.js";
 import { computeScore, type Score } from "./score.js";
 import { measureTimings, type Timings } from "./timings.js";
 
@@ -94,9 +101,46 @@ export function evaluateWindow(
   buckets: readonly MetricsBucket[],
   interval: Interval,
   checks: readonly Check[],
+  phase?: CheckPhase,
 ): WindowResult {
   const stats = windowStats(bucketsIn(buckets, interval));
-  return { ...interval, results: checks.map((c) => evaluateCheck(c, stats)) };
+  return { ...interval, results: checks.map((c) => evaluateCheck(c, stats, phase)) };
+}
+
+/**
+ * A phase's windows with each check's allowance applied: a run of consecutive breaking
+ * windows no longer than the check's allowFor is marked tolerated (reported, counted as held).
+ */
+export function evaluatePhase(
+  buckets: readonly MetricsBucket[],
+  interval: Interval,
+  checks: readonly Check[],
+  phase: CheckPhase,
+  windowSeconds: number,
+): WindowResult[] {
+  const windows = windowsOf(interval, windowSeconds).map((w) => evaluateWindow(buckets, w, checks, phase));
+  checks.forEach((check, i) => {
+    if (check.allowForMs <= 0) return;
+    let runStart = 0;
+    while (runStart < windows.length) {
+      if ((windows[runStart] as WindowResult).results[i]?.ok !== false) {
+        runStart++;
+        continue;
+      }
+      let runEnd = runStart;
+      while (runEnd + 1 < windows.length && (windows[runEnd + 1] as WindowResult).results[i]?.ok === false)
+        runEnd++;
+      const seconds = (windows[runEnd] as WindowResult).end - (windows[runStart] as WindowResult).start;
+      if (seconds * 1000 <= check.allowForMs) {
+        for (let k = runStart; k <= runEnd; k++) {
+          const result = (windows[k] as WindowResult).results[i];
+          if (result) result.tolerated = true;
+        }
+      }
+      runStart = runEnd + 1;
+    }
+  });
+  return windows;
 }
 
 export function phaseIntervals(
@@ -113,10 +157,10 @@ export function metricsBuckets(events: readonly JournalEvent[]): MetricsBucket[]
   );
 }
 
-const allHeld = (w: WindowResult) => w.results.every((r) => r.ok === true);
+const allHeld = (w: WindowResult) => w.results.every(holds);
 
 function describeFailure(w: WindowResult, kind: "failed" | "no data"): string {
-  const bad = w.results.filter((r) => (kind === "failed" ? r.ok === false : r.ok === undefined));
+  const bad = w.results.filter((r) => (kind === "failed" ? breaks(r) : lacksData(r)));
   return bad
     .map(
       (r) => `${r.check}: ${formatValue(r.metric as Check["metric"], r.value)} (seconds ${w.start}-${w.end})`,
@@ -137,8 +181,7 @@ export function evaluateRun(
 
   const phases: PhaseResult[] = phaseIntervals(events, lastSecond).map((p) => ({
     ...p,
-    windows:
-      p.phase === "warmup" ? [] : windowsOf(p, windowSeconds).map((w) => evaluateWindow(buckets, w, checks)),
+    windows: p.phase === "warmup" ? [] : evaluatePhase(buckets, p, checks, p.phase, windowSeconds),
   }));
   const phase = (name: Phase) => phases.find((p) => p.phase === name);
 
@@ -149,7 +192,7 @@ export function evaluateRun(
     threshold: check.threshold,
     phases: Object.fromEntries(
       phases
-        .filter((p) => p.windows.length > 0)
+        .filter((p) => p.windows.some((w) => w.results[index]?.applies !== false))
         .map((p) => [p.phase, summarizeCheck(p.windows.map((w) => w.results[index] as CheckResult))]),
     ),
   }));
@@ -197,26 +240,26 @@ export function evaluateRun(
 
   const baseline = phase("baseline");
   if (!baseline || baseline.windows.length === 0) return result("inconclusive", "no baseline was measured");
-  const baselineFailed = baseline.windows.find((w) => w.results.some((r) => r.ok === false));
+  const baselineFailed = baseline.windows.find((w) => w.results.some(breaks));
   if (baselineFailed) {
     return result(
       "inconclusive",
       `the steady state did not hold at baseline, so no fault was injected: ${describeFailure(baselineFailed, "failed")}`,
     );
   }
-  const baselineEmpty = baseline.windows.find((w) => w.results.some((r) => r.ok === undefined));
+  const baselineEmpty = baseline.windows.find((w) => w.results.some(lacksData));
   if (baselineEmpty)
     return result("inconclusive", `no data at baseline: ${describeFailure(baselineEmpty, "no data")}`);
   if (!inject || !verify) return result("errored", "the run ended before its inject and verify phases");
 
-  const deviated = inject.windows.filter((w) => w.results.some((r) => r.ok === false));
+  const deviated = inject.windows.filter((w) => w.results.some(breaks));
   const verifyFailed = verify.windows.find((w) => !allHeld(w));
   if (deviated.length === 0 && !verifyFailed)
     return result("passed", "the steady state held throughout the fault and after it");
   if (verifyFailed) {
     return result(
       "failed",
-      `the steady state did not hold after recovery: ${describeFailure(verifyFailed, verifyFailed.results.some((r) => r.ok === false) ? "failed" : "no data")}`,
+      `the steady state did not hold after recovery: ${describeFailure(verifyFailed, verifyFailed.results.some(breaks) ? "failed" : "no data")}`,
     );
   }
   if (timeToRecoveryMs === null || timeToRecoveryMs === undefined)
@@ -261,16 +304,17 @@ function scoreRun(
   });
 }
 
-function summarizeCheck(results: CheckResult[]): CheckPhaseSummary {
+function summarizeCheck(all: CheckResult[]): CheckPhaseSummary {
+  const results = all.filter((r) => r.applies !== false);
   const withData = results.filter((r) => r.value !== undefined);
-  const failing = withData.filter((r) => r.ok === false);
+  const failing = withData.filter(breaks);
   const pool = failing.length ? failing : withData;
   const first = results[0];
   const higherIsWorse = first ? first.comparator === "below" || first.comparator === "atMost" : true;
   const values = pool.map((r) => r.value as number);
   return {
     windows: results.length,
-    held: results.filter((r) => r.ok === true).length,
+    held: results.filter((r) => r.value !== undefined && holds(r)).length,
     noData: results.length - withData.length,
     worst: values.length ? (higherIsWorse ? Math.max(...values) : Math.min(...values)) : undefined,
   };
@@ -292,7 +336,7 @@ function measureRecovery(
   if (inject.windows.every(allHeld)) return 0;
   const end = verify?.end ?? recover.end;
   for (let start = recover.start; start + windowSeconds <= end; start++) {
-    if (allHeld(evaluateWindow(buckets, { start, end: start + windowSeconds }, checks))) {
+    if (allHeld(evaluateWindow(buckets, { start, end: start + windowSeconds }, checks, "recover"))) {
       return (start - recover.start) * 1000;
     }
   }

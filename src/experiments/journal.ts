@@ -24,6 +24,8 @@ const checkResultSchema = z.object({
   threshold: z.number(),
   value: z.number().optional(),
   ok: z.boolean().optional(),
+  applies: z.boolean().optional(),
+  tolerated: z.boolean().optional(),
 });
 
 const base = { at: z.string() };

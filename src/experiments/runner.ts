@@ -6,13 +6,14 @@ import type { CleanupEntry } from "../lifecycle/cleanup-registry.js";
 import { acquireLock } from "../lifecycle/lock.js";
 import { type Clock, systemClock } from "../lifecycle/wait.js";
 import type { Replica } from "../replica/replica.js";
-import { compare, metricValue } from "../steady-state/checks.js";
+import { compare, holds, metricValue } from "../steady-state/checks.js";
 import { startLbProbe } from "../steady-state/lb-probe.js";
 import type { LoadDriver } from "../steady-state/load-driver.js";
 import { BucketAggregator, type MetricsBucket, windowStats } from "../steady-state/metrics.js";
 import { VegetaDriver } from "../steady-state/vegeta.js";
 import {
   bucketsIn,
+  evaluatePhase,
   evaluateRun,
   evaluateWindow,
   type Interval,
@@ -172,7 +173,12 @@ async function executeRun(
     const settled = buckets.length;
     while (pendingWindows.length > 0 && (pendingWindows[0] as Interval).end <= settled) {
       const w = pendingWindows.shift() as Interval & { phase: Phase };
-      const evaluated = evaluateWindow(buckets, w, experiment.steadyState.checks);
+      const evaluated = evaluateWindow(
+        buckets,
+        w,
+        experiment.steadyState.checks,
+        w.phase === "warmup" ? undefined : w.phase,
+      );
       journal.write({
         type: "window",
         phase: w.phase,
@@ -263,10 +269,14 @@ async function executeRun(
     const baselineEnd = baselineStart + plan.baselineSeconds;
     // The baseline verdict needs every request of the baseline to have settled.
     await until(baselineEnd * 1000 + plan.settleMs);
-    const baseline = windowsOf({ start: baselineStart, end: baselineEnd }, plan.windowSeconds).map((w) =>
-      evaluateWindow(buckets, w, experiment.steadyState.checks),
+    const baseline = evaluatePhase(
+      buckets,
+      { start: baselineStart, end: baselineEnd },
+      experiment.steadyState.checks,
+      "baseline",
+      plan.windowSeconds,
     );
-    const steady = baseline.every((w) => w.results.every((r) => r.ok === true));
+    const steady = baseline.every((w) => w.results.every(holds));
 
     if (steady) {
       const injectStart = Math.ceil(elapsedMs() / 1000);

@@ -56,7 +56,9 @@ export const latencyMetrics = [
 export const rateMetrics = ["errors.rate"] as const;
 export const metricNames = [...latencyMetrics, ...rateMetrics] as const;
 export type MetricName = (typeof metricNames)[number];
-export const comparators = ["below", "above", "atMost", "atLeast"] as const;
+export const comparators = ["below", "above", "atMost", "atLeast", "between"] as const;
+export const checkPhases = ["baseline", "inject", "recover", "verify"] as const;
+export type CheckPhase = (typeof checkPhases)[number];
 export type Comparator = (typeof comparators)[number];
 
 const thresholdText = z.union([z.string(), z.number()]).transform(String);
@@ -68,6 +70,10 @@ const conditionFields = {
   above: thresholdText.optional(),
   atMost: thresholdText.optional(),
   atLeast: thresholdText.optional(),
+  between: z
+    .tuple([thresholdText, thresholdText], { error: 'expected [low, high], e.g. between: ["10ms", "300ms"]' })
+    .transform((pair) => pair.join(".."))
+    .optional(),
 };
 
 interface ConditionInput {
@@ -77,6 +83,7 @@ interface ConditionInput {
   above?: string | undefined;
   atMost?: string | undefined;
   atLeast?: string | undefined;
+  between?: string | undefined;
 }
 
 /** Shared by checks and abort conditions: exactly one comparator, a threshold in the metric's unit. */
@@ -92,8 +99,25 @@ function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
   const comparator = given[0] as Comparator;
   const text = condition[comparator] as string;
   const isLatency = condition.metric.startsWith("latency.");
-  const parsed = isLatency ? parseDuration(text) : parsePercent(text);
-  const threshold = !isLatency && parsed !== undefined && parsed > 1 ? undefined : parsed;
+  const parseOne = (t: string) => {
+    const parsed = isLatency ? parseDuration(t) : parsePercent(t);
+    return !isLatency && parsed !== undefined && parsed > 1 ? undefined : parsed;
+  };
+  const [lowText, highText] = comparator === "between" ? text.split("..") : [text, undefined];
+  const threshold = parseOne(lowText ?? "");
+  const thresholdHigh = highText === undefined ? undefined : parseOne(highText);
+  if (
+    threshold !== undefined &&
+    highText !== undefined &&
+    (thresholdHigh === undefined || thresholdHigh < threshold)
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      path: [comparator],
+      message: `expected between: [low, high] with low at most high, got [${lowText}, ${highText}]`,
+    });
+    return undefined;
+  }
   if (threshold === undefined) {
     ctx.addIssue({
       code: "custom",
@@ -109,6 +133,7 @@ function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
     metric: condition.metric,
     comparator,
     threshold,
+    ...(thresholdHigh === undefined ? {} : { thresholdHigh }),
     thresholdText: text,
   };
 }
@@ -117,10 +142,25 @@ export const checkSchema = z
   .strictObject({
     ...conditionFields,
     weight: weight.default(1).describe("weight of this check in the score's tolerance and restoration"),
+    phases: z
+      .array(
+        z.enum([...checkPhases, "always"], {
+          error: `expected phases among ${checkPhases.join(", ")}, always`,
+        }),
+      )
+      .min(1)
+      .optional()
+      .describe("the phases in which the check applies (default: always)"),
+    allowFor: duration()
+      .default(0)
+      .describe("a breach lasting at most this long (consecutive windows) is tolerated"),
   })
   .transform((check, ctx) => {
     const condition = parseCondition(check, ctx);
-    return condition ? { ...condition, weight: check.weight } : z.NEVER;
+    if (!condition) return z.NEVER;
+    const phases: CheckPhase[] =
+      !check.phases || check.phases.includes("always") ? [...checkPhases] : (check.phases as CheckPhase[]);
+    return { ...condition, weight: check.weight, phases, allowForMs: check.allowFor };
   });
 export type Check = z.infer<typeof checkSchema>;
 

@@ -1,4 +1,4 @@
-import type { Check, Comparator, MetricName } from "../experiments/schema.js";
+import type { Check, CheckPhase, Comparator, MetricName } from "../experiments/schema.js";
 import type { WindowStats } from "./metrics.js";
 
 export interface CheckResult {
@@ -10,7 +10,25 @@ export interface CheckResult {
   value: number | undefined;
   /** undefined when the window produced no data: never counted as a pass or a fail. */
   ok: boolean | undefined;
+  /** False when the check does not apply in this window's phase. */
+  applies?: boolean;
+  /** A breach within the check's allowFor: reported, but counted as held. */
+  tolerated?: boolean;
 }
+
+/** The parts of a result (live or read back from a journal) that decide its status. */
+interface ResultStatus {
+  ok?: boolean | undefined;
+  applies?: boolean | undefined;
+  tolerated?: boolean | undefined;
+}
+
+/** Held: not applicable, held, or a tolerated breach. */
+export const holds = (r: ResultStatus) => r.applies === false || r.ok === true || r.tolerated === true;
+/** Broke: applicable, on the wrong side of its threshold, beyond its allowance. */
+export const breaks = (r: ResultStatus) => r.applies !== false && r.ok === false && r.tolerated !== true;
+/** No data: applicable, but the window had nothing to measure. */
+export const lacksData = (r: ResultStatus) => r.applies !== false && r.ok === undefined;
 
 export function metricValue(metric: MetricName, stats: WindowStats): number | undefined {
   switch (metric) {
@@ -29,8 +47,10 @@ export function metricValue(metric: MetricName, stats: WindowStats): number | un
   }
 }
 
-export function compare(comparator: Comparator, value: number, threshold: number): boolean {
+export function compare(comparator: Comparator, value: number, threshold: number, high = threshold): boolean {
   switch (comparator) {
+    case "between":
+      return value >= threshold && value <= high;
     case "below":
       return value < threshold;
     case "above":
@@ -42,7 +62,18 @@ export function compare(comparator: Comparator, value: number, threshold: number
   }
 }
 
-export function evaluateCheck(check: Check, stats: WindowStats): CheckResult {
+export function evaluateCheck(check: Check, stats: WindowStats, phase?: CheckPhase): CheckResult {
+  if (phase && !check.phases.includes(phase)) {
+    return {
+      check: check.name,
+      metric: check.metric,
+      comparator: check.comparator,
+      threshold: check.threshold,
+      value: undefined,
+      ok: undefined,
+      applies: false,
+    };
+  }
   const value = metricValue(check.metric, stats);
   return {
     check: check.name,
@@ -50,7 +81,10 @@ export function evaluateCheck(check: Check, stats: WindowStats): CheckResult {
     comparator: check.comparator,
     threshold: check.threshold,
     value,
-    ok: value === undefined ? undefined : compare(check.comparator, value, check.threshold),
+    ok:
+      value === undefined
+        ? undefined
+        : compare(check.comparator, value, check.threshold, check.thresholdHigh),
   };
 }
 

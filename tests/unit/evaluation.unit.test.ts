@@ -7,6 +7,8 @@ const checks: Check[] = [
   {
     name: "p99 under 100ms",
     weight: 1,
+    phases: ["baseline", "inject", "recover", "verify"],
+    allowForMs: 0,
     metric: "latency.p99",
     comparator: "below",
     threshold: 100,
@@ -15,6 +17,8 @@ const checks: Check[] = [
   {
     name: "errors under 1%",
     weight: 1,
+    phases: ["baseline", "inject", "recover", "verify"],
+    allowForMs: 0,
     metric: "errors.rate",
     comparator: "below",
     threshold: 0.01,
@@ -109,5 +113,49 @@ describe("evaluateRun", () => {
     const events = syntheticJournal(Array(19).fill(fast), phases);
     events.push({ at: new Date(0).toISOString(), type: "interrupted", signal: "SIGINT" });
     expect(evaluateRun(events, checks)).toMatchObject({ verdict: "interrupted", exitCode: 130 });
+  });
+});
+
+describe("check scoping and allowances", () => {
+  const base = checks[0] as Check;
+
+  it("a check scoped to some phases neither judges the baseline nor counts where it does not apply", () => {
+    const injectOnly: Check = { ...base, name: "p99 under fault", phases: ["inject"] };
+    // Slow at baseline (second 1-2), fine everywhere else.
+    const seconds = [fast, slow, slow, ...Array(16).fill(fast)];
+    expect(evaluateRun(syntheticJournal(seconds, phases), [base]).verdict).toBe("inconclusive");
+    const evaluation = evaluateRun(syntheticJournal(seconds, phases), [injectOnly]);
+    expect(evaluation.verdict).toBe("passed");
+    expect(Object.keys(evaluation.checks[0]?.phases ?? {})).toEqual(["inject"]);
+  });
+
+  it("allowFor tolerates a breach no longer than the allowance, not a longer one", () => {
+    // One slow 2-second window at the start of inject (seconds 5-7).
+    const short = [...Array(5).fill(fast), slow, slow, ...Array(12).fill(fast)];
+    // Two slow windows (seconds 5-9).
+    const long = [...Array(5).fill(fast), ...Array(4).fill(slow), ...Array(10).fill(fast)];
+    const allowing: Check = { ...base, allowForMs: 2000 };
+    expect(evaluateRun(syntheticJournal(short, phases), [base]).verdict).toBe("degraded");
+    const tolerated = evaluateRun(syntheticJournal(short, phases), [allowing]);
+    expect(tolerated.verdict).toBe("passed");
+    expect(tolerated.phases.find((p) => p.phase === "inject")?.windows[0]?.results[0]).toMatchObject({
+      ok: false,
+      tolerated: true,
+    });
+    expect(evaluateRun(syntheticJournal(long, phases), [allowing]).verdict).toBe("degraded");
+  });
+
+  it("between holds inside the range and breaks outside it", () => {
+    const band: Check = {
+      ...base,
+      name: "p99 in band",
+      comparator: "between",
+      threshold: 1,
+      thresholdHigh: 50,
+    };
+    expect(evaluateRun(syntheticJournal(Array(19).fill(fast), phases), [band]).verdict).toBe("passed");
+    expect(evaluateRun(syntheticJournal(Array(19).fill({ latencyMs: 0.2 }), phases), [band]).verdict).toBe(
+      "inconclusive",
+    );
   });
 });

@@ -89,6 +89,27 @@ describe("experiment loader", () => {
     expect(issue?.line).toBe(16);
   });
 
+  it("parses between, phases and allowFor on checks", () => {
+    const experiment = parse(
+      validExperimentYaml.replace(
+        "      below: 300ms",
+        '      between: ["10ms", "300ms"]\n      phases: [inject, recover]\n      allowFor: 5s',
+      ),
+    );
+    expect(experiment.steadyState.checks[0]).toMatchObject({
+      comparator: "between",
+      threshold: 10,
+      thresholdHigh: 300,
+      phases: ["inject", "recover"],
+      allowForMs: 5000,
+    });
+    expect(experiment.steadyState.checks[1]?.phases).toEqual(["baseline", "inject", "recover", "verify"]);
+    const [issue] = issuesOf(
+      validExperimentYaml.replace("      below: 300ms", '      between: ["300ms", "10ms"]'),
+    );
+    expect(issue?.message).toMatch(/low at most high/);
+  });
+
   it("rejects a fault that would run longer than safety.maxFaultDuration", () => {
     const [issue] = issuesOf(validExperimentYaml.replace("for: 20s", "for: 45m"));
     expect(issue?.path).toBe("method[0].for");
