@@ -5,6 +5,7 @@ import { EnvironmentError, errorMessage, InvalidInputError } from "../errors.js"
 import { waitUntil } from "../lifecycle/wait.js";
 import { edgeConfig, haproxyConfig, prometheusConfig, toxiproxyProxies } from "./configs.js";
 import { docker, ensureEngine, isNotFound, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "./docker.js";
+import { demuxDockerStream } from "./exec.js";
 import {
   containerName,
   defaultTopology,
@@ -369,24 +370,12 @@ async function assertAllRunning(topology: Topology): Promise<void> {
   const logs = await client
     .getContainer(dead.Id)
     .logs({ stdout: true, stderr: true, tail: 5 })
-    .then((buffer) => demuxLogs(buffer))
+    .then((buffer) => demuxDockerStream(buffer).trim())
     .catch(() => "");
   throw new ServiceExitedError(
     `${dead.Labels[LABEL_SERVICE] ?? dead.Id} of replica ${topology.replica} is ${dead.State}${logs ? `; its last log lines:\n${logs}` : ""}`,
     { suggestion: `docker logs ${dead.Names[0]?.replace(/^\//, "") ?? dead.Id}` },
   );
-}
-
-/** Docker multiplexes stdout/stderr with 8-byte frame headers when no TTY is attached. */
-function demuxLogs(buffer: Buffer): string {
-  const out: string[] = [];
-  let offset = 0;
-  while (offset + 8 <= buffer.length) {
-    const size = buffer.readUInt32BE(offset + 4);
-    out.push(buffer.subarray(offset + 8, offset + 8 + size).toString("utf8"));
-    offset += 8 + size;
-  }
-  return out.join("").trim();
 }
 
 export interface DownResult {

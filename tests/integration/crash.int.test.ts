@@ -6,7 +6,7 @@ import { sweepNamespace } from "../../src/injectors/netfilter.js";
 import { findLeftovers } from "../../src/injectors/recover.js";
 import { readLedger } from "../../src/lifecycle/ledger.js";
 import { waitUntil } from "../../src/lifecycle/wait.js";
-import { runCli, startCli } from "../support/cli.js";
+import { runCli, startCli, waitForOutput } from "../support/cli.js";
 import { useReplica } from "../support/replica.js";
 
 const NAME = "it-crash";
@@ -37,13 +37,7 @@ async function startAndWaitForFaults(env: NodeJS.ProcessEnv = {}) {
     ["run", experimentFile(), "--replica", NAME, "--runs-dir", mkdtempSync(join(tmpdir(), "runs-"))],
     env,
   );
-  await waitUntil(
-    async () =>
-      cli.output().includes("applied  f3")
-        ? { done: true, value: undefined }
-        : { done: false, reason: cli.output() },
-    { description: "three faults to be applied", timeoutMs: 60_000 },
-  );
+  await waitForOutput(cli, "applied  f3", 60_000);
   return cli;
 }
 

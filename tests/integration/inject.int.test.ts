@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { findLeftovers } from "../../src/injectors/recover.js";
 import { ToxiproxyApi } from "../../src/injectors/toxiproxy.js";
-import { waitUntil } from "../../src/lifecycle/wait.js";
-import { runCli, startCli } from "../support/cli.js";
+import { runCli, startCli, waitForOutput } from "../support/cli.js";
 import { useReplica } from "../support/replica.js";
 
 const NAME = "it-inject";
@@ -49,13 +48,7 @@ describe("faultline inject and plan", () => {
       "--replica",
       NAME,
     ]);
-    await waitUntil(
-      async () =>
-        cli.output().includes("applied f1")
-          ? { done: true, value: undefined }
-          : { done: false, reason: cli.output() },
-      { description: "the fault to be applied", timeoutMs: 20_000 },
-    );
+    await waitForOutput(cli, "applied f1", 20_000);
     const during = await edgeP50(lb, "edge-3", 10);
     const result = await cli.result;
     const after = await edgeP50(lb, "edge-3");
@@ -81,13 +74,7 @@ describe("faultline inject and plan", () => {
       "--replica",
       NAME,
     ]);
-    await waitUntil(
-      async () =>
-        cli.output().includes("applied f1")
-          ? { done: true, value: undefined }
-          : { done: false, reason: cli.output() },
-      { description: "the fault to be applied", timeoutMs: 30_000 },
-    );
+    await waitForOutput(cli, "applied f1", 30_000);
     expect(await findLeftovers(replica())).toContain("edge-1 is exited");
     const interruptedAt = Date.now();
     cli.child.kill("SIGINT");

@@ -4,9 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readJournal } from "../../src/experiments/journal.js";
 import { ToxiproxyApi } from "../../src/injectors/toxiproxy.js";
-import { waitUntil } from "../../src/lifecycle/wait.js";
 import { replicaDown } from "../../src/replica/replica.js";
-import { startCli } from "../support/cli.js";
+import { startCli, waitForOutput } from "../support/cli.js";
 import { leftovers, useReplica } from "../support/replica.js";
 
 const NAME = "it-interrupt";
@@ -34,13 +33,7 @@ method:
     const cli = startCli(["run", file, "--replica", NAME, "--runs-dir", runsDir]);
     const toxiproxy = new ToxiproxyApi(replica().endpoints.toxiproxy);
 
-    await waitUntil(
-      async () =>
-        cli.output().includes("applied  f1")
-          ? { done: true, value: undefined }
-          : { done: false, reason: cli.output() },
-      { description: "the fault to be applied", timeoutMs: 60_000 },
-    );
+    await waitForOutput(cli, "applied  f1", 60_000);
     const during = await toxiproxy.faultlineToxics();
     expect(during.map((t) => `${t.proxy}:${t.toxic.stream}`).sort()).toEqual([
       "edge-2:downstream",

@@ -79,10 +79,13 @@ describe("pressure faults on the real replica", () => {
     expect(await findLeftovers(replica())).toEqual([]);
   });
 
-  it("origin brownout, slow: a share of origin connections answers late", async () => {
+  it("origin brownout, slow: origin connections answer late by the requested delay", async () => {
+    // `slow` is a share of connections (Toxiproxy rolls toxicity per connection), and the
+    // edges keep only a few keep-alive connections to the origin: at 50% a run may slow none.
+    // 100% makes the figure deterministic.
     const run = await runShort(
       replica(),
-      "  - { fault: origin-brownout, slow: 50%, delay: 400ms, for: 8s }",
+      "  - { fault: origin-brownout, slow: 100%, delay: 400ms, for: 8s }",
       {
         rate: "50/s",
         path: "/api/items",
@@ -93,7 +96,7 @@ describe("pressure faults on the real replica", () => {
     console.log(
       `[brownout slow] p50 ${ms(before?.p50)} -> ${ms(during?.p50)}, p99 ${ms(before?.p99)} -> ${ms(during?.p99)}; verify p99 ${ms(run.stats("verify").latency?.p99)}`,
     );
-    expect(during?.p99 ?? 0).toBeGreaterThan(400);
+    expect(during?.p50 ?? 0).toBeGreaterThan(400);
     expect(during?.p99 ?? 0).toBeLessThan(500);
     expect(run.stats("verify").latency?.p99 ?? Number.POSITIVE_INFINITY).toBeLessThan(100);
     expect(await findLeftovers(replica())).toEqual([]);

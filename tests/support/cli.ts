@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { waitUntil } from "../../src/lifecycle/wait.js";
 
 export const CLI = fileURLToPath(new URL("../../bin/run.js", import.meta.url));
 
@@ -27,6 +28,19 @@ export function startCli(
     child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr })),
   );
   return { child, result, output: () => stdout + stderr };
+}
+
+/** Waits until the CLI has printed `text` (stdout or stderr). */
+export async function waitForOutput(
+  cli: { output: () => string },
+  text: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await waitUntil(
+    async () =>
+      cli.output().includes(text) ? { done: true, value: undefined } : { done: false, reason: cli.output() },
+    { description: `the CLI to print "${text}"`, timeoutMs },
+  );
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
