@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { docker } from "../../src/replica/docker.js";
 import { replicaDown } from "../../src/replica/replica.js";
@@ -6,6 +9,8 @@ import { runCli } from "../support/cli.js";
 import { leftovers, useReplica } from "../support/replica.js";
 
 const NAME = "it-blast";
+/** Journals of the CLI runs go to a temporary folder, not the checkout. */
+const RUNS = mkdtempSync(join(tmpdir(), "faultline-runs-"));
 const DECOY = `faultline-${NAME}-edge-9`;
 
 describe("blast radius", () => {
@@ -34,6 +39,8 @@ describe("blast radius", () => {
         "2s",
         "--replica",
         NAME,
+        "--runs-dir",
+        RUNS,
       ]);
       const targets = await runCli([
         "inject",
@@ -46,6 +53,8 @@ describe("blast radius", () => {
         "latency=5ms",
         "--replica",
         NAME,
+        "--runs-dir",
+        RUNS,
       ]);
       const recover = await runCli(["recover", "--replica", NAME]);
       const down = await replicaDown(NAME);

@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { findLeftovers } from "../../src/injectors/recover.js";
 import { ToxiproxyApi } from "../../src/injectors/toxiproxy.js";
@@ -5,6 +8,8 @@ import { runCli, startCli, waitForOutput } from "../support/cli.js";
 import { useReplica } from "../support/replica.js";
 
 const NAME = "it-inject";
+/** Journals of the CLI runs go to a temporary folder, not the checkout. */
+const RUNS = mkdtempSync(join(tmpdir(), "faultline-runs-"));
 
 /** p50 of `n` sequential requests through the load balancer that `edge` served. */
 async function edgeP50(lb: string, edge: string, n = 30): Promise<number> {
@@ -47,6 +52,8 @@ describe("faultline inject and plan", () => {
       "latency=120ms",
       "--replica",
       NAME,
+      "--runs-dir",
+      RUNS,
     ]);
     await waitForOutput(cli, "applied f1", 20_000);
     const during = await edgeP50(lb, "edge-3", 10);
@@ -73,6 +80,8 @@ describe("faultline inject and plan", () => {
       "mode=stop",
       "--replica",
       NAME,
+      "--runs-dir",
+      RUNS,
     ]);
     await waitForOutput(cli, "applied f1", 30_000);
     expect(await findLeftovers(replica())).toContain("edge-1 is exited");
@@ -94,6 +103,8 @@ describe("faultline inject and plan", () => {
       "loss=120%",
       "--replica",
       NAME,
+      "--runs-dir",
+      RUNS,
     ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--for: expected a duration such as "150ms", "30s" or "2m", got "soon"');
