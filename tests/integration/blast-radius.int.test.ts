@@ -1,16 +1,14 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { docker } from "../../src/replica/docker.js";
 import { replicaDown } from "../../src/replica/replica.js";
 import { imageFor } from "../../src/replica/topology.js";
 import { runCli } from "../support/cli.js";
 import { leftovers, useReplica } from "../support/replica.js";
+import { tempDir } from "../support/temp.js";
 
 const NAME = "it-blast";
 /** Journals of the CLI runs go to a temporary folder, not the checkout. */
-const RUNS = mkdtempSync(join(tmpdir(), "faultline-runs-"));
+const RUNS = tempDir("faultline-runs-");
 const DECOY = `faultline-${NAME}-edge-9`;
 
 describe("blast radius", () => {

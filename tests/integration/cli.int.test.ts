@@ -1,15 +1,15 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
 import { validExperimentYaml } from "../support/experiments.js";
 import { leftovers } from "../support/replica.js";
+import { tempDir } from "../support/temp.js";
 
 const STACK_FRAME = /\n\s+at /;
 
 function tempFile(name: string, text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), "faultline-cli-")), name);
+  const file = join(tempDir("faultline-cli-"), name);
   writeFileSync(file, text);
   return file;
 }

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sweepNamespace } from "../../src/injectors/netfilter.js";
@@ -8,12 +7,13 @@ import { readLedger } from "../../src/lifecycle/ledger.js";
 import { waitUntil } from "../../src/lifecycle/wait.js";
 import { runCli, startCli, waitForOutput } from "../support/cli.js";
 import { useReplica } from "../support/replica.js";
+import { tempDir } from "../support/temp.js";
 
 const NAME = "it-crash";
 
 /** Three faults of three families at once, for two minutes: a crash will find them applied. */
 function experimentFile(): string {
-  const file = join(mkdtempSync(join(tmpdir(), "faultline-crash-")), "crash.yaml");
+  const file = join(tempDir("faultline-crash-"), "crash.yaml");
   writeFileSync(
     file,
     `version: 1
@@ -33,10 +33,7 @@ method:
 }
 
 async function startAndWaitForFaults(env: NodeJS.ProcessEnv = {}) {
-  const cli = startCli(
-    ["run", experimentFile(), "--replica", NAME, "--runs-dir", mkdtempSync(join(tmpdir(), "runs-"))],
-    env,
-  );
+  const cli = startCli(["run", experimentFile(), "--replica", NAME, "--runs-dir", tempDir("runs-")], env);
   await waitForOutput(cli, "applied  f3", 60_000);
   return cli;
 }

@@ -1,15 +1,13 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { findLeftovers } from "../../src/injectors/recover.js";
 import { ToxiproxyApi } from "../../src/injectors/toxiproxy.js";
 import { runCli, startCli, waitForOutput } from "../support/cli.js";
 import { useReplica } from "../support/replica.js";
+import { tempDir } from "../support/temp.js";
 
 const NAME = "it-inject";
 /** Journals of the CLI runs go to a temporary folder, not the checkout. */
-const RUNS = mkdtempSync(join(tmpdir(), "faultline-runs-"));
+const RUNS = tempDir("faultline-runs-");
 
 /** p50 of `n` sequential requests through the load balancer that `edge` served. */
 async function edgeP50(lb: string, edge: string, n = 30): Promise<number> {

@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readJournal } from "../../src/experiments/journal.js";
@@ -7,6 +6,7 @@ import { ToxiproxyApi } from "../../src/injectors/toxiproxy.js";
 import { replicaDown } from "../../src/replica/replica.js";
 import { startCli, waitForOutput } from "../support/cli.js";
 import { leftovers, useReplica } from "../support/replica.js";
+import { tempDir } from "../support/temp.js";
 
 const NAME = "it-interrupt";
 
@@ -14,7 +14,7 @@ describe("interrupting a run", () => {
   const replica = useReplica(NAME);
 
   it("SIGINT during inject reverts the fault: no toxic is left on the Toxiproxy server", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "faultline-int-"));
+    const dir = tempDir("faultline-int-");
     const file = join(dir, "long.yaml");
     writeFileSync(
       file,

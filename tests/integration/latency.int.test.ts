@@ -1,6 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { bucketsIn, metricsBuckets, phaseIntervals } from "../../src/experiments/evaluation.js";
 import { readJournal } from "../../src/experiments/journal.js";
@@ -10,6 +7,7 @@ import { experimentSchema } from "../../src/experiments/schema.js";
 import { ToxiproxyApi } from "../../src/injectors/toxiproxy.js";
 import { windowStats } from "../../src/steady-state/metrics.js";
 import { useReplica } from "../support/replica.js";
+import { tempDir } from "../support/temp.js";
 
 const REQUESTED_MS = 150;
 
@@ -42,7 +40,7 @@ describe("latency fault on the real replica", () => {
     const result = await runExperiment({
       loaded,
       replica: replica(),
-      runsDir: mkdtempSync(join(tmpdir(), "faultline-runs-")),
+      runsDir: tempDir("faultline-runs-"),
     });
     const events = readJournal(result.journalPath);
     const buckets = metricsBuckets(events);

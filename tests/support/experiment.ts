@@ -1,6 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   bucketsIn,
   metricsBuckets,
@@ -13,6 +10,7 @@ import { runExperiment } from "../../src/experiments/runner.js";
 import { experimentSchema } from "../../src/experiments/schema.js";
 import type { Replica } from "../../src/replica/replica.js";
 import { type WindowStats, windowStats } from "../../src/steady-state/metrics.js";
+import { tempDir } from "./temp.js";
 
 export interface ShortRun {
   events: JournalEvent[];
@@ -57,7 +55,7 @@ ${options.extra ?? ""}
   const result = await runExperiment({
     loaded,
     replica,
-    runsDir: mkdtempSync(join(tmpdir(), "faultline-runs-")),
+    runsDir: tempDir("faultline-runs-"),
     ...(options.seed === undefined ? {} : { seed: options.seed }),
   });
   const events = readJournal(result.journalPath);

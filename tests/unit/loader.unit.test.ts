@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError, ValidationError } from "../../src/errors.js";
 import { loadExperiment, parseYamlWithSchema } from "../../src/experiments/loader.js";
 import { experimentSchema } from "../../src/experiments/schema.js";
 import { validExperimentYaml } from "../support/experiments.js";
+import { tempDir } from "../support/temp.js";
 
 const parse = (text: string) => parseYamlWithSchema("exp.yaml", text, experimentSchema);
 
@@ -145,7 +145,7 @@ describe("experiment loader", () => {
   });
 
   it("loads the file from disk", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "faultline-loader-"));
+    const dir = tempDir("faultline-loader-");
     const file = join(dir, "exp.yaml");
     writeFileSync(file, validExperimentYaml);
     const loaded = await loadExperiment(file);
