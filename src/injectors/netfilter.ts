@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { EnvironmentError } from "../errors.js";
 import { waitUntil } from "../lifecycle/wait.js";
+import { deadManSeconds } from "../lifecycle/watchdog.js";
 import { docker, isNotFound, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
 import type { Replica } from "../replica/replica.js";
 import { containerName, imageFor } from "../replica/topology.js";
@@ -12,8 +13,6 @@ import { containerName, imageFor } from "../replica/topology.js";
 export const SIDECAR_ROLE = "netfilter";
 export const LABEL_RUN = "faultline.run";
 export const LABEL_FAULT = "faultline.fault";
-/** After a fault's planned end, the sidecar waits this long for Faultline before reverting by itself. */
-export const DEAD_MAN_GRACE_MS = 10_000;
 
 export interface SidecarRules {
   ingress: string[];
@@ -46,7 +45,7 @@ export async function startSidecar(
     throw new EnvironmentError(`${service} is not running, so its network cannot be faulted`);
   }
   const chain = chainName(ids.runId, ids.faultId);
-  const ttlSeconds = Math.max(1, Math.ceil((revertBy - Date.now() + DEAD_MAN_GRACE_MS) / 1000));
+  const ttlSeconds = deadManSeconds(revertBy);
   const container = await client.createContainer({
     name: `${containerName(replica.topology, service)}-${chain.toLowerCase()}`,
     Image: imageFor("netfilter"),

@@ -1,10 +1,10 @@
 import { InvalidInputError } from "../errors.js";
 import type { OriginBrownoutFault } from "../experiments/schema.js";
+import { deadManSeconds } from "../lifecycle/watchdog.js";
 import { execDetached, execIn } from "../replica/exec.js";
 import { containerName, linkTo, type Topology } from "../replica/topology.js";
 import { formatDuration } from "../units.js";
 import type { AppliedFault, Injector, InjectorContext } from "./injector.js";
-import { DEAD_MAN_GRACE_MS } from "./netfilter.js";
 import { ToxiproxyApi, toxicName } from "./toxiproxy.js";
 
 // The origin answers a share of requests with a 5xx (nginx split_clients on the request id,
@@ -67,7 +67,7 @@ export const originBrownoutInjector: Injector<OriginBrownoutFault> = {
     const link = linkTo(context.replica.topology, context.service)?.name ?? "origin";
     const api = new ToxiproxyApi(context.replica.endpoints.toxiproxy);
     const toxic = toxicName(context.runId, context.faultId, "downstream");
-    const ttl = Math.max(1, Math.ceil((context.revertBy - Date.now() + DEAD_MAN_GRACE_MS) / 1000));
+    const ttl = deadManSeconds(context.revertBy);
     const revert = async () => {
       const results = await Promise.allSettled([restoreOrigin(container), api.removeToxic(link, toxic)]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");

@@ -8,7 +8,7 @@ import { LABEL_FAULT, LABEL_RUN, SIDECAR_ROLE, stopSidecar, sweepNamespace } fro
 import { ensureRunning } from "./node-kill.js";
 import { isBrownedOut, restoreOrigin } from "./origin-brownout.js";
 import { STRESS_PREFIX, stopStress, stressTag } from "./stress.js";
-import { TOXIC_PREFIX, ToxiproxyApi } from "./toxiproxy.js";
+import { ToxiproxyApi } from "./toxiproxy.js";
 
 export interface Recovered {
   kind: "ledger" | "toxic" | "sidecar" | "chain" | "container" | "process" | "config";
@@ -25,10 +25,8 @@ export async function revertEntry(entry: LedgerEntry, replica: Replica): Promise
   if (TOXIC_KINDS.has(entry.kind)) {
     const link = linkTo(replica.topology, entry.service)?.name ?? entry.service;
     const api = new ToxiproxyApi(replica.endpoints.toxiproxy);
-    const prefix = `${TOXIC_PREFIX}${entry.runId}.${entry.faultId}.`;
-    const toxics = (await api.toxics(link)).filter((t) => t.name.startsWith(prefix));
-    for (const t of toxics) await api.removeToxic(link, t.name);
-    return `removed ${toxics.length} toxic(s) from ${link}`;
+    const removed = await api.removeFaultToxics(link, entry.runId, entry.faultId);
+    return `removed ${removed} toxic(s) from ${link}`;
   }
   if (entry.kind === "stress") {
     const stopped = await stopStress(
@@ -40,10 +38,7 @@ export async function revertEntry(entry: LedgerEntry, replica: Replica): Promise
   if (entry.kind === "origin-brownout") {
     const restored = await restoreOrigin(containerName(replica.topology, entry.service));
     const link = linkTo(replica.topology, entry.service)?.name ?? entry.service;
-    const api = new ToxiproxyApi(replica.endpoints.toxiproxy);
-    const prefix = `${TOXIC_PREFIX}${entry.runId}.${entry.faultId}.`;
-    for (const t of (await api.toxics(link)).filter((t) => t.name.startsWith(prefix)))
-      await api.removeToxic(link, t.name);
+    await new ToxiproxyApi(replica.endpoints.toxiproxy).removeFaultToxics(link, entry.runId, entry.faultId);
     return restored ? "restored the healthy origin config" : "origin config was already healthy";
   }
   if (entry.kind === "node-kill") {

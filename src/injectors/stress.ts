@@ -1,11 +1,12 @@
 import { EnvironmentError, InvalidInputError } from "../errors.js";
 import type { StressFault } from "../experiments/schema.js";
 import { waitUntil } from "../lifecycle/wait.js";
+import { deadManSeconds } from "../lifecycle/watchdog.js";
 import { execDetached, execIn } from "../replica/exec.js";
 import { containerName, type Topology } from "../replica/topology.js";
 import { formatDuration } from "../units.js";
 import type { AppliedFault, Injector, InjectorContext } from "./injector.js";
-import { chainName, DEAD_MAN_GRACE_MS } from "./netfilter.js";
+import { chainName } from "./netfilter.js";
 
 // CPU and memory pressure inside the target, started with `docker exec`: busy-looping shells,
 // and a perl process holding the requested memory (perl-base is in every Debian image). Every
@@ -48,7 +49,7 @@ export const stressInjector: Injector<StressFault> = {
   async apply(fault, context: InjectorContext): Promise<AppliedFault> {
     const container = containerName(context.replica.topology, context.service);
     const tag = stressTag(context.runId, context.faultId);
-    const ttl = Math.max(1, Math.ceil((context.revertBy - Date.now() + DEAD_MAN_GRACE_MS) / 1000));
+    const ttl = deadManSeconds(context.revertBy);
     const expected = (fault.cpu ?? 0) + (fault.memory ? 1 : 0);
     const revert = async () => {
       await stopStress(container, `${tag}-*`);

@@ -67,6 +67,14 @@ export class ToxiproxyApi {
     return z.array(toxicSchema).parse(response.data);
   }
 
+  /** Removes every toxic of one fault (named `faultline.<run>.<fault>.<stream>`) from a proxy. */
+  async removeFaultToxics(proxy: string, runId: string, faultId: string): Promise<number> {
+    const prefix = `${TOXIC_PREFIX}${runId}.${faultId}.`;
+    const toxics = (await this.toxics(proxy)).filter((t) => t.name.startsWith(prefix));
+    for (const t of toxics) await this.removeToxic(proxy, t.name);
+    return toxics.length;
+  }
+
   /** Every toxic on the server whose name marks it as Faultline's. */
   async faultlineToxics(): Promise<{ proxy: string; toxic: ToxicInfo }[]> {
     const out: { proxy: string; toxic: ToxicInfo }[] = [];

@@ -4,8 +4,17 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stateDir } from "./state.js";
 
-/** After a fault's planned end, how long Faultline has to revert it before the watchdog does. */
+/**
+ * After a fault's planned end, how long Faultline has to revert it before a dead-man's switch
+ * does: the watchdog process, and the self-expiring helpers inside the replica (netfilter
+ * sidecars, stress processes, the origin's brownout config).
+ */
 export const WATCHDOG_GRACE_MS = 10_000;
+
+/** Seconds a self-expiring helper should live: until the fault's planned end plus the grace. */
+export function deadManSeconds(revertBy: number, now = Date.now()): number {
+  return Math.max(1, Math.ceil((revertBy - now + WATCHDOG_GRACE_MS) / 1000));
+}
 
 /**
  * Starts the run's watchdog: a detached process (own session) that outlives the CLI. Its log
