@@ -1,12 +1,13 @@
 import type { CheckSummary, RunEvaluation } from "../experiments/evaluation.js";
 import type { JournalEvent, Phase } from "../experiments/journal.js";
-import type { Check } from "../experiments/schema.js";
 import { formatValue, holds } from "../steady-state/checks.js";
 
 // Human-readable rendering of journal events (live progress) and of the final evaluation.
 
 const pad = (text: string, width: number) =>
   text.length >= width ? text : text + " ".repeat(width - text.length);
+
+const short = (text: string, width = 32) => (text.length <= width ? text : `${text.slice(0, width - 1)}…`);
 
 export function progressLine(event: JournalEvent, startedAt: number): string | undefined {
   const t = `${Math.round((Date.parse(event.at) - startedAt) / 1000)}s`.padStart(5);
@@ -26,9 +27,10 @@ export function progressLine(event: JournalEvent, startedAt: number): string | u
     case "window": {
       const held = event.results.every(holds);
       const values = event.results
+        .filter((r) => r.applies !== false)
         .map(
           (r) =>
-            `${r.ok === false ? (r.tolerated ? "~" : "✗") : r.ok === undefined ? "?" : "✓"} ${r.metric} ${formatValue(r.metric as Check["metric"], r.value)}`,
+            `${r.ok === false ? (r.tolerated ? "~" : "✗") : r.ok === undefined ? "?" : "✓"} ${short(r.check)} ${formatValue(r.metric, r.value)}`,
         )
         .join("  ");
       return `${t}  ${pad(event.phase, 8)} window ${event.start}-${event.end}s ${held ? "held " : "BROKE"}  ${values}`;
@@ -52,7 +54,7 @@ function cell(summary: CheckSummary, phase: Phase): string {
   const s = summary.phases[phase];
   if (!s) return "-";
   const mark = s.held === s.windows ? "✓" : s.held === 0 && s.noData === s.windows ? "?" : "✗";
-  return `${mark} ${formatValue(summary.metric as Check["metric"], s.worst)} (${s.held}/${s.windows})`;
+  return `${mark} ${formatValue(summary.metric, s.worst)} (${s.held}/${s.windows})`;
 }
 
 export function renderEvaluation(evaluation: RunEvaluation, journalPath: string): string {
@@ -92,7 +94,9 @@ export function renderEvaluation(evaluation: RunEvaluation, journalPath: string)
     if (evaluation.score.noData.length)
       lines.push(`  no data (left out): ${evaluation.score.noData.join(", ")}`);
   } else {
-    lines.push(`score: none (a ${evaluation.verdict} run measured nothing to score)`);
+    lines.push(
+      `score: none (${/^[aeiou]/.test(evaluation.verdict) ? "an" : "a"} ${evaluation.verdict} run measured nothing to score)`,
+    );
   }
   lines.push(`journal: ${journalPath}`);
   return lines.join("\n");

@@ -2,10 +2,14 @@ import { ExitCode, type ExitCodeValue } from "../errors.js";
 import {
   breaks,
   type CheckResult,
-  evaluateCheck,
   formatValue,
   holds,
+  judge,
   lacksData,
+  type Measurements,
+  measureConditions,
+  type ProbeSample,
+  probeKey,
 } from "../steady-state/checks.js";
 import { type MetricsBucket, windowStats } from "../steady-state/metrics.js";
 import type { JournalEvent, Phase } from "./journal.js";
@@ -98,13 +102,16 @@ export function bucketsIn(buckets: readonly MetricsBucket[], interval: Interval)
 }
 
 export function evaluateWindow(
-  buckets: readonly MetricsBucket[],
+  measurements: Measurements,
   interval: Interval,
   checks: readonly Check[],
   phase?: CheckPhase,
 ): WindowResult {
-  const stats = windowStats(bucketsIn(buckets, interval));
-  return { ...interval, results: checks.map((c) => evaluateCheck(c, stats, phase)) };
+  const measured = measureConditions(checks, measurements, interval, (c) => probeKey("check", c.name));
+  return {
+    ...interval,
+    results: checks.map((c, i) => judge(c, measured[i] ?? { value: undefined }, phase)),
+  };
 }
 
 /**
@@ -112,13 +119,15 @@ export function evaluateWindow(
  * windows no longer than the check's allowFor is marked tolerated (reported, counted as held).
  */
 export function evaluatePhase(
-  buckets: readonly MetricsBucket[],
+  measurements: Measurements,
   interval: Interval,
   checks: readonly Check[],
   phase: CheckPhase,
   windowSeconds: number,
 ): WindowResult[] {
-  const windows = windowsOf(interval, windowSeconds).map((w) => evaluateWindow(buckets, w, checks, phase));
+  const windows = windowsOf(interval, windowSeconds).map((w) =>
+    evaluateWindow(measurements, w, checks, phase),
+  );
   checks.forEach((check, i) => {
     if (check.allowForMs <= 0) return;
     let runStart = 0;
@@ -157,13 +166,26 @@ export function metricsBuckets(events: readonly JournalEvent[]): MetricsBucket[]
   );
 }
 
+export function probeSamples(events: readonly JournalEvent[]): ProbeSample[] {
+  return events.flatMap((e) => {
+    if (e.type !== "probe") return [];
+    const { type: _type, at: _at, ...sample } = e;
+    return [sample];
+  });
+}
+
+export function measurementsOf(events: readonly JournalEvent[]): Measurements {
+  return { buckets: metricsBuckets(events), probes: probeSamples(events) };
+}
+
 const allHeld = (w: WindowResult) => w.results.every(holds);
 
 function describeFailure(w: WindowResult, kind: "failed" | "no data"): string {
   const bad = w.results.filter((r) => (kind === "failed" ? breaks(r) : lacksData(r)));
   return bad
     .map(
-      (r) => `${r.check}: ${formatValue(r.metric as Check["metric"], r.value)} (seconds ${w.start}-${w.end})`,
+      (r) =>
+        `${r.check}: ${formatValue(r.metric, r.value)}${r.detail ? ` (${r.detail})` : ""} (seconds ${w.start}-${w.end})`,
     )
     .join("; ");
 }
@@ -176,12 +198,13 @@ export function evaluateRun(
   const started = events.find((e) => e.type === "run-started");
   const windowSeconds = started?.type === "run-started" ? started.plan.windowSeconds : 5;
   const recoveryTargetMs = started?.type === "run-started" ? started.plan.recoveryTargetMs : 15_000;
-  const buckets = metricsBuckets(events);
+  const measurements = measurementsOf(events);
+  const { buckets } = measurements;
   const lastSecond = buckets.length ? (buckets[buckets.length - 1] as MetricsBucket).second + 1 : 0;
 
   const phases: PhaseResult[] = phaseIntervals(events, lastSecond).map((p) => ({
     ...p,
-    windows: p.phase === "warmup" ? [] : evaluatePhase(buckets, p, checks, p.phase, windowSeconds),
+    windows: p.phase === "warmup" ? [] : evaluatePhase(measurements, p, checks, p.phase, windowSeconds),
   }));
   const phase = (name: Phase) => phases.find((p) => p.phase === name);
 
@@ -200,7 +223,7 @@ export function evaluateRun(
   const recover = phase("recover");
   const inject = phase("inject");
   const verify = phase("verify");
-  const timeToRecoveryMs = measureRecovery(buckets, checks, inject, recover, verify, windowSeconds);
+  const timeToRecoveryMs = measureRecovery(measurements, checks, inject, recover, verify, windowSeconds);
 
   const scored = (verdict: Verdict) =>
     verdict === "passed" || verdict === "degraded" || verdict === "failed" || verdict === "aborted";
@@ -230,8 +253,7 @@ export function evaluateRun(
   if (error?.type === "error") return result("errored", error.message);
   const aborted = events.find((e) => e.type === "aborted");
   if (aborted?.type === "aborted") {
-    const check = checks.find((c) => c.name === aborted.condition);
-    const show = (v: number) => (check ? formatValue(check.metric, v) : String(v));
+    const show = (v: number) => (aborted.metric ? formatValue(aborted.metric, v) : String(v));
     return result(
       "aborted",
       `abort condition "${aborted.condition}" breached at second ${aborted.second} (${show(aborted.value)} against ${show(aborted.threshold)}); every fault was reverted at once`,
@@ -325,7 +347,7 @@ function summarizeCheck(all: CheckResult[]): CheckPhaseSummary {
  * check holds begins, sliding one second at a time through recover and verify.
  */
 function measureRecovery(
-  buckets: readonly MetricsBucket[],
+  measurements: Measurements,
   checks: readonly Check[],
   inject: PhaseResult | undefined,
   recover: PhaseResult | undefined,
@@ -336,7 +358,7 @@ function measureRecovery(
   if (inject.windows.every(allHeld)) return 0;
   const end = verify?.end ?? recover.end;
   for (let start = recover.start; start + windowSeconds <= end; start++) {
-    if (allHeld(evaluateWindow(buckets, { start, end: start + windowSeconds }, checks, "recover"))) {
+    if (allHeld(evaluateWindow(measurements, { start, end: start + windowSeconds }, checks, "recover"))) {
       return (start - recover.start) * 1000;
     }
   }

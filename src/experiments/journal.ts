@@ -26,6 +26,7 @@ const checkResultSchema = z.object({
   ok: z.boolean().optional(),
   applies: z.boolean().optional(),
   tolerated: z.boolean().optional(),
+  detail: z.string().optional(),
 });
 
 const base = { at: z.string() };
@@ -92,6 +93,16 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     end: z.number(),
     results: z.array(checkResultSchema),
   }),
+  z.object({
+    ...base,
+    type: z.literal("probe"),
+    key: z.string(),
+    second: z.number(),
+    value: z.number().optional(),
+    ok: z.boolean().optional(),
+    latencyMs: z.number().optional(),
+    error: z.string().optional(),
+  }),
   z.object({ ...base, type: z.literal("watchdog"), pid: z.number(), log: z.string() }),
   z.object({ ...base, type: z.literal("lb-state"), edge: z.string(), state: z.string() }),
   z.object({ ...base, type: z.literal("interrupted"), signal: z.string() }),
@@ -99,6 +110,7 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     ...base,
     type: z.literal("aborted"),
     condition: z.string(),
+    metric: z.string().optional(),
     value: z.number(),
     threshold: z.number(),
     second: z.number(),

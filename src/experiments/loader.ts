@@ -8,9 +8,11 @@ import { type Experiment, experimentSchema } from "./schema.js";
 export interface LoadedExperiment {
   file: string;
   experiment: Experiment;
+  /** Where a field of the document is (1-based line and column); for errors found after loading. */
+  locate?: (path: readonly PathKey[]) => { line: number; column: number };
 }
 
-type PathKey = string | number;
+export type PathKey = string | number;
 
 /**
  * Parses YAML keeping positions, validates it with a zod schema, and turns every problem into
@@ -18,6 +20,15 @@ type PathKey = string | number;
  * untyped document exists; what leaves here is typed.
  */
 export function parseYamlWithSchema<S extends z.ZodType>(file: string, text: string, schema: S): z.output<S> {
+  return parseLocated(file, text, schema).data;
+}
+
+/** As parseYamlWithSchema, and also returns where each field of the document is. */
+export function parseLocated<S extends z.ZodType>(
+  file: string,
+  text: string,
+  schema: S,
+): { data: z.output<S>; locate: (path: readonly PathKey[]) => { line: number; column: number } } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const locate = (offset: number) => lineCounter.linePos(offset);
@@ -40,7 +51,15 @@ export function parseYamlWithSchema<S extends z.ZodType>(file: string, text: str
 
   const value: unknown = doc.toJS();
   const result = schema.safeParse(value);
-  if (result.success) return result.data;
+  if (result.success) {
+    return {
+      data: result.data,
+      locate: (path) => {
+        const pos = locate(nodeAt(doc.contents, path).offset);
+        return { line: pos.line, column: pos.col };
+      },
+    };
+  }
 
   const located: (LocatedIssue & { missing?: string; guessed?: string })[] = result.error.issues.map(
     (issue) => {
@@ -99,10 +118,11 @@ export async function loadExperiment(file: string): Promise<LoadedExperiment> {
       { suggestion: "pass the path of an experiment YAML file, e.g. experiments/edge-latency.yaml" },
     );
   }
-  return { file, experiment: parseYamlWithSchema(file, text, experimentSchema) };
+  const { data, locate } = parseLocated(file, text, experimentSchema);
+  return { file, experiment: data, locate };
 }
 
-function formatPath(path: readonly PathKey[]): string {
+export function formatPath(path: readonly PathKey[]): string {
   return path.reduce<string>(
     (acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc ? `${acc}.${key}` : key),
     "",
@@ -232,4 +252,20 @@ function shapeOf(schema: unknown, value: unknown): Record<string, unknown> | und
   const merged: Record<string, unknown> = {};
   for (const option of def.options) Object.assign(merged, shapeOf(unwrap(option), value) ?? {});
   return merged;
+}
+
+/**
+ * An error about a field of a loaded experiment found after loading (e.g. a PromQL query that
+ * Prometheus rejects), located like the loader's own errors.
+ */
+export function fieldError(
+  loaded: LoadedExperiment,
+  path: readonly PathKey[],
+  message: string,
+  suggestion?: string,
+): ValidationError {
+  const pos = loaded.locate?.(path) ?? { line: 1, column: 1 };
+  return new ValidationError([
+    { file: loaded.file, line: pos.line, column: pos.column, path: formatPath(path), message, suggestion },
+  ]);
 }

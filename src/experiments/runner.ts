@@ -6,13 +6,21 @@ import type { CleanupEntry } from "../lifecycle/cleanup-registry.js";
 import { acquireLock } from "../lifecycle/lock.js";
 import { type Clock, systemClock } from "../lifecycle/wait.js";
 import type { Replica } from "../replica/replica.js";
-import { compare, holds, metricValue } from "../steady-state/checks.js";
+import {
+  compare,
+  holds,
+  type Measurements,
+  measureConditions,
+  type ProbeSample,
+  probeKey,
+} from "../steady-state/checks.js";
 import { startLbProbe } from "../steady-state/lb-probe.js";
 import type { LoadDriver } from "../steady-state/load-driver.js";
-import { BucketAggregator, type MetricsBucket, windowStats } from "../steady-state/metrics.js";
+import { BucketAggregator, type MetricsBucket } from "../steady-state/metrics.js";
+import { preflightProbes } from "../steady-state/probe-preflight.js";
+import { type ScheduledProbe, startProbes } from "../steady-state/probes.js";
 import { VegetaDriver } from "../steady-state/vegeta.js";
 import {
-  bucketsIn,
   evaluatePhase,
   evaluateRun,
   evaluateWindow,
@@ -24,7 +32,7 @@ import { FaultSession } from "./fault-session.js";
 import { Journal, type JournalEvent, type Phase } from "./journal.js";
 import type { LoadedExperiment } from "./loader.js";
 import { type FaultPlan, type PlannedAction, planFaults } from "./plan.js";
-import type { Experiment } from "./schema.js";
+import { type Experiment, probeTimeoutMs } from "./schema.js";
 import { newSeed } from "./targets.js";
 
 export interface RunOptions {
@@ -68,6 +76,9 @@ const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 export function planOf(experiment: Experiment): Plan {
   const injectMs = Math.max(...experiment.method.map((f) => f.at + f.for));
+  const probeTimeouts = [...experiment.steadyState.checks, ...experiment.abort].flatMap((c) =>
+    c.probe ? [probeTimeoutMs(c.probe)] : [],
+  );
   return {
     windowSeconds: seconds(experiment.steadyState.window),
     warmupSeconds: Math.ceil(experiment.load.warmup / 1000),
@@ -76,8 +87,8 @@ export function planOf(experiment: Experiment): Plan {
     recoverSeconds: seconds(experiment.steadyState.recover ?? experiment.score.recoveryTarget),
     verifySeconds: seconds(experiment.steadyState.verify),
     recoveryTargetMs: experiment.score.recoveryTarget,
-    // A request sent in second s has settled once s+1 plus the request timeout has passed.
-    settleMs: experiment.load.timeout + 500,
+    // A request (or probe) sent in second s has settled once s+1 plus its timeout has passed.
+    settleMs: Math.max(experiment.load.timeout, ...probeTimeouts) + 500,
   };
 }
 
@@ -119,6 +130,7 @@ export async function runExperiment(options: RunOptions): Promise<RunResult> {
         },
       );
     }
+    await preflightProbes(options.loaded, options.replica);
     return await executeRun(options, { runId, faultPlan, driver, driverVersion });
   } finally {
     releaseLock();
@@ -163,6 +175,8 @@ async function executeRun(
   const elapsedMs = () => clock.now() - t0;
   const aggregator = new BucketAggregator(t0, plan.settleMs);
   const buckets: MetricsBucket[] = [];
+  const probes: ProbeSample[] = [];
+  const measurements: Measurements = { buckets, probes };
   const pendingWindows: (Interval & { phase: Phase })[] = [];
 
   const publish = (released: MetricsBucket[]) => {
@@ -174,7 +188,7 @@ async function executeRun(
     while (pendingWindows.length > 0 && (pendingWindows[0] as Interval).end <= settled) {
       const w = pendingWindows.shift() as Interval & { phase: Phase };
       const evaluated = evaluateWindow(
-        buckets,
+        measurements,
         w,
         experiment.steadyState.checks,
         w.phase === "warmup" ? undefined : w.phase,
@@ -206,14 +220,21 @@ async function executeRun(
     for (const condition of experiment.abort) {
       const span = Math.max(1, Math.ceil(condition.forMs / 1000));
       if (settled - span < abortWatchFrom) continue;
-      const value = metricValue(
-        condition.metric,
-        windowStats(bucketsIn(buckets, { start: settled - span, end: settled })),
+      const [measured] = measureConditions(
+        [condition],
+        measurements,
+        { start: settled - span, end: settled },
+        (c) => probeKey("abort", c.name),
       );
-      if (value !== undefined && compare(condition.comparator, value, condition.threshold)) {
+      const value = measured?.value;
+      if (
+        value !== undefined &&
+        compare(condition.comparator, value, condition.threshold, condition.thresholdHigh)
+      ) {
         journal.write({
           type: "aborted",
           condition: condition.name,
+          metric: condition.metric,
           value,
           threshold: condition.threshold,
           second: settled,
@@ -260,6 +281,17 @@ async function executeRun(
     journal.write({ type: "lb-state", edge: change.edge, state: change.state }),
   );
   registry.register("stop the load balancer probe", () => lbProbe.stop());
+  const scheduled: ScheduledProbe[] = [
+    ...experiment.steadyState.checks.map((c) => ({ key: probeKey("check", c.name), probe: c.probe })),
+    ...experiment.abort.map((c) => ({ key: probeKey("abort", c.name), probe: c.probe })),
+  ].flatMap((p) => (p.probe ? [{ key: p.key, probe: p.probe }] : []));
+  if (scheduled.length > 0) {
+    const probeRun = startProbes(scheduled, replica, t0, (sample) => {
+      probes.push(sample);
+      journal.write({ type: "probe", ...sample });
+    });
+    registry.register("stop the probes", () => probeRun.stop());
+  }
 
   try {
     enterPhase("warmup", 0, plan.warmupSeconds);
@@ -270,7 +302,7 @@ async function executeRun(
     // The baseline verdict needs every request of the baseline to have settled.
     await until(baselineEnd * 1000 + plan.settleMs);
     const baseline = evaluatePhase(
-      buckets,
+      measurements,
       { start: baselineStart, end: baselineEnd },
       experiment.steadyState.checks,
       "baseline",

@@ -1,36 +1,12 @@
 import { z } from "zod";
-import {
-  formatDuration,
-  parseBandwidth,
-  parseBytes,
-  parseDuration,
-  parsePercent,
-  parseRate,
-} from "../units.js";
+import { formatDuration, parseBandwidth, parseBytes } from "../units.js";
+import { abortConditionSchema, checkSchema } from "./check-schema.js";
+import { duration, rate, share, weight } from "./schema-units.js";
+
+export * from "./check-schema.js";
 
 // The schema is the source of truth for the experiment format: types are inferred from it,
 // docs/design.md describes it, and the loader turns its issues into located errors.
-
-const duration = (example = '"150ms", "30s" or "2m"') =>
-  z.string({ error: `expected a duration such as ${example}` }).transform((text, ctx) => {
-    const value = parseDuration(text);
-    if (value === undefined) {
-      ctx.addIssue({ code: "custom", message: `expected a duration such as ${example}, got "${text}"` });
-      return z.NEVER;
-    }
-    return value;
-  });
-
-const weight = z.number().min(0, { message: "expected a weight of 0 or more" });
-
-const rate = z.string({ error: 'expected a rate such as "100/s"' }).transform((text, ctx) => {
-  const value = parseRate(text);
-  if (value === undefined || value <= 0) {
-    ctx.addIssue({ code: "custom", message: `expected a rate such as "100/s" or "6000/m", got "${text}"` });
-    return z.NEVER;
-  }
-  return value;
-});
 
 export const loadSchema = z
   .strictObject({
@@ -45,138 +21,6 @@ export const loadSchema = z
   })
   .describe("the traffic Faultline drives through the PoP while the experiment runs");
 export type Load = z.infer<typeof loadSchema>;
-
-export const latencyMetrics = [
-  "latency.p50",
-  "latency.p90",
-  "latency.p95",
-  "latency.p99",
-  "latency.max",
-] as const;
-export const rateMetrics = ["errors.rate"] as const;
-export const metricNames = [...latencyMetrics, ...rateMetrics] as const;
-export type MetricName = (typeof metricNames)[number];
-export const comparators = ["below", "above", "atMost", "atLeast", "between"] as const;
-export const checkPhases = ["baseline", "inject", "recover", "verify"] as const;
-export type CheckPhase = (typeof checkPhases)[number];
-export type Comparator = (typeof comparators)[number];
-
-const thresholdText = z.union([z.string(), z.number()]).transform(String);
-
-const conditionFields = {
-  name: z.string().min(1).optional(),
-  metric: z.enum(metricNames, { error: `expected one of ${metricNames.join(", ")}` }),
-  below: thresholdText.optional(),
-  above: thresholdText.optional(),
-  atMost: thresholdText.optional(),
-  atLeast: thresholdText.optional(),
-  between: z
-    .tuple([thresholdText, thresholdText], { error: 'expected [low, high], e.g. between: ["10ms", "300ms"]' })
-    .transform((pair) => pair.join(".."))
-    .optional(),
-};
-
-interface ConditionInput {
-  name?: string | undefined;
-  metric: MetricName;
-  below?: string | undefined;
-  above?: string | undefined;
-  atMost?: string | undefined;
-  atLeast?: string | undefined;
-  between?: string | undefined;
-}
-
-/** Shared by checks and abort conditions: exactly one comparator, a threshold in the metric's unit. */
-function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
-  const given = comparators.filter((c) => condition[c] !== undefined);
-  if (given.length !== 1) {
-    ctx.addIssue({
-      code: "custom",
-      message: `expected exactly one of ${comparators.join(", ")}${given.length ? `, got ${given.join(" and ")}` : ""}`,
-    });
-    return undefined;
-  }
-  const comparator = given[0] as Comparator;
-  const text = condition[comparator] as string;
-  const isLatency = condition.metric.startsWith("latency.");
-  const parseOne = (t: string) => {
-    const parsed = isLatency ? parseDuration(t) : parsePercent(t);
-    return !isLatency && parsed !== undefined && parsed > 1 ? undefined : parsed;
-  };
-  const [lowText, highText] = comparator === "between" ? text.split("..") : [text, undefined];
-  const threshold = parseOne(lowText ?? "");
-  const thresholdHigh = highText === undefined ? undefined : parseOne(highText);
-  if (
-    threshold !== undefined &&
-    highText !== undefined &&
-    (thresholdHigh === undefined || thresholdHigh < threshold)
-  ) {
-    ctx.addIssue({
-      code: "custom",
-      path: [comparator],
-      message: `expected between: [low, high] with low at most high, got [${lowText}, ${highText}]`,
-    });
-    return undefined;
-  }
-  if (threshold === undefined) {
-    ctx.addIssue({
-      code: "custom",
-      path: [comparator],
-      message: isLatency
-        ? `expected a duration such as "300ms" for ${condition.metric}, got "${text}"`
-        : `expected a percentage from "0%" to "100%" for ${condition.metric}, got "${text}"`,
-    });
-    return undefined;
-  }
-  return {
-    name: condition.name ?? `${condition.metric} ${comparator} ${text}`,
-    metric: condition.metric,
-    comparator,
-    threshold,
-    ...(thresholdHigh === undefined ? {} : { thresholdHigh }),
-    thresholdText: text,
-  };
-}
-
-export const checkSchema = z
-  .strictObject({
-    ...conditionFields,
-    weight: weight.default(1).describe("weight of this check in the score's tolerance and restoration"),
-    phases: z
-      .array(
-        z.enum([...checkPhases, "always"], {
-          error: `expected phases among ${checkPhases.join(", ")}, always`,
-        }),
-      )
-      .min(1)
-      .optional()
-      .describe("the phases in which the check applies (default: always)"),
-    allowFor: duration()
-      .default(0)
-      .describe("a breach lasting at most this long (consecutive windows) is tolerated"),
-  })
-  .transform((check, ctx) => {
-    const condition = parseCondition(check, ctx);
-    if (!condition) return z.NEVER;
-    const phases: CheckPhase[] =
-      !check.phases || check.phases.includes("always") ? [...checkPhases] : (check.phases as CheckPhase[]);
-    return { ...condition, weight: check.weight, phases, allowForMs: check.allowFor };
-  });
-export type Check = z.infer<typeof checkSchema>;
-
-export const abortConditionSchema = z
-  .strictObject({
-    ...conditionFields,
-    for: duration()
-      .default(5000)
-      .describe("how long the breach must last, measured over that many seconds of traffic"),
-  })
-  .transform((abort, ctx) => {
-    const condition = parseCondition(abort, ctx);
-    return condition ? { ...condition, forMs: abort.for } : z.NEVER;
-  })
-  .describe("when the metric is on this side of the threshold for `for`, every fault is reverted at once");
-export type AbortCondition = z.infer<typeof abortConditionSchema>;
 
 export const steadyStateSchema = z.strictObject({
   window: duration().default(5000).describe("checks are evaluated over windows of this length"),
@@ -204,18 +48,6 @@ export const signals = [
   "SIGUSR2",
   "SIGSTOP",
 ] as const;
-
-const share = z.string({ error: 'expected a percentage such as "50%"' }).transform((text, ctx) => {
-  const value = parsePercent(text);
-  if (value === undefined || value <= 0 || value > 1) {
-    ctx.addIssue({
-      code: "custom",
-      message: `expected a percentage above "0%" and at most "100%", got "${text}"`,
-    });
-    return z.NEVER;
-  }
-  return value;
-});
 
 const selectorFields = {
   pick: z
@@ -508,6 +340,25 @@ export const experimentSchema = z
     safety: safetySchema.default({ minHealthyEdges: 1, maxFaultDuration: 30 * 60_000 }),
   })
   .superRefine((experiment, ctx) => {
+    const unique = (names: readonly string[], path: string[]) => {
+      names.forEach((name, index) => {
+        const first = names.indexOf(name);
+        if (first === index) return;
+        ctx.addIssue({
+          code: "custom",
+          path: [...path, index, "name"],
+          message: `expected a name of its own; "${name}" is also ${path.join(".")}[${first}] (give each a distinct name:)`,
+        });
+      });
+    };
+    unique(
+      experiment.steadyState.checks.map((c) => c.name),
+      ["steadyState", "checks"],
+    );
+    unique(
+      experiment.abort.map((a) => a.name),
+      ["abort"],
+    );
     experiment.method.forEach((fault, index) => {
       if (fault.for <= 0) {
         ctx.addIssue({

@@ -57,8 +57,10 @@ export function computeScore(input: ScoreInput): Score {
   // Tolerance: per check, the share of inject windows (with data) in which it held; weighted.
   const tolerated = input.checks.flatMap((c) => {
     const tally = c.inject;
-    const withData = tally ? tally.windows - tally.noData : 0;
-    if (!tally || withData <= 0) {
+    // No tally: the check does not apply in this phase; it is left out, and not as "no data".
+    if (!tally) return [];
+    const withData = tally.windows - tally.noData;
+    if (withData <= 0) {
       noData.add(c.name);
       return [];
     }
@@ -76,8 +78,10 @@ export function computeScore(input: ScoreInput): Score {
   // Restoration: the (weighted) share of checks that held in every verify window with data.
   const restored = input.checks.flatMap((c) => {
     const tally = c.verify;
-    const withData = tally ? tally.windows - tally.noData : 0;
-    if (!tally || withData <= 0) {
+    // No tally: the check does not apply in this phase; it is left out, and not as "no data".
+    if (!tally) return [];
+    const withData = tally.windows - tally.noData;
+    if (withData <= 0) {
       noData.add(c.name);
       return [];
     }

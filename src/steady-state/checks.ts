@@ -1,12 +1,20 @@
-import type { Check, CheckPhase, Comparator, MetricName } from "../experiments/schema.js";
-import type { WindowStats } from "./metrics.js";
+import {
+  type CheckPhase,
+  type Comparator,
+  type Condition,
+  type LoadMetric,
+  type MetricName,
+  unitOf,
+} from "../experiments/check-schema.js";
+import { formatDuration } from "../units.js";
+import { type MetricsBucket, type WindowStats, windowStats } from "./metrics.js";
 
 export interface CheckResult {
   check: string;
-  metric: MetricName;
-  comparator: Comparator;
+  metric: MetricName | string;
+  comparator: Comparator | string;
   threshold: number;
-  /** Measured value (milliseconds for latency, a fraction for rates); undefined: no data. */
+  /** Measured value (milliseconds, a fraction, per second, or a probe's number); undefined: no data. */
   value: number | undefined;
   /** undefined when the window produced no data: never counted as a pass or a fail. */
   ok: boolean | undefined;
@@ -14,7 +22,33 @@ export interface CheckResult {
   applies?: boolean;
   /** A breach within the check's allowFor: reported, but counted as held. */
   tolerated?: boolean;
+  /** Why there is no data, or what the failing probe samples said. */
+  detail?: string;
 }
+
+/** One sample of a probe (PromQL, HTTP, command), as the journal records it. */
+export interface ProbeSample {
+  /** The check (its name) or abort condition (`abort:` and its name) the sample is for. */
+  key: string;
+  /** Seconds since the load started (fractional), when the sample was taken. */
+  second: number;
+  /** A PromQL value. */
+  value?: number | undefined;
+  /** HTTP and command probes: whether the answer met the expectation. */
+  ok?: boolean | undefined;
+  /** HTTP probes: time to the answer (or to the timeout). */
+  latencyMs?: number | undefined;
+  error?: string | undefined;
+}
+
+/** Everything a run measured: per-second load buckets and probe samples. */
+export interface Measurements {
+  buckets: readonly MetricsBucket[];
+  probes: readonly ProbeSample[];
+}
+
+export const probeKey = (kind: "check" | "abort", name: string) =>
+  kind === "check" ? name : `abort:${name}`;
 
 /** The parts of a result (live or read back from a journal) that decide its status. */
 interface ResultStatus {
@@ -30,10 +64,12 @@ export const breaks = (r: ResultStatus) => r.applies !== false && r.ok === false
 /** No data: applicable, but the window had nothing to measure. */
 export const lacksData = (r: ResultStatus) => r.applies !== false && r.ok === undefined;
 
-export function metricValue(metric: MetricName, stats: WindowStats): number | undefined {
+export function loadMetricValue(metric: LoadMetric, stats: WindowStats): number | undefined {
   switch (metric) {
     case "errors.rate":
       return stats.errorRate;
+    case "throughput":
+      return stats.throughput;
     case "latency.p50":
       return stats.latency?.p50;
     case "latency.p90":
@@ -44,6 +80,11 @@ export function metricValue(metric: MetricName, stats: WindowStats): number | un
       return stats.latency?.p99;
     case "latency.max":
       return stats.latency?.max;
+    case "status.2xx":
+    case "status.3xx":
+    case "status.4xx":
+    case "status.5xx":
+      return stats.count ? (stats.statuses[metric.slice("status.".length)] ?? 0) / stats.count : undefined;
   }
 }
 
@@ -62,34 +103,126 @@ export function compare(comparator: Comparator, value: number, threshold: number
   }
 }
 
-export function evaluateCheck(check: Check, stats: WindowStats, phase?: CheckPhase): CheckResult {
-  if (phase && !check.phases.includes(phase)) {
-    return {
-      check: check.name,
-      metric: check.metric,
-      comparator: check.comparator,
-      threshold: check.threshold,
-      value: undefined,
-      ok: undefined,
-      applies: false,
-    };
+/** The value furthest on the wrong side of the condition's threshold (or closest to it). */
+export function worstOf(values: readonly number[], condition: Condition): number | undefined {
+  if (values.length === 0) return undefined;
+  const { comparator, threshold } = condition;
+  const high = condition.thresholdHigh ?? threshold;
+  if (comparator === "below" || comparator === "atMost") return Math.max(...values);
+  if (comparator === "above" || comparator === "atLeast") return Math.min(...values);
+  const outside = (v: number) => Math.max(threshold - v, v - high, 0);
+  return values.reduce((worst, v) => (outside(v) > outside(worst) ? v : worst));
+}
+
+interface Measured {
+  value: number | undefined;
+  detail?: string;
+}
+
+/** A probe's value over a window's samples: see docs/design.md ("Probes"). */
+export function probeValue(condition: Condition, samples: readonly ProbeSample[]): Measured {
+  const probe = condition.probe;
+  const failed = samples.filter((s) => s.error !== undefined);
+  const lastError = failed[failed.length - 1]?.error;
+  const note = failed.length
+    ? { detail: `${failed.length} of ${samples.length} probe samples failed, last: ${lastError}` }
+    : {};
+  if (!probe || samples.length === 0) return { value: undefined, detail: "no probe sample in this window" };
+  switch (probe.kind) {
+    case "promql":
+      return {
+        value: worstOf(
+          samples.flatMap((s) => (s.value === undefined ? [] : [s.value])),
+          condition,
+        ),
+        ...note,
+      };
+    case "http":
+      if (probe.measure === "latency") {
+        return {
+          value: worstOf(
+            samples.flatMap((s) => (s.latencyMs === undefined ? [] : [s.latencyMs])),
+            condition,
+          ),
+          ...note,
+        };
+      }
+      return { value: samples.filter((s) => s.ok === true).length / samples.length, ...note };
+    case "command":
+      return { value: samples.filter((s) => s.ok === true).length / samples.length, ...note };
   }
-  const value = metricValue(check.metric, stats);
+}
+
+export function samplesIn(
+  probes: readonly ProbeSample[],
+  key: string,
+  interval: { start: number; end: number },
+): ProbeSample[] {
+  return probes.filter((s) => s.key === key && s.second >= interval.start && s.second < interval.end);
+}
+
+/**
+ * Measures conditions over one interval (seconds since the load started). Load statistics are
+ * computed once for all load-metric conditions.
+ */
+export function measureConditions(
+  conditions: readonly Condition[],
+  measurements: Measurements,
+  interval: { start: number; end: number },
+  keyOf: (condition: Condition) => string,
+): Measured[] {
+  let stats: WindowStats | undefined;
+  return conditions.map((condition) => {
+    if (condition.probe) {
+      return probeValue(condition, samplesIn(measurements.probes, keyOf(condition), interval));
+    }
+    stats ??= windowStats(
+      measurements.buckets.filter((b) => b.second >= interval.start && b.second < interval.end),
+    );
+    return { value: loadMetricValue(condition.metric as LoadMetric, stats) };
+  });
+}
+
+export function judge(
+  condition: Condition & { phases?: readonly CheckPhase[] },
+  measured: Measured,
+  phase?: CheckPhase,
+): CheckResult {
+  const base = {
+    check: condition.name,
+    metric: condition.metric,
+    comparator: condition.comparator,
+    threshold: condition.threshold,
+  };
+  if (phase && condition.phases && !condition.phases.includes(phase)) {
+    return { ...base, value: undefined, ok: undefined, applies: false };
+  }
+  const { value } = measured;
   return {
-    check: check.name,
-    metric: check.metric,
-    comparator: check.comparator,
-    threshold: check.threshold,
+    ...base,
     value,
     ok:
       value === undefined
         ? undefined
-        : compare(check.comparator, value, check.threshold, check.thresholdHigh),
+        : compare(condition.comparator, value, condition.threshold, condition.thresholdHigh),
+    ...(measured.detail === undefined ? {} : { detail: measured.detail }),
   };
 }
 
-export function formatValue(metric: MetricName, value: number | undefined): string {
+export function formatValue(metric: string, value: number | undefined): string {
   if (value === undefined) return "no data";
-  if (metric.startsWith("latency.")) return value < 10 ? `${value.toFixed(1)}ms` : `${Math.round(value)}ms`;
-  return `${(value * 100).toFixed(value < 0.01 && value > 0 ? 2 : 1)}%`;
+  switch (unitOf(metric)) {
+    case "duration":
+      return value < 10
+        ? `${value.toFixed(1)}ms`
+        : value < 10_000
+          ? `${Math.round(value)}ms`
+          : formatDuration(value);
+    case "fraction":
+      return `${(value * 100).toFixed(value < 0.01 && value > 0 ? 2 : 1)}%`;
+    case "rate":
+      return `${value.toFixed(1)}/s`;
+    case "number":
+      return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+  }
 }

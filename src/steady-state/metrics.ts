@@ -128,7 +128,10 @@ export interface WindowStats {
   count: number;
   errors: number;
   errorRate: number | undefined;
-  throughput: number;
+  /** Requests per second sent in the window; undefined when the window has no seconds yet. */
+  throughput: number | undefined;
+  /** Requests by status class: 2xx, 3xx, 4xx, 5xx, and none (no response). */
+  statuses: Record<string, number>;
   latency: { p50: number; p90: number; p95: number; p99: number; max: number } | undefined;
 }
 
@@ -137,11 +140,13 @@ export function windowStats(buckets: readonly MetricsBucket[], edge?: string): W
   const merged = newHistogram();
   let count = 0;
   let errors = 0;
+  const statuses: Record<string, number> = {};
   for (const bucket of buckets) {
     const stats = edge ? bucket.byEdge[edge] : bucket.all;
     if (!stats || stats.count === 0) continue;
     count += stats.count;
     errors += stats.errors;
+    for (const [cls, n] of Object.entries(stats.statuses)) statuses[cls] = (statuses[cls] ?? 0) + n;
     const h = hdr.decodeFromCompressedBase64(stats.histogram);
     merged.add(h);
     h.destroy();
@@ -151,7 +156,8 @@ export function windowStats(buckets: readonly MetricsBucket[], edge?: string): W
     count,
     errors,
     errorRate: count ? errors / count : undefined,
-    throughput: buckets.length ? count / buckets.length : 0,
+    throughput: buckets.length ? count / buckets.length : undefined,
+    statuses,
     latency: count
       ? { p50: ms(50), p90: ms(90), p95: ms(95), p99: ms(99), max: merged.maxValue / 1000 }
       : undefined,

@@ -5,7 +5,7 @@ import {
   type RunEvaluation,
 } from "../../src/experiments/evaluation.js";
 import { type JournalEvent, type Phase, readJournal } from "../../src/experiments/journal.js";
-import { parseYamlWithSchema } from "../../src/experiments/loader.js";
+import { parseLocated } from "../../src/experiments/loader.js";
 import { runExperiment } from "../../src/experiments/runner.js";
 import { experimentSchema } from "../../src/experiments/schema.js";
 import type { Replica } from "../../src/replica/replica.js";
@@ -31,6 +31,7 @@ export async function runShort(
     path?: string;
     timeout?: string;
     checks?: string;
+    recover?: string;
     seed?: number;
     extra?: string;
   } = {},
@@ -41,17 +42,15 @@ load: { rate: ${options.rate ?? "40/s"}, path: ${options.path ?? "/"}, warmup: 1
 steadyState:
   window: 3s
   baseline: 3s
-  recover: 4s
+  recover: ${options.recover ?? "4s"}
   verify: 3s
   checks: ${options.checks ?? "[{ metric: errors.rate, below: 100% }]"}
 method:
 ${method}
 ${options.extra ?? ""}
 `;
-  const loaded = {
-    file: "short.yaml",
-    experiment: parseYamlWithSchema("short.yaml", yaml, experimentSchema),
-  };
+  const { data, locate } = parseLocated("short.yaml", yaml, experimentSchema);
+  const loaded = { file: "short.yaml", experiment: data, locate };
   const result = await runExperiment({
     loaded,
     replica,

@@ -1,0 +1,342 @@
+import { z } from "zod";
+import { errorMessage } from "../errors.js";
+import { parseDuration, parsePercent, parseRate } from "../units.js";
+import { duration, weight } from "./schema-units.js";
+
+// Checks and abort conditions: what is measured (a load metric or a probe), on which side of
+// which threshold it must stay, and when. A load metric comes from the traffic Faultline
+// drives; a probe (PromQL, HTTP, command) is sampled on its own schedule during the run.
+
+export const latencyMetrics = [
+  "latency.p50",
+  "latency.p90",
+  "latency.p95",
+  "latency.p99",
+  "latency.max",
+] as const;
+export const statusMetrics = ["status.2xx", "status.3xx", "status.4xx", "status.5xx"] as const;
+export const loadMetrics = [...latencyMetrics, "errors.rate", "throughput", ...statusMetrics] as const;
+export const probeMetrics = ["promql", "http.success", "http.latency", "command.success"] as const;
+export const metricNames = [...loadMetrics, ...probeMetrics] as const;
+export type LoadMetric = (typeof loadMetrics)[number];
+export type MetricName = (typeof metricNames)[number];
+
+/** duration: milliseconds; fraction: 0..1; rate: per second; number: as the probe returned it. */
+export type MetricUnit = "duration" | "fraction" | "rate" | "number";
+
+export function unitOf(metric: string): MetricUnit {
+  if (metric.startsWith("latency.") || metric === "http.latency") return "duration";
+  if (metric === "throughput") return "rate";
+  if (metric === "promql") return "number";
+  return "fraction";
+}
+
+export const comparators = ["below", "above", "atMost", "atLeast", "between"] as const;
+export type Comparator = (typeof comparators)[number];
+export const checkPhases = ["baseline", "inject", "recover", "verify"] as const;
+export type CheckPhase = (typeof checkPhases)[number];
+
+/** Endpoints of the replica an HTTP probe can name instead of a URL (published on 127.0.0.1). */
+export const httpEndpoints = ["lb", "lb-stats", "prometheus", "toxiproxy"] as const;
+export type HttpEndpoint = (typeof httpEndpoints)[number];
+
+const regex = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .superRefine((text, ctx) => {
+      try {
+        new RegExp(text);
+      } catch (error) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a regular expression for ${what}: ${errorMessage(error)}`,
+        });
+      }
+    });
+
+const httpStatus = z.number().int().min(100, "expected an HTTP status").max(599, "expected an HTTP status");
+
+export const httpProbeSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^https?:\/\/[^/\s]+/, { message: "expected an absolute http:// or https:// URL" })
+      .optional()
+      .describe("absolute URL to request; default: `endpoint` and `path`"),
+    endpoint: z
+      .enum(httpEndpoints, { error: `expected endpoint to be one of ${httpEndpoints.join(", ")}` })
+      .optional()
+      .describe("a replica endpoint to request (default lb, the PoP's load balancer)"),
+    path: z.string().regex(/^\//, { message: 'expected a URL path starting with "/"' }).optional(),
+    status: z
+      .union([httpStatus, z.array(httpStatus).min(1)], {
+        error: "expected an HTTP status such as 200, or a list such as [200, 204]",
+      })
+      .optional()
+      .describe("the statuses that count as success (default: any below 400)"),
+    body: regex("body").optional().describe("a regular expression the response body must match"),
+    timeout: duration().default(2000).describe("an answer slower than this is a failure"),
+    measure: z
+      .enum(["success", "latency"], { error: "expected measure to be success or latency" })
+      .default("success")
+      .describe("success: share of probes that succeeded; latency: the slowest answer"),
+  })
+  .superRefine((http, ctx) => {
+    if (http.url !== undefined && (http.endpoint !== undefined || http.path !== undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["url"],
+        message: "expected either url, or endpoint and path, not both",
+      });
+    }
+  })
+  .transform((http) => ({
+    kind: "http" as const,
+    url: http.url,
+    endpoint: http.endpoint ?? ("lb" as HttpEndpoint),
+    path: http.path ?? "/",
+    status: http.status === undefined ? undefined : Array.isArray(http.status) ? http.status : [http.status],
+    body: http.body,
+    timeoutMs: http.timeout,
+    measure: http.measure,
+  }));
+
+export const commandProbeSchema = z
+  .strictObject({
+    run: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
+        error: 'expected a command line such as "nginx -t", or a list of arguments',
+      })
+      .describe("a string runs through sh -c; a list runs as is"),
+    in: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("run inside this service's container (e.g. edge-1) instead of on this machine"),
+    exit: z.number().int().min(0).max(255).default(0).describe("the exit code that counts as success"),
+    output: regex("output").optional().describe("a regular expression the output must match"),
+    timeout: duration().default(5000).describe("a command running longer is stopped and fails"),
+  })
+  .transform((command) => ({
+    kind: "command" as const,
+    argv: typeof command.run === "string" ? ["sh", "-c", command.run] : command.run,
+    display: typeof command.run === "string" ? command.run : command.run.join(" "),
+    in: command.in,
+    exit: command.exit,
+    output: command.output,
+    timeoutMs: command.timeout,
+  }));
+
+export interface PromqlProbe {
+  kind: "promql";
+  query: string;
+  everyMs: number;
+}
+export type HttpProbe = z.output<typeof httpProbeSchema> & { everyMs: number };
+export type CommandProbe = z.output<typeof commandProbeSchema> & { everyMs: number };
+export type Probe = PromqlProbe | HttpProbe | CommandProbe;
+
+/** How long one sample of the probe may take. */
+export function probeTimeoutMs(probe: Probe): number {
+  return probe.kind === "promql" ? 2000 : probe.timeoutMs;
+}
+
+const thresholdText = z.union([z.string(), z.number()]).transform(String);
+const sourceKeys = ["metric", "promql", "http", "command"] as const;
+
+const conditionFields = {
+  name: z.string().min(1).optional(),
+  metric: z
+    .enum(loadMetrics, {
+      error: `expected one of ${loadMetrics.join(", ")} (or use promql, http or command)`,
+    })
+    .optional()
+    .describe("a metric of the load Faultline drives"),
+  promql: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("a PromQL query against the replica's Prometheus; one value (a scalar or one series)"),
+  http: httpProbeSchema.optional().describe("an HTTP request made every `every`"),
+  command: commandProbeSchema.optional().describe("a command run every `every`"),
+  every: duration().optional().describe("how often a probe is sampled (default 1s; 2s for command probes)"),
+  below: thresholdText.optional(),
+  above: thresholdText.optional(),
+  atMost: thresholdText.optional(),
+  atLeast: thresholdText.optional(),
+  between: z
+    .tuple([thresholdText, thresholdText], { error: 'expected [low, high], e.g. between: ["10ms", "300ms"]' })
+    .transform((pair) => pair.join(".."))
+    .optional(),
+};
+
+interface ConditionInput {
+  name?: string | undefined;
+  metric?: LoadMetric | undefined;
+  promql?: string | undefined;
+  http?: z.output<typeof httpProbeSchema> | undefined;
+  command?: z.output<typeof commandProbeSchema> | undefined;
+  every?: number | undefined;
+  below?: string | undefined;
+  above?: string | undefined;
+  atMost?: string | undefined;
+  atLeast?: string | undefined;
+  between?: string | undefined;
+}
+
+const plainNumber = (text: string) =>
+  /^\s*-?\d+(\.\d+)?(e[-+]?\d+)?\s*$/i.test(text) ? Number(text) : undefined;
+
+export function parseThreshold(unit: MetricUnit, text: string): number | undefined {
+  switch (unit) {
+    case "duration":
+      return parseDuration(text);
+    case "fraction": {
+      const value = parsePercent(text);
+      return value !== undefined && value <= 1 ? value : undefined;
+    }
+    case "rate":
+      return parseRate(text) ?? plainNumber(text);
+    case "number":
+      return plainNumber(text) ?? parsePercent(text);
+  }
+}
+
+const thresholdExpectation: Record<MetricUnit, string> = {
+  duration: 'a duration such as "300ms"',
+  fraction: 'a percentage from "0%" to "100%"',
+  rate: 'a rate such as "90/s"',
+  number: "a number such as 3 or 0.5",
+};
+
+function sourceOf(condition: ConditionInput, everyMs: number): { metric: MetricName; probe?: Probe } {
+  if (condition.promql !== undefined)
+    return { metric: "promql", probe: { kind: "promql", query: condition.promql, everyMs } };
+  if (condition.http !== undefined)
+    return { metric: `http.${condition.http.measure}`, probe: { ...condition.http, everyMs } };
+  if (condition.command !== undefined)
+    return { metric: "command.success", probe: { ...condition.command, everyMs } };
+  return { metric: condition.metric as LoadMetric };
+}
+
+function defaultName(metric: MetricName, probe: Probe | undefined, comparator: string, text: string): string {
+  const rule = `${comparator} ${text}`;
+  if (!probe) return `${metric} ${rule}`;
+  switch (probe.kind) {
+    case "promql":
+      return `${probe.query} ${rule}`;
+    case "http":
+      return `http ${probe.url ?? `${probe.endpoint}${probe.path}`} ${probe.measure} ${rule}`;
+    case "command":
+      return `command "${probe.display}"${probe.in ? ` in ${probe.in}` : ""} ${rule}`;
+  }
+}
+
+/** Shared by checks and abort conditions: one source, exactly one comparator, a threshold in its unit. */
+function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
+  const sources = sourceKeys.filter((k) => condition[k] !== undefined);
+  if (sources.length !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      path: sources.length ? [sources[1] as string] : [],
+      message: `expected exactly one of ${sourceKeys.join(", ")}${sources.length ? `, got ${sources.join(" and ")}` : ""}`,
+    });
+    return undefined;
+  }
+  const everyMs = condition.every ?? (condition.command ? 2000 : 1000);
+  if (condition.metric !== undefined && condition.every !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["every"],
+      message:
+        "expected every only on promql, http and command probes; load metrics are measured every second",
+    });
+    return undefined;
+  }
+  if (everyMs < 100) {
+    ctx.addIssue({ code: "custom", path: ["every"], message: "expected every of at least 100ms" });
+    return undefined;
+  }
+  const { metric, probe } = sourceOf(condition, everyMs);
+  const given = comparators.filter((c) => condition[c] !== undefined);
+  if (given.length !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected exactly one of ${comparators.join(", ")}${given.length ? `, got ${given.join(" and ")}` : ""}`,
+    });
+    return undefined;
+  }
+  const comparator = given[0] as Comparator;
+  const text = condition[comparator] as string;
+  const unit = unitOf(metric);
+  const [lowText, highText] = comparator === "between" ? text.split("..") : [text, undefined];
+  const threshold = parseThreshold(unit, lowText ?? "");
+  const thresholdHigh = highText === undefined ? undefined : parseThreshold(unit, highText);
+  if (threshold === undefined || (highText !== undefined && thresholdHigh === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: [comparator],
+      message: `expected ${thresholdExpectation[unit]} for ${metric}, got "${comparator === "between" ? `[${lowText}, ${highText}]` : text}"`,
+    });
+    return undefined;
+  }
+  if (thresholdHigh !== undefined && thresholdHigh < threshold) {
+    ctx.addIssue({
+      code: "custom",
+      path: [comparator],
+      message: `expected between: [low, high] with low at most high, got [${lowText}, ${highText}]`,
+    });
+    return undefined;
+  }
+  return {
+    name: condition.name ?? defaultName(metric, probe, comparator, text),
+    metric,
+    ...(probe ? { probe } : {}),
+    comparator,
+    threshold,
+    ...(thresholdHigh === undefined ? {} : { thresholdHigh }),
+    thresholdText: text,
+  };
+}
+export type Condition = NonNullable<ReturnType<typeof parseCondition>>;
+
+export const checkSchema = z
+  .strictObject({
+    ...conditionFields,
+    weight: weight.default(1).describe("weight of this check in the score's tolerance and restoration"),
+    phases: z
+      .array(
+        z.enum([...checkPhases, "always"], {
+          error: `expected phases among ${checkPhases.join(", ")}, always`,
+        }),
+      )
+      .min(1)
+      .optional()
+      .describe("the phases in which the check applies (default: always)"),
+    allowFor: duration()
+      .default(0)
+      .describe("a breach lasting at most this long (consecutive windows) is tolerated"),
+  })
+  .transform((check, ctx) => {
+    const condition = parseCondition(check, ctx);
+    if (!condition) return z.NEVER;
+    const phases: CheckPhase[] =
+      !check.phases || check.phases.includes("always") ? [...checkPhases] : (check.phases as CheckPhase[]);
+    return { ...condition, weight: check.weight, phases, allowForMs: check.allowFor };
+  });
+export type Check = z.infer<typeof checkSchema>;
+
+export const abortConditionSchema = z
+  .strictObject({
+    ...conditionFields,
+    for: duration()
+      .default(5000)
+      .describe("how long the breach must last, measured over that many seconds of traffic"),
+  })
+  .transform((abort, ctx) => {
+    const condition = parseCondition(abort, ctx);
+    return condition ? { ...condition, forMs: abort.for } : z.NEVER;
+  })
+  .describe("when the metric is on this side of the threshold for `for`, every fault is reverted at once");
+export type AbortCondition = z.infer<typeof abortConditionSchema>;
