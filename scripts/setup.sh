@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Host setup for Faultline: Docker engine, base image, pinned Go tools, replica images,
-# npm packages and the compiled CLI. Idempotent: every step is skipped when its result
-# is already there, so a second run takes seconds.
+# npm packages, the compiled CLI, and the test tools (Chromium, tmux). Idempotent: every
+# step is skipped when its result is already there, so a second run takes seconds.
 #
 # Exit codes: 0 ready, 4 environment problem (message says what to install).
 set -euo pipefail
@@ -111,6 +111,20 @@ ensure_images() {
   done
 }
 
+ensure_test_tools() {
+  # Headless Chromium renders the HTML reports in the tests; tmux drives the terminal view.
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+  if [ ${#missing[@]} -eq 0 ]; then log "test tools: chromium and tmux present"; return; fi
+  if is_root && is_debian; then
+    log "test tools: installing ${missing[*]} from Debian's packages"
+    apt_install "${missing[@]}"
+  else
+    log "test tools: ${missing[*]} missing (only the report and terminal tests need them)"
+  fi
+}
+
 ensure_node() {
   command -v node >/dev/null 2>&1 || die "Node.js is missing" "install Node.js >= 20"
   cd "$ROOT"
@@ -129,6 +143,7 @@ main() {
   ensure_base_image
   ensure_tools
   ensure_images
+  ensure_test_tools
   if [ "${1:-}" != "--no-node" ]; then ensure_node; fi
   log "ready"
 }

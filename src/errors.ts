@@ -10,6 +10,7 @@ export const ExitCode = {
   environment: 4,
   degraded: 5,
   aborted: 6,
+  gateFailed: 7,
   interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

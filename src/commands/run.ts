@@ -1,39 +1,51 @@
+import { appendFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { progressLine, renderEvaluation } from "../cli/render.js";
 import { abortOnSignals } from "../cli/signals.js";
-import type { RunEvaluation } from "../experiments/evaluation.js";
-import { loadExperiment } from "../experiments/loader.js";
-import { planFaults } from "../experiments/plan.js";
-import { planOf, runExperiment } from "../experiments/runner.js";
-import { newSeed } from "../experiments/targets.js";
-import { recoverReplica } from "../injectors/recover.js";
-import { assertNotLocked } from "../lifecycle/lock.js";
-import { connectReplica, replicaDown, replicaUp } from "../replica/replica.js";
-import { defaultTopology } from "../replica/topology.js";
-import { formatDuration } from "../units.js";
+import { InvalidInputError } from "../errors.js";
+import { runSuite, type SuiteResult, type SuiteRun } from "../experiments/suite.js";
+import { renderJunit } from "../reports/junit.js";
+import { renderMarkdown } from "../reports/markdown.js";
+import { parsePercent } from "../units.js";
 
 export default class Run extends BaseCommand {
-  static override description = `Run an experiment: baseline, inject, recover, verify; print the verdict
+  static override description =
+    `Run experiments: baseline, inject, recover, verify; print the verdict and the score
 
-Brings the experiment's replica up when it is not running (and takes it down again at the end,
-unless --keep-replica). Every fault is reverted at the end of its \`for\`, on any error, and on
-Ctrl-C / SIGTERM. The journal of the run is written to <runs-dir>/<run-id>/journal.jsonl.
+Give one experiment file, several, or a folder (its *.yaml files, in name order); --tag keeps
+the experiments carrying a tag. Brings each experiment's replica up when it is not running (and
+takes it down at the end, unless --keep-replica). Every fault is reverted at the end of its
+\`for\`, on any error, and on Ctrl-C / SIGTERM. Each run writes <runs-dir>/<run-id>/ with its
+journal and its reports (report.json, junit.xml, report.md, report.html).
 
-Exit codes: 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 environment or tool error,
-5 degraded, 130 interrupted.`;
+CI gates: --fail-under fails a run scoring below a minimum; --baseline fails a run whose score,
+or any check's share of windows held under fault or after recovery, regressed beyond the
+tolerances. --junit and --markdown write all runs' results for the CI system.
+
+Exit codes (a suite exits with the most severe of its runs, in this order): 130 interrupted,
+2 invalid input, 4 environment or tool error, 1 failed, 6 aborted, 7 a gate failed,
+3 inconclusive, 5 degraded (0 with --accept-degraded), 0 passed.`;
   static override examples = [
     "<%= config.bin %> run experiments/edge-latency.yaml",
+    '<%= config.bin %> run experiments/ --tag failover --junit junit.xml --markdown "$GITHUB_STEP_SUMMARY"',
+    "<%= config.bin %> run experiments/edge-node-failover.yaml --fail-under 80 --baseline runs/20261128-140202-edge-node-failover-67c6",
     "<%= config.bin %> run experiments/edge-latency.yaml --json > result.json",
-    "<%= config.bin %> run experiments/edge-latency.yaml --keep-replica --runs-dir /tmp/runs",
   ];
   static override enableJsonFlag = true;
-  static override args = { file: Args.string({ description: "experiment YAML file", required: true }) };
+  static override strict = false;
+  static override args = {
+    files: Args.string({ description: "experiment YAML file(s) or folder(s)", required: true }),
+  };
   static override flags = {
-    "runs-dir": Flags.string({ description: "where run folders (journals) are written", default: "runs" }),
-    replica: Flags.string({ description: "replica to run against (overrides the experiment's `replica`)" }),
+    "runs-dir": Flags.string({
+      description: "where run folders (journals, reports) are written",
+      default: "runs",
+    }),
+    replica: Flags.string({ description: "replica to run against (overrides each experiment's `replica`)" }),
     edges: Flags.integer({
-      description: "edge count when the replica has to be brought up",
+      description: "edge count when a replica has to be brought up",
       default: 3,
       min: 1,
     }),
@@ -42,58 +54,74 @@ Exit codes: 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 environment o
       description: "seed for random target choices (pick/percent); printed by every run",
       min: 0,
     }),
-    "keep-replica": Flags.boolean({ description: "leave a replica this run brought up running afterwards" }),
+    "keep-replica": Flags.boolean({
+      description: "leave a replica this command brought up running afterwards",
+    }),
+    tag: Flags.string({ description: "run only experiments with this tag (repeatable)", multiple: true }),
+    "fail-under": Flags.integer({
+      description: "gate: fail a run whose score is below this (0-100)",
+      min: 0,
+      max: 100,
+    }),
+    baseline: Flags.string({
+      description:
+        "gate: compare with this run (id, folder, journal, report.json, or `latest` from the history); fail on regression",
+    }),
+    "score-tolerance": Flags.integer({
+      description: "points of score a run may lose against --baseline",
+      default: 5,
+      min: 0,
+      max: 100,
+    }),
+    "check-tolerance": Flags.string({
+      description: "share of windows a check may lose against --baseline, per phase",
+      default: "10%",
+    }),
+    "no-history": Flags.boolean({ description: "do not record the run(s) in <runs-dir>/history.db" }),
+    "accept-degraded": Flags.boolean({
+      description: "exit 0, not 5, for a degraded run (let the gates decide)",
+    }),
+    junit: Flags.string({
+      description: "write a JUnit XML file of all runs (a test case per check and gate)",
+    }),
+    markdown: Flags.string({
+      description: "append a Markdown summary of all runs to this file (e.g. $GITHUB_STEP_SUMMARY)",
+    }),
   };
 
-  async run(): Promise<{ runId: string; journal: string; evaluation: RunEvaluation }> {
-    const { args, flags } = await this.parse(Run);
-    const loaded = await loadExperiment(args.file);
-    const { experiment } = loaded;
-    const replicaName = flags.replica ?? experiment.replica;
-    // Resolve and check every target against the shape the replica will have, before starting anything.
-    const seed = flags.seed ?? newSeed();
-    planFaults(experiment, defaultTopology(replicaName, flags.edges), seed);
-
+  async run(): Promise<SuiteResult> {
+    const { argv, flags } = await this.parse(Run);
+    const paths = argv.filter((a): a is string => typeof a === "string");
+    const checkTolerance = parsePercent(flags["check-tolerance"]);
+    if (checkTolerance === undefined || checkTolerance > 1) {
+      throw new InvalidInputError(
+        `--check-tolerance: expected a percentage such as "10%", got "${flags["check-tolerance"]}"`,
+      );
+    }
     const signals = abortOnSignals((signal) =>
       this.progress(`\n${signal}: stopping and reverting every fault…`),
     );
-    let created = false;
+    let startedAt = Date.now();
     try {
-      const plan = planOf(experiment);
-      const total =
-        plan.warmupSeconds +
-        plan.baselineSeconds +
-        plan.injectSeconds +
-        plan.recoverSeconds +
-        plan.verifySeconds;
-      this.progress(`faultline: ${experiment.name} (${args.file}), about ${formatDuration(total * 1000)}`);
-      assertNotLocked(replicaName);
-      if (flags.recover) {
-        // A replica with stopped or paused services is refused by `up`: recover it first.
-        const existing = await connectReplica(replicaName).catch(() => undefined);
-        if (existing) {
-          const { recovered } = await recoverReplica(existing);
-          for (const r of recovered) this.progress(`  recovered ${r.kind} on ${r.target}: ${r.what}`);
-        }
-      }
-      const up = await replicaUp({
-        replica: replicaName,
-        edges: flags.edges,
-        signal: signals.signal,
-        onProgress: (m) => this.progress(`  replica: ${m}`),
-      });
-      created = up.created;
-      this.progress(
-        `  replica ${replicaName}: ${up.replica.topology.edges.length} edges healthy (${up.created ? `up in ${formatDuration(up.tookMs)}` : "reused"}); load balancer ${up.replica.endpoints.lb}`,
-      );
-      let startedAt = Date.now();
-      const result = await runExperiment({
-        loaded,
-        replica: up.replica,
+      const result = await runSuite({
+        paths,
+        tags: flags.tag ?? [],
         runsDir: flags["runs-dir"],
-        seed,
-        recoverFirst: flags.recover,
+        replica: flags.replica,
+        edges: flags.edges,
+        recover: flags.recover,
+        seed: flags.seed,
+        keepReplica: flags["keep-replica"],
+        gates: {
+          failUnder: flags["fail-under"],
+          baseline: flags.baseline,
+          scoreTolerance: flags["score-tolerance"],
+          checkTolerance,
+        },
+        acceptDegraded: flags["accept-degraded"],
+        historyPath: flags["no-history"] ? undefined : join(flags["runs-dir"], "history.db"),
         signal: signals.signal,
+        onProgress: (m) => this.progress(m),
         onEvent: (event) => {
           if (event.type === "run-started") {
             startedAt = Date.parse(event.at);
@@ -105,17 +133,43 @@ Exit codes: 0 passed, 1 failed, 2 invalid input, 3 inconclusive, 4 environment o
           if (line) this.progress(line);
         },
       });
-      if (!this.jsonEnabled()) this.log(`\n${renderEvaluation(result.evaluation, result.journalPath)}`);
-      process.exitCode = result.evaluation.exitCode;
-      return { runId: result.runId, journal: result.journalPath, evaluation: result.evaluation };
+      const reported = result.runs.flatMap((r) => (r.report ? [{ report: r.report, gates: r.gates }] : []));
+      if (flags.junit) writeFileSync(flags.junit, renderJunit(reported));
+      if (flags.markdown)
+        appendFileSync(flags.markdown, reported.map((r) => renderMarkdown(r.report, r.gates)).join("\n"));
+      if (!this.jsonEnabled()) {
+        for (const run of result.runs) this.log(`\n${renderRun(run)}`);
+        if (result.runs.length > 1) this.log(`\n${renderSummary(result)}`);
+      }
+      process.exitCode = result.exitCode;
+      return result;
     } finally {
       signals.dispose();
-      if (created && !flags["keep-replica"]) {
-        this.progress(
-          `  replica ${replicaName}: taking down what this run brought up (keep it with --keep-replica)`,
-        );
-        await replicaDown(replicaName);
-      }
     }
   }
+}
+
+function renderRun(run: SuiteRun): string {
+  if (!run.evaluation || !run.journalPath)
+    return `${run.experiment}: ${run.error ?? "not run"} (exit ${run.exitCode})`;
+  const lines = [renderEvaluation(run.evaluation, run.journalPath)];
+  if (run.reports) lines.push(`reports: ${Object.values(run.reports).join(", ")}`);
+  for (const gate of run.gates)
+    lines.push(`gate ${gate.ok ? "passed" : "FAILED"}: ${gate.name}: ${gate.message}`);
+  if (run.gates.length || run.exitCode !== run.evaluation.exitCode) lines.push(`exit ${run.exitCode}`);
+  return lines.join("\n");
+}
+
+function renderSummary(result: SuiteResult): string {
+  const width = Math.max(10, ...result.runs.map((r) => r.experiment.length)) + 2;
+  const lines = [`suite: ${result.runs.length} experiment(s), exit ${result.exitCode}`];
+  for (const run of result.runs) {
+    const verdict = run.evaluation?.verdict ?? "not run";
+    const score = run.evaluation?.score ? `${run.evaluation.score.value}`.padStart(5) : "    -";
+    const failedGates = run.gates.filter((g) => !g.ok).length;
+    lines.push(
+      `  ${run.experiment.padEnd(width)}${verdict.padEnd(13)} score ${score}  ${run.gates.length ? `gates ${run.gates.length - failedGates}/${run.gates.length}` : ""}  exit ${run.exitCode}`,
+    );
+  }
+  return lines.join("\n");
 }

@@ -36,7 +36,7 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     ...base,
     type: z.literal("run-started"),
     runId: z.string(),
-    experiment: z.object({ name: z.string(), file: z.string() }),
+    experiment: z.object({ name: z.string(), file: z.string(), source: z.string().optional() }),
     replica: z.string(),
     load: z.object({ driver: z.string(), version: z.string(), url: z.string(), ratePerSecond: z.number() }),
     plan: z.object({

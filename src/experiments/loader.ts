@@ -8,6 +8,8 @@ import { type Experiment, experimentSchema } from "./schema.js";
 export interface LoadedExperiment {
   file: string;
   experiment: Experiment;
+  /** The document as written; journaled so a run can be re-evaluated and reported on its own. */
+  source?: string;
   /** Where a field of the document is (1-based line and column); for errors found after loading. */
   locate?: (path: readonly PathKey[]) => { line: number; column: number };
 }
@@ -119,7 +121,7 @@ export async function loadExperiment(file: string): Promise<LoadedExperiment> {
     );
   }
   const { data, locate } = parseLocated(file, text, experimentSchema);
-  return { file, experiment: data, locate };
+  return { file, experiment: data, locate, source: text };
 }
 
 export function formatPath(path: readonly PathKey[]): string {

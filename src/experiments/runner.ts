@@ -6,6 +6,8 @@ import type { CleanupEntry } from "../lifecycle/cleanup-registry.js";
 import { acquireLock } from "../lifecycle/lock.js";
 import { type Clock, systemClock } from "../lifecycle/wait.js";
 import type { Replica } from "../replica/replica.js";
+import { type ReportFormat, writeRunReports } from "../reports/index.js";
+import { buildReport } from "../reports/model.js";
 import {
   compare,
   holds,
@@ -59,6 +61,10 @@ export interface RunResult {
   runDir: string;
   journalPath: string;
   evaluation: RunEvaluation;
+  /** The reports written next to the journal, by format; undefined when writing them failed. */
+  reports: Record<ReportFormat, string> | undefined;
+  /** Why the reports could not be written (the run itself is unaffected). */
+  reportError?: string;
 }
 
 export interface Plan {
@@ -158,7 +164,11 @@ async function executeRun(
   journal.write({
     type: "run-started",
     runId,
-    experiment: { name: experiment.name, file },
+    experiment: {
+      name: experiment.name,
+      file,
+      ...(options.loaded.source === undefined ? {} : { source: options.loaded.source }),
+    },
     replica: replica.topology.replica,
     load: { driver: driver.name, version: driverVersion, url, ratePerSecond: experiment.load.rate },
     plan,
@@ -355,7 +365,20 @@ async function executeRun(
     ...(evaluation.score ? { score: evaluation.score.value } : {}),
   });
   journal.write({ type: "run-finished", durationMs: elapsedMs() });
-  return { runId, runDir, journalPath: journal.path, evaluation };
+  // Reports are renderings of the journal; failing to write them never changes the verdict.
+  try {
+    const reports = writeRunReports(runDir, buildReport(events));
+    return { runId, runDir, journalPath: journal.path, evaluation, reports };
+  } catch (error) {
+    return {
+      runId,
+      runDir,
+      journalPath: journal.path,
+      evaluation,
+      reports: undefined,
+      reportError: errorMessage(error),
+    };
+  }
 
   async function runTimeline(actions: readonly PlannedAction[], startMs: number): Promise<void> {
     const steps: Step[] = actions

@@ -50,7 +50,7 @@ ${method}
 ${options.extra ?? ""}
 `;
   const { data, locate } = parseLocated("short.yaml", yaml, experimentSchema);
-  const loaded = { file: "short.yaml", experiment: data, locate };
+  const loaded = { file: "short.yaml", experiment: data, locate, source: yaml };
   const result = await runExperiment({
     loaded,
     replica,

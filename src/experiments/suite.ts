@@ -1,0 +1,290 @@
+import { readFileSync } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  ExitCode,
+  type ExitCodeValue,
+  errorMessage,
+  FaultlineError,
+  InvalidInputError,
+  ValidationError,
+} from "../errors.js";
+import { History } from "../history/store.js";
+import { recoverReplica } from "../injectors/recover.js";
+import { assertNotLocked } from "../lifecycle/lock.js";
+import { connectReplica, type Replica, replicaDown, replicaUp } from "../replica/replica.js";
+import { defaultTopology } from "../replica/topology.js";
+import { evaluateGates, type GateOptions } from "../reports/gates.js";
+import { loadReport, type ReportFormat, writeRunReports } from "../reports/index.js";
+import type { GateResult } from "../reports/junit.js";
+import { type RunReport, runReportSchema } from "../reports/model.js";
+import { formatDuration } from "../units.js";
+import type { RunEvaluation } from "./evaluation.js";
+import type { JournalEvent } from "./journal.js";
+import { type LoadedExperiment, loadExperiment } from "./loader.js";
+import { planFaults } from "./plan.js";
+import { planOf, runExperiment } from "./runner.js";
+import { newSeed } from "./targets.js";
+
+// One or many experiments, run in order, with CI gates and one summary. `faultline run` is a
+// thin shell around runSuite; a single file is a suite of one.
+
+export interface SuiteOptions {
+  /** Experiment files and folders (a folder contributes its *.yaml and *.yml, sorted). */
+  paths: string[];
+  /** Keep only experiments carrying at least one of these tags (none: keep all). */
+  tags?: string[];
+  runsDir: string;
+  /** Overrides every experiment's `replica`. */
+  replica?: string | undefined;
+  edges: number;
+  recover?: boolean;
+  seed?: number | undefined;
+  keepReplica?: boolean;
+  gates?: Omit<GateOptions, "baseline"> & {
+    /**
+     * A run id, run folder, journal, or report.json to compare with; `latest`: the newest
+     * scored run of the same experiment in the history.
+     */
+    baseline?: string | undefined;
+  };
+  /** The SQLite run history to record every run in (and to find `--baseline latest`). */
+  historyPath?: string | undefined;
+  /** Count a degraded verdict as success for the exit code (the gates decide). */
+  acceptDegraded?: boolean;
+  signal: AbortSignal;
+  onProgress?: (message: string) => void;
+  onEvent?: (event: JournalEvent, experiment: LoadedExperiment) => void;
+}
+
+export interface SuiteRun {
+  file: string;
+  experiment: string;
+  runId?: string;
+  runDir?: string;
+  journalPath?: string;
+  report?: RunReport;
+  evaluation?: RunEvaluation;
+  /** Report files in the run folder, by format. */
+  reports?: Record<ReportFormat, string>;
+  gates: GateResult[];
+  exitCode: ExitCodeValue;
+  /** Set when the run could not be carried out (the environment broke, the replica would not come up). */
+  error?: string;
+}
+
+export interface SuiteResult {
+  runs: SuiteRun[];
+  exitCode: ExitCodeValue;
+}
+
+/** Most severe first: a suite exits with the first of these that any of its runs has. */
+export const exitSeverity: readonly ExitCodeValue[] = [
+  ExitCode.interrupted,
+  ExitCode.invalidInput,
+  ExitCode.environment,
+  ExitCode.failed,
+  ExitCode.aborted,
+  ExitCode.gateFailed,
+  ExitCode.inconclusive,
+  ExitCode.degraded,
+  ExitCode.passed,
+];
+
+export function mostSevere(codes: readonly ExitCodeValue[]): ExitCodeValue {
+  return exitSeverity.find((code) => codes.includes(code)) ?? ExitCode.passed;
+}
+
+/** Expands folders, loads every file (all errors at once), and filters by tag. */
+export async function loadSuite(
+  paths: readonly string[],
+  tags: readonly string[] = [],
+): Promise<LoadedExperiment[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isDirectory()) {
+      const entries = (await readdir(path)).filter((f) => /\.ya?ml$/.test(f)).sort();
+      if (entries.length === 0)
+        throw new InvalidInputError(`${path}: no experiment files (*.yaml, *.yml) in this folder`);
+      files.push(...entries.map((f) => join(path, f)));
+    } else {
+      files.push(path);
+    }
+  }
+  const loaded: LoadedExperiment[] = [];
+  const problems: FaultlineError[] = [];
+  for (const file of files) {
+    try {
+      loaded.push(await loadExperiment(file));
+    } catch (error) {
+      if (error instanceof FaultlineError) problems.push(error);
+      else throw error;
+    }
+  }
+  if (problems.length === 1) throw problems[0];
+  if (problems.length > 1) {
+    const issues = problems.flatMap((p) => (p instanceof ValidationError ? p.issues : []));
+    if (issues.length) throw new ValidationError(issues);
+    throw new InvalidInputError(problems.map((p) => p.message).join("\n"));
+  }
+  const names = new Map<string, string>();
+  for (const { experiment, file } of loaded) {
+    const other = names.get(experiment.name);
+    if (other)
+      throw new InvalidInputError(`${file}: experiment name "${experiment.name}" is also used by ${other}`, {
+        suggestion: "give every experiment of a suite its own name: history and reports key on it",
+      });
+    names.set(experiment.name, file);
+  }
+  const chosen = tags.length ? loaded.filter((l) => l.experiment.tags.some((t) => tags.includes(t))) : loaded;
+  if (chosen.length === 0)
+    throw new InvalidInputError(`no experiment carries the tag(s) ${tags.join(", ")}`, {
+      suggestion: `tags in these files: ${[...new Set(loaded.flatMap((l) => l.experiment.tags))].join(", ") || "none"}`,
+    });
+  return chosen;
+}
+
+export function loadBaseline(ref: string, runsDir: string): RunReport {
+  if (ref.endsWith(".json")) {
+    try {
+      return runReportSchema.parse(JSON.parse(readFileSync(ref, "utf8")));
+    } catch (error) {
+      throw new InvalidInputError(
+        `${ref}: not a Faultline JSON report (${errorMessage(error).split("\n")[0]})`,
+        {
+          suggestion: "pass a report.json written by `faultline run` or `faultline report --format json`",
+        },
+      );
+    }
+  }
+  return loadReport(ref, runsDir).report;
+}
+
+export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
+  const progress = options.onProgress ?? (() => {});
+  const suite = await loadSuite(options.paths, options.tags);
+  const seed = options.seed ?? newSeed();
+  // Every plan is checked against the replica's shape before anything starts.
+  for (const l of suite)
+    planFaults(l.experiment, defaultTopology(options.replica ?? l.experiment.replica, options.edges), seed);
+  const baselineRef = options.gates?.baseline;
+  if (baselineRef === "latest" && !options.historyPath)
+    throw new InvalidInputError("--baseline latest needs the run history", {
+      suggestion: "drop --no-history, or name a run: --baseline RUN",
+    });
+  const baseline =
+    baselineRef && baselineRef !== "latest" ? loadBaseline(baselineRef, options.runsDir) : undefined;
+  const history = options.historyPath ? History.open(options.historyPath) : undefined;
+
+  const brought = new Set<string>();
+  const runs: SuiteRun[] = [];
+  try {
+    for (const loaded of suite) {
+      const { experiment, file } = loaded;
+      if (options.signal.aborted) break;
+      const replicaName = options.replica ?? experiment.replica;
+      const plan = planOf(experiment);
+      const total =
+        plan.warmupSeconds +
+        plan.baselineSeconds +
+        plan.injectSeconds +
+        plan.recoverSeconds +
+        plan.verifySeconds;
+      progress(
+        `faultline: ${experiment.name} (${file}), about ${formatDuration(total * 1000)}${suite.length > 1 ? ` [${runs.length + 1}/${suite.length}]` : ""}`,
+      );
+      try {
+        const replica = await prepareReplica(replicaName, options, progress, brought);
+        const result = await runExperiment({
+          loaded,
+          replica,
+          runsDir: options.runsDir,
+          seed,
+          recoverFirst: options.recover ?? false,
+          signal: options.signal,
+          onEvent: (event) => options.onEvent?.(event, loaded),
+        });
+        const report = result.reports ? loadReport(result.runDir, options.runsDir).report : undefined;
+        const previous =
+          baselineRef === "latest"
+            ? history?.latestScored(experiment.name, result.runId)
+            : matchingBaseline(baseline, experiment.name);
+        if (baselineRef === "latest" && !previous)
+          progress(`  ${experiment.name}: no earlier scored run in the history; nothing to compare with yet`);
+        const gates = report ? evaluateGates(report, { ...options.gates, baseline: previous }) : [];
+        // With gates, the reports in the run folder carry their results too.
+        if (report && gates.length) writeRunReports(result.runDir, report, gates);
+        let code = result.evaluation.exitCode;
+        if (code === ExitCode.degraded && options.acceptDegraded) code = ExitCode.passed;
+        const exitCode = mostSevere([code, gates.some((g) => !g.ok) ? ExitCode.gateFailed : ExitCode.passed]);
+        if (report) history?.record(report, result.runDir, gates, exitCode);
+        runs.push({
+          file,
+          experiment: experiment.name,
+          runId: result.runId,
+          runDir: result.runDir,
+          journalPath: result.journalPath,
+          ...(report ? { report } : {}),
+          evaluation: result.evaluation,
+          ...(result.reports ? { reports: result.reports } : {}),
+          gates,
+          exitCode,
+          ...(result.reportError ? { error: `reports not written: ${result.reportError}` } : {}),
+        });
+        if (result.evaluation.verdict === "interrupted") break;
+      } catch (error) {
+        if (!(error instanceof FaultlineError)) throw error;
+        if (suite.length === 1) throw error;
+        progress(`  ${experiment.name}: ${error.message}`);
+        runs.push({
+          file,
+          experiment: experiment.name,
+          gates: [],
+          exitCode: error.exitCode,
+          error: error.message,
+        });
+      }
+    }
+  } finally {
+    history?.close();
+    for (const name of brought) {
+      progress(`  replica ${name}: taking down what this run brought up (keep it with --keep-replica)`);
+      await replicaDown(name);
+    }
+  }
+  return { runs, exitCode: mostSevere(runs.map((r) => r.exitCode)) };
+}
+
+/** A baseline applies to the run of the same experiment only. */
+function matchingBaseline(baseline: RunReport | undefined, experiment: string): RunReport | undefined {
+  return baseline && baseline.run.experiment.name === experiment ? baseline : undefined;
+}
+
+async function prepareReplica(
+  name: string,
+  options: SuiteOptions,
+  progress: (message: string) => void,
+  brought: Set<string>,
+): Promise<Replica> {
+  assertNotLocked(name);
+  if (options.recover) {
+    // A replica with stopped or paused services is refused by `up`: recover it first.
+    const existing = await connectReplica(name).catch(() => undefined);
+    if (existing) {
+      const { recovered } = await recoverReplica(existing);
+      for (const r of recovered) progress(`  recovered ${r.kind} on ${r.target}: ${r.what}`);
+    }
+  }
+  const up = await replicaUp({
+    replica: name,
+    edges: options.edges,
+    signal: options.signal,
+    onProgress: (m) => progress(`  replica: ${m}`),
+  });
+  if (up.created && !options.keepReplica) brought.add(name);
+  progress(
+    `  replica ${name}: ${up.replica.topology.edges.length} edges healthy (${up.created ? `up in ${formatDuration(up.tookMs)}` : "reused"}); load balancer ${up.replica.endpoints.lb}`,
+  );
+  return up.replica;
+}

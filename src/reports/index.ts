@@ -1,0 +1,84 @@
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { InvalidInputError } from "../errors.js";
+import { readJournal } from "../experiments/journal.js";
+import { renderHtml } from "./html.js";
+import { type GateResult, renderJunit } from "./junit.js";
+import { renderMarkdown } from "./markdown.js";
+import { buildReport, type RunReport } from "./model.js";
+
+export const reportFormats = ["json", "junit", "md", "html"] as const;
+export type ReportFormat = (typeof reportFormats)[number];
+
+/** The files a run folder holds next to its journal. */
+export const reportFiles: Record<ReportFormat, string> = {
+  json: "report.json",
+  junit: "junit.xml",
+  md: "report.md",
+  html: "report.html",
+};
+
+export function renderReport(
+  report: RunReport,
+  format: ReportFormat,
+  gates: readonly GateResult[] = [],
+): string {
+  switch (format) {
+    case "json":
+      return `${JSON.stringify(gates.length ? { ...report, gates } : report, null, 2)}\n`;
+    case "junit":
+      return renderJunit([{ report, gates }]);
+    case "md":
+      return renderMarkdown(report, gates);
+    case "html":
+      return renderHtml(report, gates);
+  }
+}
+
+/** Writes every format into the run's folder; returns the paths by format. */
+export function writeRunReports(
+  runDir: string,
+  report: RunReport,
+  gates: readonly GateResult[] = [],
+): Record<ReportFormat, string> {
+  mkdirSync(runDir, { recursive: true });
+  const written = {} as Record<ReportFormat, string>;
+  for (const format of reportFormats) {
+    const path = join(runDir, reportFiles[format]);
+    writeFileSync(path, renderReport(report, format, gates));
+    written[format] = path;
+  }
+  return written;
+}
+
+/**
+ * A run named by its id (a folder of `runsDir`), its folder, or its journal file: the path of
+ * its journal.
+ */
+export function resolveJournal(ref: string, runsDir: string): string {
+  const candidates = [ref, join(runsDir, ref)];
+  for (const candidate of candidates) {
+    if (!existsSync(candidate)) continue;
+    const path = statSync(candidate).isDirectory() ? join(candidate, "journal.jsonl") : candidate;
+    if (existsSync(path)) return path;
+  }
+  throw new InvalidInputError(
+    `no run "${ref}": neither a run id in ${runsDir}/, a run folder, nor a journal file`,
+    {
+      suggestion: "`faultline history` lists past runs and their ids",
+    },
+  );
+}
+
+export function loadReport(ref: string, runsDir: string): { report: RunReport; runDir: string } {
+  const journal = resolveJournal(ref, runsDir);
+  let events: ReturnType<typeof readJournal>;
+  try {
+    events = readJournal(journal);
+  } catch (error) {
+    throw new InvalidInputError(`${journal}: ${error instanceof Error ? error.message : String(error)}`, {
+      suggestion: `is ${basename(journal)} a Faultline journal?`,
+    });
+  }
+  return { report: buildReport(events), runDir: dirname(journal) };
+}

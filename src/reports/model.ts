@@ -1,0 +1,267 @@
+import { z } from "zod";
+import { InvalidInputError } from "../errors.js";
+import { evaluateRun, metricsBuckets, phaseIntervals } from "../experiments/evaluation.js";
+import type { JournalEvent } from "../experiments/journal.js";
+import { parseYamlWithSchema } from "../experiments/loader.js";
+import { type Experiment, experimentSchema, unitOf } from "../experiments/schema.js";
+import { windowStats } from "../steady-state/metrics.js";
+
+// The run report: everything a reader (person or pipeline) needs about one run, computed from
+// its journal alone. JSON, JUnit, Markdown and HTML are renderings of this one model. Its
+// shape is versioned (`schema`); docs/reports.md describes it and report.schema.json is
+// generated from the zod schema below.
+
+export const REPORT_SCHEMA = "faultline.run-report/v1";
+
+const num = z.number().nullable();
+const phaseNames = ["warmup", "baseline", "inject", "recover", "verify"] as const;
+const checkPhaseSummary = z.object({ windows: z.number(), held: z.number(), noData: z.number(), worst: num });
+
+export const runReportSchema = z.object({
+  schema: z.literal(REPORT_SCHEMA),
+  run: z.object({
+    id: z.string(),
+    experiment: z.object({
+      name: z.string(),
+      file: z.string(),
+      description: z.string().nullable(),
+      tags: z.array(z.string()),
+    }),
+    replica: z.string(),
+    startedAt: z.string().describe("ISO 8601"),
+    finishedAt: z.string().nullable(),
+    durationMs: num,
+    seed: z.number(),
+    load: z.object({ driver: z.string(), version: z.string(), url: z.string(), ratePerSecond: z.number() }),
+  }),
+  verdict: z.object({
+    verdict: z.enum(["passed", "degraded", "failed", "aborted", "inconclusive", "interrupted", "errored"]),
+    reason: z.string(),
+    exitCode: z.number(),
+  }),
+  score: z
+    .object({
+      value: z.number().describe("0 to 100"),
+      formula: z.string(),
+      components: z.array(
+        z.object({ name: z.string(), weight: z.number(), value: num, explanation: z.string() }),
+      ),
+      noData: z.array(z.string()),
+    })
+    .nullable()
+    .describe("null for inconclusive, errored and interrupted runs"),
+  timings: z.object({
+    detection: z.array(z.object({ fault: z.string(), service: z.string(), detectMs: num })),
+    failoverMs: num.describe("null: never, or no disruptive fault on an edge"),
+    timeToRecoveryMs: num,
+    recoveryTargetMs: z.number(),
+  }),
+  phases: z.array(z.object({ phase: z.enum(phaseNames), start: z.number(), end: z.number() })),
+  checks: z.array(
+    z.object({
+      name: z.string(),
+      metric: z.string(),
+      unit: z.enum(["duration", "fraction", "rate", "number"]),
+      comparator: z.string(),
+      threshold: z.number(),
+      thresholdHigh: num,
+      thresholdText: z.string(),
+      weight: z.number(),
+      /** Per phase in which the check applied. */
+      phases: z.partialRecord(z.enum(phaseNames), checkPhaseSummary),
+      /** Broke (beyond its allowFor) in some window after the baseline. */
+      broke: z.boolean(),
+      windows: z.array(
+        z.object({
+          phase: z.enum(phaseNames),
+          start: z.number(),
+          end: z.number(),
+          value: num,
+          ok: z.boolean().nullable(),
+          tolerated: z.boolean(),
+          detail: z.string().nullable(),
+        }),
+      ),
+    }),
+  ),
+  faults: z.array(
+    z.object({
+      id: z.string(),
+      fault: z.string(),
+      target: z.string(),
+      description: z.string(),
+      appliedSecond: num,
+      revertedSecond: num,
+      error: z.string().nullable(),
+    }),
+  ),
+  abort: z
+    .object({ condition: z.string(), second: z.number(), value: z.number(), threshold: z.number() })
+    .nullable(),
+  series: z
+    .object({
+      second: z.array(z.number()),
+      requests: z.array(z.number()),
+      errorRate: z.array(num),
+      throughput: z.array(z.number()),
+      p50: z.array(num),
+      p95: z.array(num),
+      p99: z.array(num),
+    })
+    .describe("one entry per second since the load started; latencies in milliseconds"),
+});
+export type RunReport = z.infer<typeof runReportSchema>;
+
+const orNull = <T>(value: T | undefined): T | null => (value === undefined ? null : value);
+
+/** The experiment a run executed, from the source its journal recorded. */
+export function experimentOf(events: readonly JournalEvent[]): Experiment {
+  const started = events.find((e) => e.type === "run-started");
+  if (started?.type !== "run-started") {
+    throw new InvalidInputError("not the journal of an experiment run (no run-started event)", {
+      suggestion: "pass a run id, a run folder, or its journal.jsonl",
+    });
+  }
+  if (started.experiment.source === undefined) {
+    throw new InvalidInputError(
+      `run ${started.runId} was recorded without its experiment, so its checks cannot be re-evaluated`,
+      { suggestion: "run the experiment again with this version of Faultline" },
+    );
+  }
+  return parseYamlWithSchema(started.experiment.file, started.experiment.source, experimentSchema);
+}
+
+export function buildReport(events: readonly JournalEvent[]): RunReport {
+  const experiment = experimentOf(events);
+  const started = events.find((e) => e.type === "run-started");
+  if (started?.type !== "run-started") throw new Error("unreachable: experimentOf checked it");
+  const finished = events.find((e) => e.type === "run-finished");
+  const checks = experiment.steadyState.checks;
+  const evaluation = evaluateRun(events, checks, experiment.score.weights);
+  const buckets = metricsBuckets(events);
+  const lastSecond = buckets.length ? (buckets[buckets.length - 1]?.second ?? 0) + 1 : 0;
+
+  const intents = events.flatMap((e) => (e.type === "fault-intent" ? [e] : []));
+  const faults = intents.map((intent) => {
+    const of = <T extends JournalEvent["type"]>(type: T) =>
+      events.find(
+        (e): e is Extract<JournalEvent, { type: T }> => e.type === type && "id" in e && e.id === intent.id,
+      );
+    const applied = of("fault-applied");
+    const reverted = of("fault-reverted");
+    const failed = of("fault-apply-failed") ?? of("fault-revert-failed");
+    return {
+      id: intent.id,
+      fault: intent.fault,
+      target: intent.target,
+      description: intent.description,
+      appliedSecond: applied ? applied.second : null,
+      revertedSecond: reverted ? reverted.second : null,
+      error: failed ? failed.error : null,
+    };
+  });
+
+  const aborted = events.find((e) => e.type === "aborted");
+  const perSecond = buckets.map((b) => windowStats([b]));
+  return {
+    schema: REPORT_SCHEMA,
+    run: {
+      id: started.runId,
+      experiment: {
+        name: experiment.name,
+        file: started.experiment.file,
+        description: orNull(experiment.description),
+        tags: experiment.tags,
+      },
+      replica: started.replica,
+      startedAt: started.at,
+      finishedAt: finished ? finished.at : null,
+      durationMs: finished?.type === "run-finished" ? finished.durationMs : null,
+      seed: started.seed,
+      load: started.load,
+    },
+    verdict: { verdict: evaluation.verdict, reason: evaluation.reason, exitCode: evaluation.exitCode },
+    score: evaluation.score
+      ? {
+          value: evaluation.score.value,
+          formula: evaluation.score.formula,
+          components: evaluation.score.components.map((c) => ({
+            name: c.name,
+            weight: c.weight,
+            value: orNull(c.value),
+            explanation: c.explanation,
+          })),
+          noData: evaluation.score.noData,
+        }
+      : null,
+    timings: {
+      detection: evaluation.timings.detection,
+      failoverMs: orNull(evaluation.timings.failoverMs),
+      timeToRecoveryMs: orNull(evaluation.timeToRecoveryMs),
+      recoveryTargetMs: evaluation.recoveryTargetMs,
+    },
+    phases: phaseIntervals(events, lastSecond),
+    checks: checks.map((check, index) => {
+      const summary = evaluation.checks[index];
+      const windows = evaluation.phases.flatMap((phase) =>
+        phase.windows.flatMap((w) => {
+          const r = w.results[index];
+          if (!r || r.applies === false) return [];
+          return [
+            {
+              phase: phase.phase,
+              start: w.start,
+              end: w.end,
+              value: orNull(r.value),
+              ok: orNull(r.ok),
+              tolerated: r.tolerated === true,
+              detail: orNull(r.detail),
+            },
+          ];
+        }),
+      );
+      return {
+        name: check.name,
+        metric: check.metric,
+        unit: unitOf(check.metric),
+        comparator: check.comparator,
+        threshold: check.threshold,
+        thresholdHigh: orNull(check.thresholdHigh),
+        thresholdText: check.thresholdText,
+        weight: check.weight,
+        phases: Object.fromEntries(
+          Object.entries(summary?.phases ?? {}).map(([phase, s]) => [
+            phase,
+            { ...s, worst: orNull(s.worst) },
+          ]),
+        ),
+        broke: windows.some((w) => w.phase !== "baseline" && w.ok === false && !w.tolerated),
+        windows,
+      };
+    }),
+    faults,
+    abort:
+      aborted?.type === "aborted"
+        ? {
+            condition: aborted.condition,
+            second: aborted.second,
+            value: aborted.value,
+            threshold: aborted.threshold,
+          }
+        : null,
+    series: {
+      second: buckets.map((b) => b.second),
+      requests: perSecond.map((s) => s.count),
+      errorRate: perSecond.map((s) => orNull(s.errorRate)),
+      throughput: perSecond.map((s) => s.count),
+      p50: perSecond.map((s) => orNull(s.latency?.p50)),
+      p95: perSecond.map((s) => orNull(s.latency?.p95)),
+      p99: perSecond.map((s) => orNull(s.latency?.p99)),
+    },
+  };
+}
+
+/** The JSON Schema of the report (docs/report.schema.json is this, written by `npm run schema`). */
+export function reportJsonSchema(): string {
+  return `${JSON.stringify(z.toJSONSchema(runReportSchema, { target: "draft-2020-12" }), null, 2)}\n`;
+}
