@@ -2,7 +2,7 @@ import { Args } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { ExitCode, FaultlineError, type LocatedIssue, ValidationError } from "../errors.js";
 import { loadExperiment } from "../experiments/loader.js";
-import { planOf } from "../experiments/runner.js";
+import { plannedSeconds, planOf } from "../experiments/runner.js";
 import { formatDuration } from "../units.js";
 
 interface FileResult {
@@ -31,13 +31,7 @@ export default class Validate extends BaseCommand {
     for (const file of files) {
       try {
         const { experiment } = await loadExperiment(file);
-        const plan = planOf(experiment);
-        const total =
-          plan.warmupSeconds +
-          plan.baselineSeconds +
-          plan.injectSeconds +
-          plan.recoverSeconds +
-          plan.verifySeconds;
+        const total = plannedSeconds(planOf(experiment));
         results.push({ file, valid: true, name: experiment.name, durationSeconds: total, issues: [] });
         this.log(
           `ok  ${file}: ${experiment.name}, ${experiment.method.length} fault(s), ${experiment.steadyState.checks.length} check(s), about ${formatDuration(total * 1000)}`,

@@ -98,6 +98,13 @@ export function planOf(experiment: Experiment): Plan {
   };
 }
 
+/** Seconds of load a plan takes, warmup to the end of verify. */
+export function plannedSeconds(plan: Plan): number {
+  return (
+    plan.warmupSeconds + plan.baselineSeconds + plan.injectSeconds + plan.recoverSeconds + plan.verifySeconds
+  );
+}
+
 export function newRunId(name: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
   return `${stamp}-${name}-${randomBytes(2).toString("hex")}`;
@@ -265,15 +272,7 @@ async function executeRun(
     }
   };
 
-  const maxLoadMs =
-    (plan.warmupSeconds +
-      plan.baselineSeconds +
-      plan.injectSeconds +
-      plan.recoverSeconds +
-      plan.verifySeconds +
-      2) *
-      1000 +
-    plan.settleMs * 2;
+  const maxLoadMs = (plannedSeconds(plan) + 2) * 1000 + plan.settleMs * 2;
   const load = driver.start(
     {
       url,

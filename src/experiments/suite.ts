@@ -23,7 +23,7 @@ import type { RunEvaluation } from "./evaluation.js";
 import type { JournalEvent } from "./journal.js";
 import { type LoadedExperiment, loadExperiment } from "./loader.js";
 import { planFaults } from "./plan.js";
-import { planOf, runExperiment } from "./runner.js";
+import { plannedSeconds, planOf, runExperiment } from "./runner.js";
 import { newSeed } from "./targets.js";
 
 // One or many experiments, run in order, with CI gates and one summary. `faultline run` is a
@@ -184,13 +184,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       const { experiment, file } = loaded;
       if (options.signal.aborted) break;
       const replicaName = options.replica ?? experiment.replica;
-      const plan = planOf(experiment);
-      const total =
-        plan.warmupSeconds +
-        plan.baselineSeconds +
-        plan.injectSeconds +
-        plan.recoverSeconds +
-        plan.verifySeconds;
+      const total = plannedSeconds(planOf(experiment));
       progress(
         `faultline: ${experiment.name} (${file}), about ${formatDuration(total * 1000)}${suite.length > 1 ? ` [${runs.length + 1}/${suite.length}]` : ""}`,
       );
