@@ -2,7 +2,8 @@ import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
-import { progressLine, renderEvaluation } from "../cli/render.js";
+import { liveProgress, plainProgress } from "../cli/live.js";
+import { renderEvaluation } from "../cli/render.js";
 import { abortOnSignals } from "../cli/signals.js";
 import { InvalidInputError } from "../errors.js";
 import { runSuite, type SuiteResult, type SuiteRun } from "../experiments/suite.js";
@@ -84,6 +85,12 @@ Exit codes (a suite exits with the most severe of its runs, in this order): 130 
     junit: Flags.string({
       description: "write a JUnit XML file of all runs (a test case per check and gate)",
     }),
+    progress: Flags.string({
+      description:
+        "live: a view redrawn in place; plain: a line per event (CI logs); auto: live in a terminal",
+      options: ["auto", "live", "plain"],
+      default: "auto",
+    }),
     markdown: Flags.string({
       description: "append a Markdown summary of all runs to this file (e.g. $GITHUB_STEP_SUMMARY)",
     }),
@@ -98,10 +105,13 @@ Exit codes (a suite exits with the most severe of its runs, in this order): 130 
         `--check-tolerance: expected a percentage such as "10%", got "${flags["check-tolerance"]}"`,
       );
     }
+    const live =
+      !this.jsonEnabled() &&
+      (flags.progress === "live" || (flags.progress === "auto" && process.stderr.isTTY === true));
+    const view = live ? liveProgress(process.stderr) : plainProgress((line) => this.progress(line));
     const signals = abortOnSignals((signal) =>
-      this.progress(`\n${signal}: stopping and reverting every fault…`),
+      view.message(`\n${signal}: stopping and reverting every fault…`),
     );
-    let startedAt = Date.now();
     try {
       const result = await runSuite({
         paths,
@@ -121,18 +131,11 @@ Exit codes (a suite exits with the most severe of its runs, in this order): 130 
         acceptDegraded: flags["accept-degraded"],
         historyPath: flags["no-history"] ? undefined : join(flags["runs-dir"], "history.db"),
         signal: signals.signal,
-        onProgress: (m) => this.progress(m),
-        onEvent: (event) => {
-          if (event.type === "run-started") {
-            startedAt = Date.parse(event.at);
-            this.progress(
-              `  run ${event.runId}: ${event.load.driver} ${event.load.version} at ${event.load.ratePerSecond}/s → ${event.load.url}`,
-            );
-          }
-          const line = progressLine(event, startedAt);
-          if (line) this.progress(line);
-        },
+        onProgress: (m) => view.message(m),
+        onRunStart: (loaded, seconds) => view.startRun(loaded.experiment.name, seconds),
+        onEvent: (event) => view.event(event),
       });
+      view.stop();
       const reported = result.runs.flatMap((r) => (r.report ? [{ report: r.report, gates: r.gates }] : []));
       if (flags.junit) writeFileSync(flags.junit, renderJunit(reported));
       if (flags.markdown)
@@ -144,6 +147,7 @@ Exit codes (a suite exits with the most severe of its runs, in this order): 130 
       process.exitCode = result.exitCode;
       return result;
     } finally {
+      view.stop();
       signals.dispose();
     }
   }

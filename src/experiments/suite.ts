@@ -55,6 +55,8 @@ export interface SuiteOptions {
   signal: AbortSignal;
   onProgress?: (message: string) => void;
   onEvent?: (event: JournalEvent, experiment: LoadedExperiment) => void;
+  /** Called when an experiment's run is about to start (its replica is up). */
+  onRunStart?: (experiment: LoadedExperiment, plannedSeconds: number) => void;
 }
 
 export interface SuiteRun {
@@ -190,6 +192,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       );
       try {
         const replica = await prepareReplica(replicaName, options, progress, brought);
+        options.onRunStart?.(loaded, total);
         const result = await runExperiment({
           loaded,
           replica,

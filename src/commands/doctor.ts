@@ -1,0 +1,42 @@
+import { Flags } from "@oclif/core";
+import { BaseCommand } from "../cli/base-command.js";
+import { type Finding, runDoctor } from "../doctor.js";
+import { ExitCode } from "../errors.js";
+
+export default class Doctor extends BaseCommand {
+  static override description =
+    `Check that this machine can run experiments, and say how to fix what is missing
+
+Checks Node.js, the Docker engine and its API version, the replica images, the load generator
+(vegeta) and Toxiproxy, netem support, free loopback ports, the runs folder and its history,
+faults left by crashed runs, and Chromium (for the HTML report tests). Exit 0 when nothing
+fails (warnings allowed), 4 otherwise.`;
+  static override examples = ["<%= config.bin %> doctor", "<%= config.bin %> doctor --json"];
+  static override enableJsonFlag = true;
+  static override flags = {
+    "runs-dir": Flags.string({ description: "where run folders and history.db are", default: "runs" }),
+  };
+
+  async run(): Promise<{ ok: boolean; findings: Finding[] }> {
+    const { flags } = await this.parse(Doctor);
+    const findings = await runDoctor({ runsDir: flags["runs-dir"] });
+    const ok = findings.every((f) => f.status !== "fail");
+    if (!this.jsonEnabled()) {
+      const mark = { ok: "✓", warn: "!", fail: "✗" } as const;
+      const width = Math.max(...findings.map((f) => f.check.length)) + 2;
+      for (const f of findings) {
+        this.log(`${mark[f.status]} ${f.check.padEnd(width)}${f.detail}`);
+        if (f.fix && f.status !== "ok") this.log(`  ${" ".repeat(width)}fix: ${f.fix}`);
+      }
+      const failed = findings.filter((f) => f.status === "fail").length;
+      const warned = findings.filter((f) => f.status === "warn").length;
+      this.log(
+        ok
+          ? `\nready${warned ? ` (${warned} warning(s))` : ""}`
+          : `\n${failed} problem(s) to fix before running experiments`,
+      );
+    }
+    if (!ok) process.exitCode = ExitCode.environment;
+    return { ok, findings };
+  }
+}
