@@ -53,7 +53,7 @@ const reportPhases: Phase[] = ["baseline", "inject", "recover", "verify"];
 function cell(summary: CheckSummary, phase: Phase): string {
   const s = summary.phases[phase];
   if (!s) return "-";
-  const mark = s.held === s.windows ? "✓" : s.held === 0 && s.noData === s.windows ? "?" : "✗";
+  const mark = s.windows - s.held - s.noData > 0 ? "✗" : s.noData > 0 ? "?" : "✓";
   return `${mark} ${formatValue(summary.metric, s.worst)} (${s.held}/${s.windows})`;
 }
 

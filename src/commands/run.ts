@@ -136,10 +136,12 @@ Exit codes (a suite exits with the most severe of its runs, in this order): 130 
         onEvent: (event) => view.event(event),
       });
       view.stop();
-      const reported = result.runs.flatMap((r) => (r.report ? [{ report: r.report, gates: r.gates }] : []));
+      const reported = result.runs.flatMap((r) =>
+        r.report ? [{ report: r.report, gates: r.gates, exitCode: r.exitCode }] : [],
+      );
       if (flags.junit) writeFileSync(flags.junit, renderJunit(reported));
       if (flags.markdown)
-        appendFileSync(flags.markdown, reported.map((r) => renderMarkdown(r.report, r.gates)).join("\n"));
+        appendFileSync(flags.markdown, reported.map((r) => renderMarkdown(r.report, r)).join("\n"));
       if (!this.jsonEnabled()) {
         for (const run of result.runs) this.log(`\n${renderRun(run)}`);
         if (result.runs.length > 1) this.log(`\n${renderSummary(result)}`);

@@ -139,7 +139,11 @@ export type Probe = PromqlProbe | HttpProbe | CommandProbe;
 
 /** How long one sample of the probe may take. */
 export function probeTimeoutMs(probe: Probe): number {
-  return probe.kind === "promql" ? 2000 : probe.timeoutMs;
+  if (probe.kind === "promql") return 2000;
+  // In a container the command runs under `timeout` (whole seconds), plus a second of docker exec.
+  if (probe.kind === "command" && probe.in !== undefined)
+    return Math.ceil(probe.timeoutMs / 1000) * 1000 + 1000;
+  return probe.timeoutMs;
 }
 
 const thresholdText = z.union([z.string(), z.number()]).transform(String);

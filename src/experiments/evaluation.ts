@@ -10,6 +10,7 @@ import {
   measureConditions,
   type ProbeSample,
   probeKey,
+  worstOf,
 } from "../steady-state/checks.js";
 import { type MetricsBucket, windowStats } from "../steady-state/metrics.js";
 import type { JournalEvent, Phase } from "./journal.js";
@@ -152,12 +153,32 @@ export function evaluatePhase(
   return windows;
 }
 
+/**
+ * Each phase from its mark to the next one, capped at its planned length: the runner waits
+ * for the baseline's requests to settle before the inject phase starts, and those seconds
+ * in between belong to no phase (the runner judged the baseline without them).
+ */
 export function phaseIntervals(
   events: readonly JournalEvent[],
   lastSecond: number,
 ): { phase: Phase; start: number; end: number }[] {
+  const started = events.find((e) => e.type === "run-started");
+  const plan = started?.type === "run-started" ? started.plan : undefined;
+  const planned: Partial<Record<Phase, number>> = plan
+    ? {
+        warmup: plan.warmupSeconds,
+        baseline: plan.baselineSeconds,
+        inject: plan.injectSeconds,
+        recover: plan.recoverSeconds,
+        verify: plan.verifySeconds,
+      }
+    : {};
   const marks = events.flatMap((e) => (e.type === "phase" ? [{ phase: e.phase, start: e.second }] : []));
-  return marks.map((m, i) => ({ ...m, end: Math.min(marks[i + 1]?.start ?? lastSecond, lastSecond) }));
+  return marks.map((m, i) => {
+    const length = planned[m.phase];
+    const next = Math.min(marks[i + 1]?.start ?? lastSecond, lastSecond);
+    return { ...m, end: length === undefined ? next : Math.min(next, m.start + length) };
+  });
 }
 
 export function metricsBuckets(events: readonly JournalEvent[]): MetricsBucket[] {
@@ -216,7 +237,13 @@ export function evaluateRun(
     phases: Object.fromEntries(
       phases
         .filter((p) => p.windows.some((w) => w.results[index]?.applies !== false))
-        .map((p) => [p.phase, summarizeCheck(p.windows.map((w) => w.results[index] as CheckResult))]),
+        .map((p) => [
+          p.phase,
+          summarizeCheck(
+            p.windows.map((w) => w.results[index] as CheckResult),
+            check,
+          ),
+        ]),
     ),
   }));
 
@@ -275,8 +302,10 @@ export function evaluateRun(
   if (!inject || !verify) return result("errored", "the run ended before its inject and verify phases");
 
   const deviated = inject.windows.filter((w) => w.results.some(breaks));
+  // A check that could not be measured under fault did not hold: no pass on missing data.
+  const unmeasured = inject.windows.filter((w) => w.results.some(lacksData));
   const verifyFailed = verify.windows.find((w) => !allHeld(w));
-  if (deviated.length === 0 && !verifyFailed)
+  if (deviated.length === 0 && unmeasured.length === 0 && !verifyFailed)
     return result("passed", "the steady state held throughout the fault and after it");
   if (verifyFailed) {
     return result(
@@ -292,9 +321,16 @@ export function evaluateRun(
       `recovered in ${timeToRecoveryMs / 1000}s, beyond the ${recoveryTargetMs / 1000}s target`,
     );
   }
+  const recovered = `recovered in ${timeToRecoveryMs / 1000}s (target ${recoveryTargetMs / 1000}s)`;
+  if (deviated.length === 0) {
+    return result(
+      "degraded",
+      `not measured in ${unmeasured.length} of ${inject.windows.length} windows under fault, so not known to have held (${describeFailure(unmeasured[0] as WindowResult, "no data")}); ${recovered}`,
+    );
+  }
   return result(
     "degraded",
-    `deviated in ${deviated.length} of ${inject.windows.length} windows under fault (${describeFailure(deviated[0] as WindowResult, "failed")}); recovered in ${timeToRecoveryMs / 1000}s (target ${recoveryTargetMs / 1000}s)`,
+    `deviated in ${deviated.length} of ${inject.windows.length} windows under fault (${describeFailure(deviated[0] as WindowResult, "failed")}); ${recovered}`,
   );
 }
 
@@ -326,19 +362,19 @@ function scoreRun(
   });
 }
 
-function summarizeCheck(all: CheckResult[]): CheckPhaseSummary {
+function summarizeCheck(all: CheckResult[], check: Check): CheckPhaseSummary {
   const results = all.filter((r) => r.applies !== false);
   const withData = results.filter((r) => r.value !== undefined);
   const failing = withData.filter(breaks);
   const pool = failing.length ? failing : withData;
-  const first = results[0];
-  const higherIsWorse = first ? first.comparator === "below" || first.comparator === "atMost" : true;
-  const values = pool.map((r) => r.value as number);
   return {
     windows: results.length,
     held: results.filter((r) => r.value !== undefined && holds(r)).length,
     noData: results.length - withData.length,
-    worst: values.length ? (higherIsWorse ? Math.max(...values) : Math.min(...values)) : undefined,
+    worst: worstOf(
+      pool.map((r) => r.value as number),
+      check,
+    ),
   };
 }
 

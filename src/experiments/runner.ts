@@ -228,20 +228,19 @@ async function executeRun(
       );
     }
   };
-  // Abort conditions are watched while faults can be active: from the inject phase's start
-  // until its end, over the latest `for` seconds of settled traffic, at every tick.
-  let abortWatchFrom: number | undefined;
+  // Abort conditions are watched over the seconds in which faults can be active (the inject
+  // phase), over the latest `for` seconds of settled traffic, at every tick. Traffic settles
+  // `settleMs` late, so the watch goes on into the recover phase until the inject phase's
+  // last second has settled.
+  let abortWatch: Interval | undefined;
   const checkAbortConditions = () => {
-    if (abortWatchFrom === undefined) return;
-    const settled = buckets.length;
+    if (abortWatch === undefined) return;
+    const end = Math.min(buckets.length, abortWatch.end);
     for (const condition of experiment.abort) {
       const span = Math.max(1, Math.ceil(condition.forMs / 1000));
-      if (settled - span < abortWatchFrom) continue;
-      const [measured] = measureConditions(
-        [condition],
-        measurements,
-        { start: settled - span, end: settled },
-        (c) => probeKey("abort", c.name),
+      if (end - span < abortWatch.start) continue;
+      const [measured] = measureConditions([condition], measurements, { start: end - span, end }, (c) =>
+        probeKey("abort", c.name),
       );
       const value = measured?.value;
       if (
@@ -254,11 +253,12 @@ async function executeRun(
           metric: condition.metric,
           value,
           threshold: condition.threshold,
-          second: settled,
+          second: end,
         });
         throw new AbortConditionBreached(condition.name);
       }
     }
+    if (buckets.length >= abortWatch.end) abortWatch = undefined;
   };
   /** Sleeps until `targetMs` after t0, publishing settled metrics and watching abort conditions. */
   const until = async (targetMs: number) => {
@@ -294,13 +294,14 @@ async function executeRun(
     ...experiment.steadyState.checks.map((c) => ({ key: probeKey("check", c.name), probe: c.probe })),
     ...experiment.abort.map((c) => ({ key: probeKey("abort", c.name), probe: c.probe })),
   ].flatMap((p) => (p.probe ? [{ key: p.key, probe: p.probe }] : []));
-  if (scheduled.length > 0) {
-    const probeRun = startProbes(scheduled, replica, t0, (sample) => {
-      probes.push(sample);
-      journal.write({ type: "probe", ...sample });
-    });
-    registry.register("stop the probes", () => probeRun.stop());
-  }
+  const probeRun =
+    scheduled.length > 0
+      ? startProbes(scheduled, replica, t0, (sample) => {
+          probes.push(sample);
+          journal.write({ type: "probe", ...sample });
+        })
+      : undefined;
+  if (probeRun) registry.register("stop the probes", () => probeRun.stop());
 
   try {
     enterPhase("warmup", 0, plan.warmupSeconds);
@@ -323,11 +324,10 @@ async function executeRun(
       const injectStart = Math.ceil(elapsedMs() / 1000);
       await until(injectStart * 1000);
       enterPhase("inject", injectStart, plan.injectSeconds);
-      abortWatchFrom = injectStart;
+      abortWatch = { start: injectStart, end: injectStart + plan.injectSeconds };
       await runTimeline(faultPlan.actions, injectStart * 1000);
       const recoverStart = injectStart + plan.injectSeconds;
       await until(recoverStart * 1000);
-      abortWatchFrom = undefined;
       enterPhase("recover", recoverStart, plan.recoverSeconds);
       const verifyStart = recoverStart + plan.recoverSeconds;
       await until(verifyStart * 1000);
@@ -336,7 +336,9 @@ async function executeRun(
     }
     const endSecond = Math.floor(elapsedMs() / 1000);
     load.stop();
-    await load.finished;
+    // Samples and requests in flight belong to the last window: wait for them (each is bounded
+    // by its timeout) before the last windows are judged.
+    await Promise.all([load.finished, probeRun?.stop({ waitForInFlight: true })]);
     publish(aggregator.releaseUpTo(endSecond));
   } catch (error) {
     if (error instanceof AbortConditionBreached) {

@@ -359,6 +359,25 @@ export const experimentSchema = z
       experiment.abort.map((a) => a.name),
       ["abort"],
     );
+    // A probe sampled less often than its check is judged would leave windows without data.
+    experiment.steadyState.checks.forEach((check, index) => {
+      if (check.probe && check.probe.everyMs > experiment.steadyState.window) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["steadyState", "checks", index, "every"],
+          message: `expected every at most steadyState.window (${formatDuration(experiment.steadyState.window)}), or some windows would have no sample`,
+        });
+      }
+    });
+    experiment.abort.forEach((condition, index) => {
+      if (condition.probe && condition.probe.everyMs > condition.forMs) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["abort", index, "every"],
+          message: `expected every at most the condition's for (${formatDuration(condition.forMs)}), or it could not be judged`,
+        });
+      }
+    });
     experiment.method.forEach((fault, index) => {
       if (fault.for <= 0) {
         ctx.addIssue({

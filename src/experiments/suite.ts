@@ -17,10 +17,10 @@ import { defaultTopology } from "../replica/topology.js";
 import { evaluateGates, type GateOptions } from "../reports/gates.js";
 import { loadReport, type ReportFormat, writeRunReports } from "../reports/index.js";
 import type { GateResult } from "../reports/junit.js";
-import { type RunReport, runReportSchema } from "../reports/model.js";
+import { buildReport, type RunReport, runReportSchema } from "../reports/model.js";
 import { formatDuration } from "../units.js";
 import type { RunEvaluation } from "./evaluation.js";
-import type { JournalEvent } from "./journal.js";
+import { type JournalEvent, readJournal } from "./journal.js";
 import { type LoadedExperiment, loadExperiment } from "./loader.js";
 import { planFaults } from "./plan.js";
 import { plannedSeconds, planOf, runExperiment } from "./runner.js";
@@ -202,20 +202,46 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
           signal: options.signal,
           onEvent: (event) => options.onEvent?.(event, loaded),
         });
-        const report = result.reports ? loadReport(result.runDir, options.runsDir).report : undefined;
+        // The report is computed in memory from the journal: the gates never depend on the
+        // report files having been written.
+        let report: RunReport | undefined;
+        let reportError = result.reportError;
+        try {
+          report = buildReport(readJournal(result.journalPath));
+        } catch (error) {
+          reportError ??= errorMessage(error);
+        }
         const previous =
           baselineRef === "latest"
             ? history?.latestScored(experiment.name, result.runId)
             : matchingBaseline(baseline, experiment.name);
         if (baselineRef === "latest" && !previous)
           progress(`  ${experiment.name}: no earlier scored run in the history; nothing to compare with yet`);
-        const gates = report ? evaluateGates(report, { ...options.gates, baseline: previous }) : [];
-        // With gates, the reports in the run folder carry their results too.
-        if (report && gates.length) writeRunReports(result.runDir, report, gates);
+        const gatesWanted = options.gates?.failUnder !== undefined || baselineRef !== undefined;
+        const gates: GateResult[] = report
+          ? evaluateGates(report, { ...options.gates, baseline: previous })
+          : gatesWanted
+            ? [{ name: "gates", ok: false, message: `the gates could not be evaluated: ${reportError}` }]
+            : [];
         let code = result.evaluation.exitCode;
         if (code === ExitCode.degraded && options.acceptDegraded) code = ExitCode.passed;
         const exitCode = mostSevere([code, gates.some((g) => !g.ok) ? ExitCode.gateFailed : ExitCode.passed]);
-        if (report) history?.record(report, result.runDir, gates, exitCode);
+        let reports = result.reports;
+        // With gates, or an exit code other than the verdict's, the reports say so too.
+        if (report && (gates.length || exitCode !== result.evaluation.exitCode)) {
+          try {
+            reports = writeRunReports(result.runDir, report, { gates, exitCode });
+          } catch (error) {
+            reportError ??= errorMessage(error);
+          }
+        }
+        if (report) {
+          try {
+            history?.record(report, result.runDir, gates, exitCode);
+          } catch (error) {
+            progress(`  history: could not record ${result.runId}: ${errorMessage(error)}`);
+          }
+        }
         runs.push({
           file,
           experiment: experiment.name,
@@ -224,13 +250,24 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
           journalPath: result.journalPath,
           ...(report ? { report } : {}),
           evaluation: result.evaluation,
-          ...(result.reports ? { reports: result.reports } : {}),
+          ...(reports ? { reports } : {}),
           gates,
           exitCode,
-          ...(result.reportError ? { error: `reports not written: ${result.reportError}` } : {}),
+          ...(reportError ? { error: `reports not written: ${reportError}` } : {}),
         });
         if (result.evaluation.verdict === "interrupted") break;
       } catch (error) {
+        if (options.signal.aborted) {
+          // Ctrl-C while a replica came up: nothing was injected; the suite stops here.
+          runs.push({
+            file,
+            experiment: experiment.name,
+            gates: [],
+            exitCode: ExitCode.interrupted,
+            error: "interrupted",
+          });
+          break;
+        }
         if (!(error instanceof FaultlineError)) throw error;
         if (suite.length === 1) throw error;
         progress(`  ${experiment.name}: ${error.message}`);
@@ -250,7 +287,10 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       await replicaDown(name);
     }
   }
-  return { runs, exitCode: mostSevere(runs.map((r) => r.exitCode)) };
+  const codes = runs.map((r) => r.exitCode);
+  // Interrupted between runs: the experiments not run yet make this an interrupted suite.
+  if (options.signal.aborted) codes.push(ExitCode.interrupted);
+  return { runs, exitCode: mostSevere(codes) };
 }
 
 /** A baseline applies to the run of the same experiment only. */

@@ -94,25 +94,29 @@ export class History {
   ) {}
 
   static open(path: string): History {
-    let db: Database.Database;
+    let db: Database.Database | undefined;
     try {
       mkdirSync(dirname(path), { recursive: true });
       db = new Database(path);
+      // One self-contained file (no -wal beside it), so a CI cache of history.db keeps it all.
+      db.pragma("journal_mode = DELETE");
+      db.pragma("foreign_keys = ON");
+      const opened = db;
+      const version = Number(opened.pragma("user_version", { simple: true }));
+      for (let v = version; v < MIGRATIONS.length; v++) {
+        opened.transaction(() => {
+          opened.exec(MIGRATIONS[v] as string);
+          opened.pragma(`user_version = ${v + 1}`);
+        })();
+      }
+      return new History(opened, path);
     } catch (error) {
+      db?.close();
       throw new EnvironmentError(`cannot open the run history ${path}: ${errorMessage(error)}`, {
-        suggestion: "check that the folder is writable, or pass another --runs-dir",
+        suggestion:
+          "check that the folder is writable and the file is a Faultline history (move it aside to start a new one), or pass --no-history",
       });
     }
-    db.pragma("journal_mode = WAL");
-    db.pragma("foreign_keys = ON");
-    const version = Number(db.pragma("user_version", { simple: true }));
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      db.transaction(() => {
-        db.exec(MIGRATIONS[v] as string);
-        db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
-    return new History(db, path);
   }
 
   /** Stores (or replaces) a run. */

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { formatValue } from "../steady-state/checks.js";
 import { formatDuration } from "../units.js";
 import type { GateResult } from "./junit.js";
-import type { RunReport } from "./model.js";
+import { phaseStatus, type RunReport, recoveryText } from "./model.js";
 
 // A self-contained HTML report: Chart.js and its annotation plugin are inlined, the run's
 // report model is embedded as JSON, and the page draws latency percentiles, error rate and
@@ -101,15 +101,20 @@ const drawCharts = `
 })();
 `;
 
-export function renderHtml(report: RunReport, gates: readonly GateResult[] = []): string {
+export function renderHtml(
+  report: RunReport,
+  context: { gates?: readonly GateResult[]; exitCode?: number } = {},
+): string {
   const { run, verdict, score, timings } = report;
+  const gates = context.gates ?? [];
+  const exitCode = context.exitCode ?? verdict.exitCode;
   const phases = ["baseline", "inject", "recover", "verify"] as const;
   const checkRows = report.checks
     .map((check) => {
       const cells = phases.map((phase) => {
         const s = check.phases[phase];
         if (!s) return "<td>–</td>";
-        const cls = s.held === s.windows ? "held" : s.noData === s.windows ? "nodata" : "broke";
+        const cls = phaseStatus(s);
         return `<td class="${cls}">${escapeHtml(formatValue(check.metric, s.worst ?? undefined))} <small>(${s.held}/${s.windows})</small></td>`;
       });
       return `<tr><th>${escapeHtml(check.name)}</th>${cells.join("")}</tr>`;
@@ -123,7 +128,7 @@ export function renderHtml(report: RunReport, gates: readonly GateResult[] = [])
     ...(timings.failoverMs !== null || timings.detection.length
       ? [`time to failover: ${timings.failoverMs === null ? "never" : formatDuration(timings.failoverMs)}`]
       : []),
-    `time to recovery: ${timings.timeToRecoveryMs === null ? "not measured or never" : formatDuration(timings.timeToRecoveryMs)} (target ${formatDuration(timings.recoveryTargetMs)})`,
+    `time to recovery: ${recoveryText(timings)} (target ${formatDuration(timings.recoveryTargetMs)})`,
   ]
     .map((t) => `<li>${escapeHtml(t)}</li>`)
     .join("");
@@ -169,7 +174,7 @@ td.held { background: #dafbe1; } td.broke { background: #ffebe9; } td.nodata { b
 <body>
 <h1>${escapeHtml(run.experiment.name)}: <span class="verdict">${verdict.verdict.toUpperCase()}</span>${score ? ` · score ${score.value}/100` : ""}</h1>
 <p class="meta">run ${escapeHtml(run.id)} · replica ${escapeHtml(run.replica)} · ${escapeHtml(run.load.driver)} ${escapeHtml(run.load.version)} at ${run.load.ratePerSecond}/s · seed ${run.seed} · started ${escapeHtml(run.startedAt)}${run.durationMs === null ? "" : ` · ${formatDuration(run.durationMs)}`}</p>
-<p>${escapeHtml(verdict.reason)} (exit ${verdict.exitCode})</p>
+<p>${escapeHtml(verdict.reason)} (exit ${exitCode})</p>
 ${gates.length ? `<h2>Gates</h2><table>${gateRows}</table>` : ""}
 <h2>Latency</h2><div class="chart"><canvas id="chart-latency" role="img" aria-label="latency percentiles over time"></canvas></div>
 <h2>Errors</h2><div class="chart"><canvas id="chart-errors" role="img" aria-label="error rate over time"></canvas></div>

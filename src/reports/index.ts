@@ -18,20 +18,34 @@ export const reportFiles: Record<ReportFormat, string> = {
   html: "report.html",
 };
 
-export function renderReport(
-  report: RunReport,
-  format: ReportFormat,
-  gates: readonly GateResult[] = [],
-): string {
+/** What the caller knows beyond the journal: the gates it evaluated and the exit code it chose. */
+export interface RenderContext {
+  gates?: readonly GateResult[];
+  /** The process's exit code for this run (gates, --accept-degraded); default: the verdict's. */
+  exitCode?: number;
+}
+
+export function renderReport(report: RunReport, format: ReportFormat, context: RenderContext = {}): string {
+  const gates = context.gates ?? [];
   switch (format) {
     case "json":
-      return `${JSON.stringify(gates.length ? { ...report, gates } : report, null, 2)}\n`;
+      return `${JSON.stringify(
+        {
+          ...report,
+          ...(gates.length ? { gates } : {}),
+          ...(context.exitCode === undefined ? {} : { exitCode: context.exitCode }),
+        },
+        null,
+        2,
+      )}\n`;
     case "junit":
-      return renderJunit([{ report, gates }]);
+      return renderJunit([
+        { report, gates, ...(context.exitCode === undefined ? {} : { exitCode: context.exitCode }) },
+      ]);
     case "md":
-      return renderMarkdown(report, gates);
+      return renderMarkdown(report, context);
     case "html":
-      return renderHtml(report, gates);
+      return renderHtml(report, context);
   }
 }
 
@@ -39,13 +53,13 @@ export function renderReport(
 export function writeRunReports(
   runDir: string,
   report: RunReport,
-  gates: readonly GateResult[] = [],
+  context: RenderContext = {},
 ): Record<ReportFormat, string> {
   mkdirSync(runDir, { recursive: true });
   const written = {} as Record<ReportFormat, string>;
   for (const format of reportFormats) {
     const path = join(runDir, reportFiles[format]);
-    writeFileSync(path, renderReport(report, format, gates));
+    writeFileSync(path, renderReport(report, format, context));
     written[format] = path;
   }
   return written;

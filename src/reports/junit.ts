@@ -23,6 +23,10 @@ type Case = {
 
 type Check = RunReport["checks"][number];
 
+/** XML 1.0 has no place for control characters (a command probe's ANSI output has some). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point: they are removed.
+const xmlText = (text: string) => text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, "");
+
 function phaseLines(check: Check): string[] {
   return check.windows.map(
     (w) =>
@@ -73,7 +77,7 @@ function checkCase(report: RunReport, check: Check, classname: string): Case {
   return base;
 }
 
-function junitSuite(report: RunReport, gates: readonly GateResult[]) {
+function junitSuite(report: RunReport, gates: readonly GateResult[], exitCode: number) {
   const experiment = report.run.experiment.name;
   const classname = `faultline.${experiment}`;
   const { verdict, reason } = report.verdict;
@@ -113,6 +117,7 @@ function junitSuite(report: RunReport, gates: readonly GateResult[]) {
       property: [
         { "@_name": "run", "@_value": report.run.id },
         { "@_name": "verdict", "@_value": verdict },
+        { "@_name": "exitCode", "@_value": String(exitCode) },
         { "@_name": "score", "@_value": report.score ? String(report.score.value) : "none" },
         { "@_name": "replica", "@_value": report.run.replica },
         { "@_name": "seed", "@_value": String(report.run.seed) },
@@ -125,8 +130,12 @@ function junitSuite(report: RunReport, gates: readonly GateResult[]) {
 }
 
 /** One test suite per run (a suite of experiments gives several). */
-export function renderJunit(runs: readonly { report: RunReport; gates?: readonly GateResult[] }[]): string {
-  const suites = runs.map((r) => junitSuite(r.report, r.gates ?? []));
+export function renderJunit(
+  runs: readonly { report: RunReport; gates?: readonly GateResult[]; exitCode?: number }[],
+): string {
+  const suites = runs.map((r) =>
+    junitSuite(r.report, r.gates ?? [], r.exitCode ?? r.report.verdict.exitCode),
+  );
   const total = (key: "@_tests" | "@_failures" | "@_errors" | "@_skipped") =>
     String(suites.reduce((sum, s) => sum + Number(s[key]), 0));
   const builder = new XMLBuilder({
@@ -147,5 +156,5 @@ export function renderJunit(runs: readonly { report: RunReport; gates?: readonly
       testsuite: suites,
     },
   });
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${body}`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${xmlText(body)}`;
 }

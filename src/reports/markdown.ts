@@ -1,7 +1,7 @@
 import { formatValue } from "../steady-state/checks.js";
 import { formatDuration } from "../units.js";
 import type { GateResult } from "./junit.js";
-import type { RunReport } from "./model.js";
+import { phaseMark, type RunReport, recoveryText } from "./model.js";
 
 // Markdown sized for a CI step summary (GitHub's $GITHUB_STEP_SUMMARY, GitLab notes): the
 // verdict and score first, then the checks per phase, timings, the score's parts, the faults.
@@ -16,15 +16,23 @@ const icons: Record<RunReport["verdict"]["verdict"], string> = {
   errored: "💥",
 };
 
-/** Pipes and newlines would break a table row. */
-const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
+/** Text from users and probes, made inert: no table breaks, no markup, no HTML. */
+const cell = (text: string) =>
+  text
+    .replace(/[\\`*_[\]<>|]/g, (c) => (c === "<" ? "&lt;" : c === ">" ? "&gt;" : `\\${c}`))
+    .replace(/[\r\n]+/g, " ");
 const ms = (value: number | null) => (value === null ? "never" : formatDuration(value));
 
-export function renderMarkdown(report: RunReport, gates: readonly GateResult[] = []): string {
+export function renderMarkdown(
+  report: RunReport,
+  context: { gates?: readonly GateResult[]; exitCode?: number } = {},
+): string {
   const { run, verdict, score, timings } = report;
+  const gates = context.gates ?? [];
+  const exitCode = context.exitCode ?? verdict.exitCode;
   const out: string[] = [];
   out.push(
-    `## ${icons[verdict.verdict]} ${run.experiment.name}: ${verdict.verdict.toUpperCase()} (exit ${verdict.exitCode})${score ? `, score ${score.value}/100` : ""}`,
+    `## ${icons[verdict.verdict]} ${run.experiment.name}: ${verdict.verdict.toUpperCase()} (exit ${exitCode})${score ? `, score ${score.value}/100` : ""}`,
     "",
     `> ${cell(verdict.reason)}`,
     "",
@@ -40,7 +48,7 @@ export function renderMarkdown(report: RunReport, gates: readonly GateResult[] =
     const cells = phases.map((phase) => {
       const s = check.phases[phase];
       if (!s) return "–";
-      const mark = s.held === s.windows ? "✅" : s.noData === s.windows ? "❔" : "❌";
+      const mark = phaseMark(s);
       return `${mark} ${formatValue(check.metric, s.worst ?? undefined)} (${s.held}/${s.windows})`;
     });
     out.push(`| ${cell(check.name)} | ${cells.join(" | ")} |`);
@@ -55,7 +63,7 @@ export function renderMarkdown(report: RunReport, gates: readonly GateResult[] =
   if (timings.failoverMs !== null || timings.detection.length)
     timing.push(`time to failover: ${ms(timings.failoverMs)}`);
   timing.push(
-    `time to recovery: ${ms(timings.timeToRecoveryMs)} (target ${formatDuration(timings.recoveryTargetMs)})`,
+    `time to recovery: ${recoveryText(timings)} (target ${formatDuration(timings.recoveryTargetMs)})`,
   );
   out.push(...timing.map((t) => `- ${t}`), "");
 

@@ -5,6 +5,7 @@ import type { JournalEvent } from "../experiments/journal.js";
 import { parseYamlWithSchema } from "../experiments/loader.js";
 import { type Experiment, experimentSchema, unitOf } from "../experiments/schema.js";
 import { windowStats } from "../steady-state/metrics.js";
+import { formatDuration } from "../units.js";
 
 // The run report: everything a reader (person or pipeline) needs about one run, computed from
 // its journal alone. JSON, JUnit, Markdown and HTML are renderings of this one model. Its
@@ -54,6 +55,9 @@ export const runReportSchema = z.object({
     detection: z.array(z.object({ fault: z.string(), service: z.string(), detectMs: num })),
     failoverMs: num.describe("null: never, or no disruptive fault on an edge"),
     timeToRecoveryMs: num,
+    recovery: z
+      .enum(["measured", "never", "not measured"])
+      .describe("never: the steady state did not come back; not measured: the run did not get that far"),
     recoveryTargetMs: z.number(),
   }),
   phases: z.array(z.object({ phase: z.enum(phaseNames), start: z.number(), end: z.number() })),
@@ -113,6 +117,22 @@ export const runReportSchema = z.object({
 export type RunReport = z.infer<typeof runReportSchema>;
 
 const orNull = <T>(value: T | undefined): T | null => (value === undefined ? null : value);
+
+type PhaseSummary = z.infer<typeof checkPhaseSummary>;
+
+/** held: every window held; broke: some window breached; nodata: no breach, some window unmeasured. */
+export function phaseStatus(s: PhaseSummary): "held" | "broke" | "nodata" {
+  if (s.windows - s.held - s.noData > 0) return "broke";
+  return s.noData > 0 ? "nodata" : "held";
+}
+
+export const phaseMark = (s: PhaseSummary) => ({ held: "✅", broke: "❌", nodata: "❔" })[phaseStatus(s)];
+
+export function recoveryText(timings: RunReport["timings"]): string {
+  if (timings.recovery === "not measured") return "not measured";
+  if (timings.recovery === "never" || timings.timeToRecoveryMs === null) return "never";
+  return formatDuration(timings.timeToRecoveryMs);
+}
 
 /** The experiment a run executed, from the source its journal recorded. */
 export function experimentOf(events: readonly JournalEvent[]): Experiment {
@@ -198,6 +218,12 @@ export function buildReport(events: readonly JournalEvent[]): RunReport {
       detection: evaluation.timings.detection,
       failoverMs: orNull(evaluation.timings.failoverMs),
       timeToRecoveryMs: orNull(evaluation.timeToRecoveryMs),
+      recovery:
+        evaluation.timeToRecoveryMs === undefined
+          ? "not measured"
+          : evaluation.timeToRecoveryMs === null
+            ? "never"
+            : "measured",
       recoveryTargetMs: evaluation.recoveryTargetMs,
     },
     phases: phaseIntervals(events, lastSecond),

@@ -33,7 +33,7 @@ const KEYWORDS = new Set([
  * function call, a keyword nor a number is a metric name.
  */
 export function metricNamesIn(query: string): string[] {
-  const stripped = query
+  const stripped = withoutAbsent(query)
     .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, " ")
     .replace(/\{[^}]*\}/g, " ")
     .replace(/\[[^\]]*\]/g, " ")
@@ -46,6 +46,22 @@ export function metricNamesIn(query: string): string[] {
     names.add(name);
   }
   return [...names];
+}
+
+/** absent(x) and absent_over_time(x[..]) are meant for series that may not exist: skip them. */
+function withoutAbsent(query: string): string {
+  let out = query;
+  for (;;) {
+    const match = /\babsent(?:_over_time)?\s*\(/.exec(out);
+    if (!match) return out;
+    let depth = 1;
+    let i = match.index + match[0].length;
+    for (; i < out.length && depth > 0; i++) {
+      if (out[i] === "(") depth++;
+      else if (out[i] === ")") depth--;
+    }
+    out = `${out.slice(0, match.index)} ${out.slice(i)}`;
+  }
 }
 
 const labelValues = z.object({ status: z.literal("success"), data: z.array(z.string()) });

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { errorMessage } from "../errors.js";
@@ -73,7 +73,9 @@ export async function queryPrometheus(
     throw new PrometheusUnavailableError(`Prometheus at ${baseUrl} answered an unknown shape`);
   const answer = parsed.data;
   if (answer.status === "error") {
-    if (answer.errorType === "bad_data") throw new PromqlQueryError(answer.error);
+    // bad_data: the query does not parse; execution: it cannot be evaluated (e.g. many-to-many matching).
+    if (answer.errorType === "bad_data" || answer.errorType === "execution")
+      throw new PromqlQueryError(answer.error);
     throw new PrometheusUnavailableError(`Prometheus: ${answer.errorType}: ${answer.error}`);
   }
   const data = answer.data;
@@ -81,7 +83,8 @@ export async function queryPrometheus(
   if (data.resultType === "scalar") {
     text = data.result[1];
   } else if (data.resultType === "vector") {
-    if (data.result.length === 0) return { error: "the query matched no series" };
+    if (data.result.length === 0)
+      return { error: "the query matched no series (if none means zero, end it with `or vector(0)`)" };
     if (data.result.length > 1) {
       const shown = data.result.slice(0, 2).map((s) => describeSeries(s.metric));
       return {
@@ -92,8 +95,13 @@ export async function queryPrometheus(
   } else {
     return { error: `the query returned a ${data.resultType}; expected a scalar or one series` };
   }
-  const value = Number(text);
-  return Number.isFinite(value) ? { value } : { error: `the query's value is ${text}` };
+  // Prometheus writes infinities as +Inf and -Inf (histogram_quantile beyond the last bucket).
+  const value = /^\+?Inf$/.test(text)
+    ? Number.POSITIVE_INFINITY
+    : text === "-Inf"
+      ? Number.NEGATIVE_INFINITY
+      : Number(text);
+  return Number.isNaN(value) ? { error: `the query's value is ${text}` } : { value };
 }
 
 /** Node's fetch hides the reason (ECONNREFUSED, a timeout) in `cause`. */
@@ -139,34 +147,56 @@ async function sampleHttp(probe: HttpProbe, replica: Replica): Promise<SampleOut
     return { ok: true, latencyMs };
   } catch (error) {
     const timedOut = error instanceof Error && error.name === "TimeoutError";
+    // No answer at all counts as the slowest answer allowed: a refused probe is not "no data".
     return {
       ok: false,
-      ...(timedOut ? { latencyMs: probe.timeoutMs } : {}),
+      latencyMs: probe.timeoutMs,
       error: timedOut ? `no answer within ${formatDuration(probe.timeoutMs)}` : `${url}: ${causeOf(error)}`,
     };
   }
 }
 
+const MAX_OUTPUT = 1024 * 1024;
+
+/**
+ * Runs a command on this machine in its own process group, so that a timeout stops the whole
+ * pipeline (`curl ... | grep ...`), not only the shell.
+ */
 function runOnHost(
   argv: readonly string[],
   timeoutMs: number,
 ): Promise<{ exitCode: number; output: string }> {
   return new Promise((resolve, reject) => {
-    execFile(
-      argv[0] as string,
-      argv.slice(1),
-      { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 1024 * 1024, encoding: "utf8" },
-      (error, stdout, stderr) => {
-        const output = `${stdout}${stderr}`.trim();
-        if (!error) return resolve({ exitCode: 0, output });
-        const failure = error as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
-        if (failure.killed)
-          return reject(new Error(`still running after ${formatDuration(timeoutMs)}; stopped`));
-        if (typeof failure.code === "number") return resolve({ exitCode: failure.code, output });
-        if (failure.code === "ENOENT") return reject(new Error(`command not found: ${argv[0]}`));
-        reject(error);
-      },
-    );
+    const child = spawn(argv[0] as string, argv.slice(1), {
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    let timedOut = false;
+    const collect = (chunk: Buffer) => {
+      if (output.length < MAX_OUTPUT) output += chunk.toString("utf8");
+    };
+    child.stdout.on("data", collect);
+    child.stderr.on("data", collect);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+    }, timeoutMs);
+    child.once("error", (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(error.code === "ENOENT" ? new Error(`command not found: ${argv[0]}`) : error);
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) return reject(new Error(`still running after ${formatDuration(timeoutMs)}; stopped`));
+      resolve({ exitCode: code ?? (signal ? 128 : 1), output: output.trim() });
+    });
   });
 }
 
@@ -247,7 +277,8 @@ export interface ScheduledProbe {
 /**
  * Samples every probe on its own schedule (every `everyMs` from `t0`) until stopped. A sample
  * that takes longer than its interval delays the next one; samples of one probe never overlap.
- * Stopping does not wait for samples in flight (probes only read); their results are dropped.
+ * Stopping at the end of a run waits for samples in flight and records them (they belong to
+ * the last window); stopping on an interrupt drops them and returns at once.
  */
 export function startProbes(
   probes: readonly ScheduledProbe[],
@@ -255,9 +286,10 @@ export function startProbes(
   t0: number,
   onSample: (sample: ProbeSample) => void,
   sample: (probe: Probe, replica: Replica) => Promise<SampleOutcome> = sampleProbe,
-): { stop(): Promise<void> } {
+): { stop(options?: { waitForInFlight?: boolean }): Promise<void> } {
   const controller = new AbortController();
   const { signal } = controller;
+  let keepInFlight = false;
   const loops = probes.map(async ({ key, probe }) => {
     let tick = 0;
     while (!signal.aborted) {
@@ -269,15 +301,21 @@ export function startProbes(
       }
       const startedAt = Date.now();
       const outcome = await sample(probe, replica);
-      if (signal.aborted) break;
-      onSample({ key, second: Math.round((startedAt - t0) / 10) / 100, ...outcome });
+      if (signal.aborted && !keepInFlight) break;
+      try {
+        onSample({ key, second: Math.round((startedAt - t0) / 10) / 100, ...outcome });
+      } catch {
+        // The journal could not take it (e.g. a full disk): the run reports that elsewhere.
+      }
       tick = Math.max(tick + 1, Math.ceil((Date.now() - t0) / probe.everyMs));
     }
   });
   return {
-    stop: async () => {
+    stop: async (options = {}) => {
+      keepInFlight = options.waitForInFlight === true;
       controller.abort();
-      await Promise.race([Promise.all(loops), sleep(50)]);
+      if (keepInFlight) await Promise.all(loops);
+      else await Promise.race([Promise.all(loops), sleep(50)]);
     },
   };
 }

@@ -131,9 +131,8 @@ describe("the shipped experiments on the real replica", () => {
     const lossy = run.during(25, 45, "edge-2");
     const frozen = evaluation.timings.detection.find((d) => d.service === "edge-1");
     const worst5s = Math.max(
-      // The runner watches until the inject phase ends, over traffic settled by then
-      // (load.timeout + 0.5 s behind): spans ending by second 62 of the 65.
-      ...Array.from({ length: 58 }, (_, s) => run.during(s, s + 5).errorRate ?? 0),
+      // The runner watches every 5 s span of the inject phase's settled traffic (0-5 to 60-65).
+      ...Array.from({ length: 61 }, (_, s) => run.during(s, s + 5).errorRate ?? 0),
     );
     console.log(
       `[game-day] faults at ${times.map((t) => `${t.id} ${t.applied.toFixed(1)}-${t.reverted.toFixed(1)} s`).join(", ")}; origin +200 ms: max latency ${ms(slowOrigin.latency?.max)}; edge-2 5% loss: p99 ${ms(lossy.latency?.p99)}; edge-1 paused: detected after ${frozen?.detectMs} ms; worst 5 s error rate ${pct(worst5s)} (abort above ${pct(run.experiment.abort[0]?.threshold)}); verdict ${evaluation.verdict}: ${evaluation.reason}; score ${evaluation.score?.value}`,

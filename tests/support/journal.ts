@@ -24,6 +24,13 @@ export function syntheticJournal(
   });
   const buckets: MetricsBucket[] = aggregator.releaseUpTo(seconds.length);
   const at = new Date(0).toISOString();
+  // Planned phase lengths as the marks give them (the last phase runs to the end).
+  const length = (phase: Phase) => {
+    const i = phases.findIndex(([p]) => p === phase);
+    if (i < 0) return 0;
+    const start = phases[i]?.[1] ?? 0;
+    return (phases[i + 1]?.[1] ?? seconds.length) - start;
+  };
   return [
     {
       at,
@@ -34,11 +41,11 @@ export function syntheticJournal(
       load: { driver: "vegeta", version: "test", url: "http://127.0.0.1/", ratePerSecond: 10 },
       plan: {
         windowSeconds: plan.windowSeconds ?? 2,
-        warmupSeconds: 0,
-        baselineSeconds: 0,
-        injectSeconds: 0,
-        recoverSeconds: 0,
-        verifySeconds: 0,
+        warmupSeconds: length("warmup"),
+        baselineSeconds: length("baseline"),
+        injectSeconds: length("inject"),
+        recoverSeconds: length("recover"),
+        verifySeconds: length("verify"),
         recoveryTargetMs: plan.recoveryTargetMs ?? 4000,
       },
       seed: 1,

@@ -5,7 +5,7 @@ import { ValidationError } from "../../src/errors.js";
 import { evaluateRun } from "../../src/experiments/evaluation.js";
 import type { JournalEvent } from "../../src/experiments/journal.js";
 import { parseYamlWithSchema } from "../../src/experiments/loader.js";
-import { type Check, checkSchema, type Probe } from "../../src/experiments/schema.js";
+import { type Check, checkSchema, experimentSchema, type Probe } from "../../src/experiments/schema.js";
 import type { Replica } from "../../src/replica/replica.js";
 import { formatValue, type ProbeSample, probeValue } from "../../src/steady-state/checks.js";
 import { metricNamesIn } from "../../src/steady-state/probe-preflight.js";
@@ -78,6 +78,16 @@ describe("probe checks in the schema", () => {
     expect(invalid("command: { run: [] }\natLeast: 100%\n")).toMatch(/command\.run/);
   });
 
+  it("requires probes to be sampled at least once per window", () => {
+    const yaml = validExperiment.replace(
+      "    - metric: errors.rate",
+      "    - { name: slow probe, promql: up, atLeast: 1, every: 10s }\n    - metric: errors.rate",
+    );
+    expect(() => parseYamlWithSchema("e.yaml", yaml, experimentSchema)).toThrow(
+      /steadyState\.checks\[1\]\.every: expected every at most steadyState\.window \(5s\)/,
+    );
+  });
+
   it("requires check names to be unique, since probe samples and reports key on them", async () => {
     const yaml = validExperiment.replace(
       "    - metric: errors.rate",
@@ -102,10 +112,8 @@ describe("metricNamesIn", () => {
       ["haproxy_backend_active_servers", "up"],
     ],
     ["max(x_total offset 5m) or vector(0) and bool 1e3 > Inf", ["x_total"]],
-    [
-      'label_replace(up, "dst", "$1", "instance", "(.*):.*") unless absent(job:rule:rate5m)',
-      ["up", "job:rule:rate5m"],
-    ],
+    ['label_replace(up, "dst", "$1", "instance", "(.*):.*") unless absent(job:rule:rate5m)', ["up"]],
+    ["absent_over_time(nope_total[5m]) or count(up) > 0", ["up"]],
     ["histogram_quantile(0.99, sum without (instance) (rate(h_bucket[1m:10s])))", ["h_bucket"]],
     ["time() - process_start_time_seconds @ end()", ["process_start_time_seconds"]],
     ["1 + 1", []],
@@ -203,6 +211,15 @@ describe("evaluateRun with probes", () => {
     expect(evaluation.checks[0]?.phases.inject).toMatchObject({ windows: 2, held: 1, worst: 2 });
   });
 
+  it("never passes a run whose check had no data under fault", () => {
+    const values = [3, 3, 3, 3, 3, undefined, undefined, undefined, undefined, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3];
+    const evaluation = evaluateRun(withProbes(values), [rotation]);
+    expect(evaluation.verdict).toBe("degraded");
+    expect(evaluation.reason).toMatch(
+      /^not measured in 2 of 2 windows under fault, so not known to have held \(c: no data/,
+    );
+  });
+
   it("makes a run inconclusive, naming the check and the reason, when a probe has no data at baseline", () => {
     const evaluation = evaluateRun(withProbes(Array(19).fill(undefined)), [rotation]);
     expect(evaluation.verdict).toBe("inconclusive");
@@ -253,11 +270,17 @@ describe("sampling probes against local servers", () => {
     prometheusAnswer = series(1);
     expect(await queryPrometheus(base, "q")).toEqual({ value: 3 });
     prometheusAnswer = series(0);
-    expect(await queryPrometheus(base, "q")).toEqual({ error: "the query matched no series" });
+    expect(await queryPrometheus(base, "q")).toEqual({
+      error: "the query matched no series (if none means zero, end it with `or vector(0)`)",
+    });
     prometheusAnswer = series(3);
     expect(await queryPrometheus(base, "q")).toMatchObject({
       error: expect.stringMatching(/3 series .*sum\(\)/),
     });
+    prometheusAnswer = { status: "success", data: { resultType: "scalar", result: [1, "+Inf"] } };
+    expect(await queryPrometheus(base, "q")).toEqual({ value: Number.POSITIVE_INFINITY });
+    prometheusAnswer = { status: "success", data: { resultType: "scalar", result: [1, "NaN"] } };
+    expect(await queryPrometheus(base, "q")).toEqual({ error: "the query's value is NaN" });
     prometheusAnswer = { status: "error", errorType: "bad_data", error: "parse error" };
     await expect(queryPrometheus(base, "q")).rejects.toBeInstanceOf(PromqlQueryError);
     const sampled = await sampleProbe(promql, replica(base));
@@ -307,6 +330,14 @@ describe("sampling probes against local servers", () => {
       ok: false,
       error: expect.stringContaining("still running after 200ms"),
     });
+    // A timeout stops the whole pipeline, not only the shell.
+    const marker = `${(Math.random() * 1000 + 60).toFixed(3)}`;
+    expect(await sampleProbe(command(`{ run: "sleep ${marker} | cat", timeout: 200ms }`), r)).toMatchObject({
+      ok: false,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { execFileSync } = await import("node:child_process");
+    expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })).not.toContain(`sleep ${marker}`);
     expect(await sampleProbe(command("{ run: [faultline-no-such-binary] }"), r)).toEqual({
       ok: false,
       error: "command not found: faultline-no-such-binary",

@@ -115,6 +115,26 @@ describe("JUnit XML", () => {
   });
 });
 
+describe("escaping", () => {
+  it("JUnit drops control characters (a probe's ANSI output) and stays well-formed", () => {
+    const events = journal();
+    const report = buildReport(events);
+    const check = report.checks[0];
+    if (check?.windows[0]) check.windows[0].detail = "\u001b[31mred\u001b[0m & <tags>";
+    const xml = renderJunit([{ report }]);
+    expect(xml).not.toContain("\u001b");
+    expect(XMLValidator.validate(xml)).toBe(true);
+  });
+
+  it("Markdown makes check names inert and shows the process's exit code when given", () => {
+    const report = buildReport(journal());
+    if (report.checks[0]) report.checks[0].name = "p99 <b>*bold*</b> `code` [x]";
+    const md = renderReport(report, "md", { exitCode: 7 });
+    expect(md.split("\n")[0]).toContain("(exit 7)");
+    expect(md).toContain("p99 &lt;b&gt;\\*bold\\*&lt;/b&gt; \\`code\\` \\[x\\]");
+  });
+});
+
 describe("Markdown and HTML", () => {
   it("Markdown leads with the verdict and score and escapes table cells", () => {
     const md = renderReport(buildReport(journal()), "md");
