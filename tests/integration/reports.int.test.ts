@@ -137,6 +137,44 @@ describe("reports, history and gates across real runs", () => {
     }
   });
 
+  it("a suite: a folder filtered by tag, one summary, one JUnit file, the most severe exit code", async () => {
+    const suiteDir = join(dir, "suite");
+    mkdirSync(suiteDir, { recursive: true });
+    const named = (name: string, tags: string, latency: string) =>
+      experiment(latency)
+        .replace("name: report-gates", `name: ${name}`)
+        .replace("tags: [reports]", `tags: [${tags}]`);
+    writeFileSync(join(suiteDir, "a-mild.yaml"), named("suite-mild", "suite", "5ms"));
+    writeFileSync(join(suiteDir, "b-slow.yaml"), named("suite-slow", "suite", "400ms"));
+    writeFileSync(join(suiteDir, "c-other.yaml"), named("suite-other", "other", "5ms"));
+    const junit = join(dir, "suite-junit.xml");
+    const result = await runCli([
+      "run",
+      suiteDir,
+      "--tag",
+      "suite",
+      "--replica",
+      NAME,
+      "--runs-dir",
+      join(dir, "suite-runs"),
+      "--junit",
+      junit,
+    ]);
+    const suites = new XMLParser({
+      ignoreAttributes: false,
+      attributeNamePrefix: "",
+      isArray: (n) => n === "testsuite",
+    }).parse(readFileSync(junit, "utf8")).testsuites.testsuite as { name: string; failures: string }[];
+    const summary = result.stdout.slice(result.stdout.indexOf("suite: "));
+    console.log(`[suite] exit ${result.code}\n${summary}`);
+    expect(summary).toMatch(/^suite: 2 experiment\(s\), exit 5/);
+    expect(summary).toMatch(/suite-mild\s+passed\s+score\s+100/);
+    expect(summary).toMatch(/suite-slow\s+degraded/);
+    expect(summary).not.toContain("suite-other");
+    expect(result.code).toBe(5);
+    expect(suites.map((s) => s.name)).toEqual(["suite-mild", "suite-slow"]);
+  });
+
   it("gates: a regressed run fails against the latest, an equal run passes against the first; history lists them", async () => {
     const junit = join(dir, "junit.xml");
     const regressed = await run(severe, "--baseline", "latest", "--junit", junit);
