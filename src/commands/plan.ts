@@ -4,7 +4,7 @@ import { loadExperiment } from "../experiments/loader.js";
 import { type FaultPlan, planFaults } from "../experiments/plan.js";
 import { type Plan, planOf } from "../experiments/runner.js";
 import { newSeed } from "../experiments/targets.js";
-import { defaultTopology } from "../replica/topology.js";
+import { replicaFor } from "../replica/topology-file.js";
 import { formatDuration } from "../units.js";
 
 export default class PlanCommand extends BaseCommand {
@@ -27,12 +27,16 @@ the phase timeline. Needs no Docker engine.`;
 
   async run(): Promise<{ experiment: string; replica: string; timeline: Plan; faults: FaultPlan }> {
     const { args, flags } = await this.parse(PlanCommand);
-    const { experiment } = await loadExperiment(args.file);
-    const replica = flags.replica ?? experiment.replica;
-    const faults = planFaults(experiment, defaultTopology(replica, flags.edges), flags.seed ?? newSeed());
+    const loaded = await loadExperiment(args.file);
+    const { experiment } = loaded;
+    const shape = replicaFor(loaded, flags.replica, flags.edges);
+    const replica = shape.name;
+    const faults = planFaults(experiment, shape.topology, flags.seed ?? newSeed());
     const timeline = planOf(experiment);
     const injectStart = timeline.warmupSeconds + timeline.baselineSeconds;
-    this.log(`plan of ${experiment.name} on replica ${replica} (${flags.edges} edges), seed ${faults.seed}`);
+    this.log(
+      `plan of ${experiment.name} on replica ${replica} (${shape.topology.edges.length} edges${shape.fromFile ? `, from ${experiment.replica}` : ""}), seed ${faults.seed}`,
+    );
     this.log(
       `  timeline: warmup ${timeline.warmupSeconds}s, baseline ${timeline.baselineSeconds}s, inject ${timeline.injectSeconds}s, recover ${timeline.recoverSeconds}s, verify ${timeline.verifySeconds}s`,
     );

@@ -38,6 +38,8 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     runId: z.string(),
     experiment: z.object({ name: z.string(), file: z.string(), source: z.string().optional() }),
     replica: z.string(),
+    /** The replica's edges (the load balancer's servers), for timings. */
+    edges: z.array(z.string()).optional(),
     load: z.object({ driver: z.string(), version: z.string(), url: z.string(), ratePerSecond: z.number() }),
     plan: z.object({
       windowSeconds: z.number(),

@@ -1,8 +1,11 @@
 import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, join } from "node:path";
 import { closest } from "fastest-levenshtein";
 import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
 import { InvalidInputError, type LocatedIssue, ValidationError } from "../errors.js";
+import type { Topology } from "../replica/topology.js";
+import { isTopologyPath, loadTopology } from "../replica/topology-file.js";
 import { type Experiment, experimentSchema } from "./schema.js";
 
 export interface LoadedExperiment {
@@ -10,6 +13,8 @@ export interface LoadedExperiment {
   experiment: Experiment;
   /** The document as written; journaled so a run can be re-evaluated and reported on its own. */
   source?: string;
+  /** The replica's shape, when `replica:` names a topology file. */
+  topology?: Topology;
   /** Where a field of the document is (1-based line and column); for errors found after loading. */
   locate?: (path: readonly PathKey[]) => { line: number; column: number };
 }
@@ -109,19 +114,37 @@ export function parseLocated<S extends z.ZodType>(
   throw new ValidationError(issues);
 }
 
-export async function loadExperiment(file: string): Promise<LoadedExperiment> {
-  let text: string;
+/** Reads a YAML input file; a missing or unreadable one is invalid input naming `what` it should be. */
+export async function readInputFile(file: string, what: string, example: string): Promise<string> {
   try {
-    text = await readFile(file, "utf8");
+    return await readFile(file, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new InvalidInputError(
-      code === "ENOENT" ? `${file}: no such file` : `${file}: cannot read (${code ?? "unknown error"})`,
-      { suggestion: "pass the path of an experiment YAML file, e.g. experiments/edge-latency.yaml" },
+      code === "ENOENT" ? `${file}: no such ${what}` : `${file}: cannot read (${code ?? "unknown error"})`,
+      {
+        suggestion: `pass the path of ${what === "file" ? "an experiment YAML file" : `a ${what}`}, e.g. ${example}`,
+      },
     );
   }
+}
+
+export async function loadExperiment(file: string): Promise<LoadedExperiment> {
+  const text = await readInputFile(file, "file", "experiments/edge-latency.yaml");
   const { data, locate } = parseLocated(file, text, experimentSchema);
-  return { file, experiment: data, locate, source: text };
+  const loaded: LoadedExperiment = { file, experiment: data, locate, source: text };
+  if (isTopologyPath(data.replica)) {
+    // `replica: topologies/x.yaml` names a topology file, relative to the experiment's folder.
+    const path = isAbsolute(data.replica) ? data.replica : join(dirname(file), data.replica);
+    try {
+      loaded.topology = await loadTopology(path);
+    } catch (error) {
+      if (error instanceof InvalidInputError && !(error instanceof ValidationError))
+        throw fieldError(loaded, ["replica"], error.message, error.suggestion);
+      throw error;
+    }
+  }
+  return loaded;
 }
 
 export function formatPath(path: readonly PathKey[]): string {

@@ -177,6 +177,7 @@ async function executeRun(
       ...(options.loaded.source === undefined ? {} : { source: options.loaded.source }),
     },
     replica: replica.topology.replica,
+    edges: replica.topology.edges,
     load: { driver: driver.name, version: driverVersion, url, ratePerSecond: experiment.load.rate },
     plan,
     seed: faultPlan.seed,

@@ -13,7 +13,8 @@ import { History } from "../history/store.js";
 import { recoverReplica } from "../injectors/recover.js";
 import { assertNotLocked } from "../lifecycle/lock.js";
 import { connectReplica, type Replica, replicaDown, replicaUp } from "../replica/replica.js";
-import { defaultTopology } from "../replica/topology.js";
+import type { Topology } from "../replica/topology.js";
+import { replicaFor } from "../replica/topology-file.js";
 import { evaluateGates, type GateOptions } from "../reports/gates.js";
 import { loadReport, type ReportFormat, writeRunReports } from "../reports/index.js";
 import type { GateResult } from "../reports/junit.js";
@@ -169,7 +170,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const seed = options.seed ?? newSeed();
   // Every plan is checked against the replica's shape before anything starts.
   for (const l of suite)
-    planFaults(l.experiment, defaultTopology(options.replica ?? l.experiment.replica, options.edges), seed);
+    planFaults(l.experiment, replicaFor(l, options.replica, options.edges).topology, seed);
   const baselineRef = options.gates?.baseline;
   if (baselineRef === "latest" && !options.historyPath)
     throw new InvalidInputError("--baseline latest needs the run history", {
@@ -185,13 +186,13 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     for (const loaded of suite) {
       const { experiment, file } = loaded;
       if (options.signal.aborted) break;
-      const replicaName = options.replica ?? experiment.replica;
+      const shape = replicaFor(loaded, options.replica, options.edges);
       const total = plannedSeconds(planOf(experiment));
       progress(
         `faultline: ${experiment.name} (${file}), about ${formatDuration(total * 1000)}${suite.length > 1 ? ` [${runs.length + 1}/${suite.length}]` : ""}`,
       );
       try {
-        const replica = await prepareReplica(replicaName, options, progress, brought);
+        const replica = await prepareReplica(shape, options, progress, brought);
         options.onRunStart?.(loaded, total);
         const result = await runExperiment({
           loaded,
@@ -299,11 +300,12 @@ function matchingBaseline(baseline: RunReport | undefined, experiment: string): 
 }
 
 async function prepareReplica(
-  name: string,
+  shape: { name: string; topology: Topology; fromFile: boolean },
   options: SuiteOptions,
   progress: (message: string) => void,
   brought: Set<string>,
 ): Promise<Replica> {
+  const { name } = shape;
   assertNotLocked(name);
   if (options.recover) {
     // A replica with stopped or paused services is refused by `up`: recover it first.
@@ -316,6 +318,7 @@ async function prepareReplica(
   const up = await replicaUp({
     replica: name,
     edges: options.edges,
+    ...(shape.fromFile ? { topology: shape.topology } : {}),
     signal: options.signal,
     onProgress: (m) => progress(`  replica: ${m}`),
   });

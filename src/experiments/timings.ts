@@ -31,12 +31,16 @@ export function measureTimings(
   for (const e of events)
     if (e.type === "fault-intent") intents.set(e.id, { fault: e.fault, service: e.target });
   const disruptiveKinds = new Set(["node-kill", "partition", "timeout", "reset"]);
+  const started = events.find((e) => e.type === "run-started");
+  // Journals written before run-started listed the edges named them edge-N.
+  const edges = started?.type === "run-started" ? started.edges : undefined;
+  const isEdge = (service: string) => (edges ? edges.includes(service) : service.startsWith("edge"));
   const detection: DetectionTiming[] = [];
   let firstDisruptiveSecond: number | undefined;
   for (const e of events) {
     if (e.type !== "fault-applied") continue;
     const intent = intents.get(e.id);
-    if (!intent || !disruptiveKinds.has(intent.fault) || !intent.service.startsWith("edge")) continue;
+    if (!intent || !disruptiveKinds.has(intent.fault) || !isEdge(intent.service)) continue;
     firstDisruptiveSecond ??= e.second;
     const appliedAt = Date.parse(e.at);
     const down = events.find(

@@ -50,7 +50,7 @@ export function haproxyConfig(topology: Topology): string {
     "  stats refresh 5s",
     "",
     "backend edges",
-    "  balance roundrobin",
+    `  balance ${topology.balance ?? "roundrobin"}`,
     "  option httpchk GET /healthz",
     "  http-check expect status 200",
     `  default-server inter ${intervalMs} fall ${fall} rise ${rise} resolvers docker resolve-opts allow-dup-ip init-addr last,libc,none`,

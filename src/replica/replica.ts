@@ -55,6 +55,8 @@ export interface ReplicaStatus {
 export interface UpOptions {
   replica?: string;
   edges?: number;
+  /** The replica's shape (a topology file); its name and edges win over `replica` and `edges`. */
+  topology?: Topology;
   timeoutMs?: number;
   onProgress?: (message: string) => void;
   signal?: AbortSignal;
@@ -79,9 +81,15 @@ async function listContainers(client: Docker, replica: string) {
  * when every edge is UP behind the load balancer. On failure everything this call created is
  * removed before the error is rethrown.
  */
+/** What a replica's shape is judged on when an existing one is reused. */
+function shapeOf(topology: Topology): string {
+  const { intervalMs, timeoutMs, fall, rise } = topology.healthCheck;
+  return `edges ${topology.edges.join(", ")}; checks every ${intervalMs}ms, timeout ${timeoutMs}ms, fall ${fall}, rise ${rise}; ${topology.balance ?? "roundrobin"}`;
+}
+
 export async function replicaUp(options: UpOptions = {}): Promise<UpResult> {
-  const name = options.replica ?? "default";
-  const edgeCount = options.edges ?? 3;
+  const name = options.topology?.replica ?? options.replica ?? "default";
+  const edgeCount = options.topology?.edges.length ?? options.edges ?? 3;
   if (!Number.isInteger(edgeCount) || edgeCount < 1 || edgeCount > MAX_EDGES) {
     throw new InvalidInputError(`--edges must be a whole number from 1 to ${MAX_EDGES}, got ${edgeCount}`);
   }
@@ -114,22 +122,32 @@ export async function replicaUp(options: UpOptions = {}): Promise<UpResult> {
         },
       );
     }
-    if (current && complete && current.topology.edges.length === edgeCount) {
+    const wanted = options.topology;
+    const sameShape = current
+      ? wanted
+        ? shapeOf(current.topology) === shapeOf(wanted)
+        : current.topology.edges.length === edgeCount
+      : false;
+    if (current && complete && sameShape) {
       progress(`replica ${name} exists; waiting for its edges to be healthy`);
       await waitForEdges(current, timeoutMs, progress, options.signal);
       return { replica: current, created: false, tookMs: Date.now() - started };
     }
-    if (current && current.topology.edges.length !== edgeCount) {
+    if (current && !sameShape) {
       throw new InvalidInputError(
-        `replica ${name} is up with ${current.topology.edges.length} edges, not ${edgeCount}`,
-        { suggestion: `run \`faultline replica down --replica ${name}\` first, or drop --edges` },
+        wanted
+          ? `replica ${name} is up with another shape than the topology asks for (up: ${shapeOf(current.topology)}. asked: ${shapeOf(wanted)})`
+          : `replica ${name} is up with ${current.topology.edges.length} edges, not ${edgeCount}`,
+        {
+          suggestion: `run \`faultline replica down --replica ${name}\` first${wanted ? "" : ", or drop --edges"}`,
+        },
       );
     }
     progress(`replica ${name} is incomplete or stopped; recreating it`);
     await replicaDown(name);
   }
 
-  const topology = defaultTopology(name, edgeCount);
+  const topology = options.topology ?? defaultTopology(name, edgeCount);
   try {
     await createReplica(client, topology, progress);
     const replica = await connectReplica(name);

@@ -37,6 +37,8 @@ export interface Topology {
   links: Link[];
   edges: string[];
   healthCheck: HealthCheck;
+  /** HAProxy's balancing algorithm for the edges (default roundrobin). */
+  balance?: "roundrobin" | "leastconn";
 }
 
 export const TOXIPROXY_API_PORT = 8474;

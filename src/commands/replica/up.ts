@@ -2,18 +2,28 @@ import { Flags } from "@oclif/core";
 import { BaseCommand } from "../../cli/base-command.js";
 import { abortOnSignals } from "../../cli/signals.js";
 import { type Endpoints, replicaUp } from "../../replica/replica.js";
+import { loadTopology } from "../../replica/topology-file.js";
 import { formatDuration } from "../../units.js";
 
 export default class ReplicaUp extends BaseCommand {
-  static override description = "Bring up the built-in edge PoP replica and wait until every edge is healthy";
+  static override description = `Bring up a replica of an edge PoP and wait until every edge is healthy
+
+Without --topology: the built-in PoP (topologies/default.yaml), with --edges edges. With
+--topology FILE: the PoP that file describes (its name is the replica's, unless --replica).`;
   static override examples = [
     "<%= config.bin %> replica up",
     "<%= config.bin %> replica up --edges 5 --replica big",
+    "<%= config.bin %> replica up --topology topologies/default.yaml",
   ];
   static override enableJsonFlag = true;
   static override flags = {
-    replica: Flags.string({ description: "replica name", default: "default" }),
-    edges: Flags.integer({ description: "number of edge nodes", default: 3, min: 1 }),
+    replica: Flags.string({ description: "replica name (default: default, or the topology's name)" }),
+    edges: Flags.integer({
+      description: "number of edge nodes of the built-in PoP (default 3)",
+      min: 1,
+      exclusive: ["topology"],
+    }),
+    topology: Flags.string({ description: "a topology file describing the replica" }),
     timeout: Flags.integer({
       description: "seconds to wait for the edges to be healthy",
       default: 120,
@@ -29,28 +39,36 @@ export default class ReplicaUp extends BaseCommand {
     endpoints: Endpoints;
   }> {
     const { flags } = await this.parse(ReplicaUp);
+    const topology = flags.topology ? await loadTopology(flags.topology, flags.replica) : undefined;
+    const name = topology?.replica ?? flags.replica ?? "default";
     const signals = abortOnSignals();
     try {
       const result = await replicaUp({
-        replica: flags.replica,
-        edges: flags.edges,
+        replica: name,
+        edges: flags.edges ?? 3,
+        ...(topology ? { topology } : {}),
         timeoutMs: flags.timeout * 1000,
         signal: signals.signal,
         onProgress: (m) => this.progress(m),
       });
-      const { topology, endpoints } = result.replica;
+      const { endpoints } = result.replica;
+      const shape = result.replica.topology;
+      const check = shape.healthCheck;
       this.log(
-        `replica ${flags.replica} ${result.created ? "up" : "already up"}: ${topology.edges.length} edges healthy behind the load balancer in ${formatDuration(result.tookMs)}`,
+        `replica ${name} ${result.created ? "up" : "already up"}: ${shape.edges.length} edges healthy behind the load balancer in ${formatDuration(result.tookMs)}`,
+      );
+      this.log(
+        `  health checks  every ${formatDuration(check.intervalMs)}, timeout ${formatDuration(check.timeoutMs)}, fall ${check.fall}, rise ${check.rise}; balance ${shape.balance ?? "roundrobin"}`,
       );
       this.log(`  load balancer  ${endpoints.lb}`);
       this.log(`  haproxy stats  ${endpoints.lbStats}/stats`);
       this.log(`  toxiproxy api  ${endpoints.toxiproxy}`);
       this.log(`  prometheus     ${endpoints.prometheus}`);
       return {
-        replica: flags.replica,
+        replica: name,
         created: result.created,
         tookMs: result.tookMs,
-        edges: topology.edges,
+        edges: shape.edges,
         endpoints,
       };
     } finally {
