@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { docker, ensureEngine } from "../../src/replica/docker.js";
 import { imageFor, type Role } from "../../src/replica/topology.js";
 import { VegetaDriver } from "../../src/steady-state/vegeta.js";
@@ -25,6 +25,13 @@ export default async function setup(): Promise<() => void> {
       });
   }
   await new VegetaDriver().version();
+  // The HTML report is checked in Debian's Chromium, the terminal view in tmux.
+  if (!existsSync("/usr/bin/chromium")) throw new Error(`integration tests need /usr/bin/chromium; ${fix}`);
+  try {
+    execFileSync("tmux", ["-V"], { stdio: "ignore" });
+  } catch {
+    throw new Error(`integration tests need tmux; ${fix}`);
+  }
   // The CLI tests spawn bin/run.js, which runs the compiled output.
   execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
   return () => rmSync(TEST_STATE_DIR, { recursive: true, force: true });
