@@ -1,5 +1,6 @@
 import type { CheckSummary, RunEvaluation } from "../experiments/evaluation.js";
 import type { JournalEvent, Phase } from "../experiments/journal.js";
+import { phaseStatus } from "../reports/model.js";
 import { formatValue, holds } from "../steady-state/checks.js";
 
 // Human-readable rendering of journal events (live progress) and of the final evaluation.
@@ -53,7 +54,7 @@ const reportPhases: Phase[] = ["baseline", "inject", "recover", "verify"];
 function cell(summary: CheckSummary, phase: Phase): string {
   const s = summary.phases[phase];
   if (!s) return "-";
-  const mark = s.windows - s.held - s.noData > 0 ? "✗" : s.noData > 0 ? "?" : "✓";
+  const mark = { held: "✓", broke: "✗", nodata: "?" }[phaseStatus(s)];
   return `${mark} ${formatValue(summary.metric, s.worst)} (${s.held}/${s.windows})`;
 }
 

@@ -7,7 +7,7 @@ import { acquireLock } from "../lifecycle/lock.js";
 import { type Clock, systemClock } from "../lifecycle/wait.js";
 import type { Replica } from "../replica/replica.js";
 import { type ReportFormat, writeRunReports } from "../reports/index.js";
-import { buildReport } from "../reports/model.js";
+import { buildReport, type RunReport } from "../reports/model.js";
 import {
   compare,
   holds,
@@ -63,6 +63,8 @@ export interface RunResult {
   evaluation: RunEvaluation;
   /** The reports written next to the journal, by format; undefined when writing them failed. */
   reports: Record<ReportFormat, string> | undefined;
+  /** The report model, computed from the run's events; undefined when that failed. */
+  report: RunReport | undefined;
   /** Why the reports could not be written (the run itself is unaffected). */
   reportError?: string;
 }
@@ -368,18 +370,13 @@ async function executeRun(
   });
   journal.write({ type: "run-finished", durationMs: elapsedMs() });
   // Reports are renderings of the journal; failing to write them never changes the verdict.
+  const base = { runId, runDir, journalPath: journal.path, evaluation };
+  let report: RunReport | undefined;
   try {
-    const reports = writeRunReports(runDir, buildReport(events));
-    return { runId, runDir, journalPath: journal.path, evaluation, reports };
+    report = buildReport(events);
+    return { ...base, report, reports: writeRunReports(runDir, report) };
   } catch (error) {
-    return {
-      runId,
-      runDir,
-      journalPath: journal.path,
-      evaluation,
-      reports: undefined,
-      reportError: errorMessage(error),
-    };
+    return { ...base, report, reports: undefined, reportError: errorMessage(error) };
   }
 
   async function runTimeline(actions: readonly PlannedAction[], startMs: number): Promise<void> {

@@ -18,10 +18,10 @@ import { replicaFor } from "../replica/topology-file.js";
 import { evaluateGates, type GateOptions } from "../reports/gates.js";
 import { loadReport, type ReportFormat, writeRunReports } from "../reports/index.js";
 import type { GateResult } from "../reports/junit.js";
-import { buildReport, type RunReport, runReportSchema } from "../reports/model.js";
+import { type RunReport, runReportSchema } from "../reports/model.js";
 import { formatDuration } from "../units.js";
 import type { RunEvaluation } from "./evaluation.js";
-import { type JournalEvent, readJournal } from "./journal.js";
+import type { JournalEvent } from "./journal.js";
 import { type LoadedExperiment, loadExperiment } from "./loader.js";
 import { planFaults } from "./plan.js";
 import { plannedSeconds, planOf, runExperiment } from "./runner.js";
@@ -203,15 +203,10 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
           signal: options.signal,
           onEvent: (event) => options.onEvent?.(event, loaded),
         });
-        // The report is computed in memory from the journal: the gates never depend on the
-        // report files having been written.
-        let report: RunReport | undefined;
+        // The report model comes from the run's events in memory: the gates never depend on
+        // the report files having been written.
+        const { report } = result;
         let reportError = result.reportError;
-        try {
-          report = buildReport(readJournal(result.journalPath));
-        } catch (error) {
-          reportError ??= errorMessage(error);
-        }
         const previous =
           baselineRef === "latest"
             ? history?.latestScored(experiment.name, result.runId)

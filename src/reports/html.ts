@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { formatValue } from "../steady-state/checks.js";
 import { formatDuration } from "../units.js";
-import type { GateResult } from "./junit.js";
+import type { RenderContext } from "./junit.js";
 import { phaseStatus, type RunReport, recoveryText } from "./model.js";
 
 // A self-contained HTML report: Chart.js and its annotation plugin are inlined, the run's
@@ -101,10 +101,7 @@ const drawCharts = `
 })();
 `;
 
-export function renderHtml(
-  report: RunReport,
-  context: { gates?: readonly GateResult[]; exitCode?: number } = {},
-): string {
+export function renderHtml(report: RunReport, context: RenderContext = {}): string {
   const { run, verdict, score, timings } = report;
   const gates = context.gates ?? [];
   const exitCode = context.exitCode ?? verdict.exitCode;

@@ -3,7 +3,7 @@ import { basename, dirname, join } from "node:path";
 import { InvalidInputError } from "../errors.js";
 import { readJournal } from "../experiments/journal.js";
 import { renderHtml } from "./html.js";
-import { type GateResult, renderJunit } from "./junit.js";
+import { type RenderContext, renderJunit } from "./junit.js";
 import { renderMarkdown } from "./markdown.js";
 import { buildReport, type RunReport } from "./model.js";
 
@@ -17,13 +17,6 @@ export const reportFiles: Record<ReportFormat, string> = {
   md: "report.md",
   html: "report.html",
 };
-
-/** What the caller knows beyond the journal: the gates it evaluated and the exit code it chose. */
-export interface RenderContext {
-  gates?: readonly GateResult[];
-  /** The process's exit code for this run (gates, --accept-degraded); default: the verdict's. */
-  exitCode?: number;
-}
 
 export function renderReport(report: RunReport, format: ReportFormat, context: RenderContext = {}): string {
   const gates = context.gates ?? [];

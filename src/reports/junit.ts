@@ -11,6 +11,13 @@ export interface GateResult {
   message: string;
 }
 
+/** What the caller knows beyond the journal: the gates it evaluated and the exit code it chose. */
+export interface RenderContext {
+  gates?: readonly GateResult[];
+  /** The process's exit code for this run (gates, --accept-degraded); default: the verdict's. */
+  exitCode?: number;
+}
+
 type Case = {
   "@_name": string;
   "@_classname": string;

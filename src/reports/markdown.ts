@@ -1,6 +1,6 @@
 import { formatValue } from "../steady-state/checks.js";
 import { formatDuration } from "../units.js";
-import type { GateResult } from "./junit.js";
+import type { RenderContext } from "./junit.js";
 import { phaseMark, type RunReport, recoveryText } from "./model.js";
 
 // Markdown sized for a CI step summary (GitHub's $GITHUB_STEP_SUMMARY, GitLab notes): the
@@ -23,10 +23,7 @@ const cell = (text: string) =>
     .replace(/[\r\n]+/g, " ");
 const ms = (value: number | null) => (value === null ? "never" : formatDuration(value));
 
-export function renderMarkdown(
-  report: RunReport,
-  context: { gates?: readonly GateResult[]; exitCode?: number } = {},
-): string {
+export function renderMarkdown(report: RunReport, context: RenderContext = {}): string {
   const { run, verdict, score, timings } = report;
   const gates = context.gates ?? [];
   const exitCode = context.exitCode ?? verdict.exitCode;

@@ -121,7 +121,9 @@ const orNull = <T>(value: T | undefined): T | null => (value === undefined ? nul
 type PhaseSummary = z.infer<typeof checkPhaseSummary>;
 
 /** held: every window held; broke: some window breached; nodata: no breach, some window unmeasured. */
-export function phaseStatus(s: PhaseSummary): "held" | "broke" | "nodata" {
+export function phaseStatus(
+  s: Pick<PhaseSummary, "windows" | "held" | "noData">,
+): "held" | "broke" | "nodata" {
   if (s.windows - s.held - s.noData > 0) return "broke";
   return s.noData > 0 ? "nodata" : "held";
 }
