@@ -1,5 +1,6 @@
 import type { CheckSummary, RunEvaluation } from "../experiments/evaluation.js";
 import type { JournalEvent, Phase } from "../experiments/journal.js";
+import { popTimingLines } from "../experiments/pop-timings.js";
 import { phaseStatus } from "../reports/model.js";
 import { formatValue, holds } from "../steady-state/checks.js";
 
@@ -40,6 +41,8 @@ export function progressLine(event: JournalEvent, startedAt: number): string | u
       return `${t}  interrupted (${event.signal}): reverting every fault`;
     case "lb-state":
       return `${t}  load balancer: ${event.edge} ${event.state}`;
+    case "pop-state":
+      return `${t}  global layer: PoP ${event.pop} ${event.state}`;
     case "aborted":
       return `${t}  ABORT: "${event.condition}" breached; reverting every fault now`;
     case "error":
@@ -82,6 +85,7 @@ export function renderEvaluation(evaluation: RunEvaluation, journalPath: string)
       `time to failover: ${ttf === null ? "errors never came back under the SLO under fault" : `${ttf / 1000}s until errors stayed under the SLO`}`,
     );
   }
+  if (evaluation.timings.pops) lines.push(...popTimingLines(evaluation.timings.pops));
   lines.push(
     `time to recovery: ${ttr === undefined ? "not measured" : ttr === null ? "never recovered" : `${ttr / 1000}s`} (target ${evaluation.recoveryTargetMs / 1000}s)`,
   );

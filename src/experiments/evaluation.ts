@@ -14,6 +14,7 @@ import {
 } from "../steady-state/checks.js";
 import { type MetricsBucket, windowStats } from "../steady-state/metrics.js";
 import type { JournalEvent, Phase } from "./journal.js";
+import { measurePopTimings } from "./pop-timings.js";
 import { type Check, type CheckPhase, defaultScoreWeights, type ScoreWeights } from "./schema.js";
 import { computeScore, type Score } from "./score.js";
 import { measureTimings, type Timings } from "./timings.js";
@@ -257,7 +258,11 @@ export function evaluateRun(
   const sloRates = checks
     .filter((c) => c.metric === "errors.rate" && (c.comparator === "below" || c.comparator === "atMost"))
     .map((c) => c.threshold);
-  const timings = measureTimings(events, buckets, inject, sloRates.length ? Math.min(...sloRates) : 0.01);
+  const popTimings = measurePopTimings(events, buckets, phases);
+  const timings = {
+    ...measureTimings(events, buckets, inject, sloRates.length ? Math.min(...sloRates) : 0.01),
+    ...(popTimings ? { pops: popTimings } : {}),
+  };
   const result = (verdict: Verdict, reason: string): RunEvaluation => ({
     verdict,
     reason,

@@ -40,6 +40,13 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     replica: z.string(),
     /** The replica's edges (the load balancer's servers), for timings. */
     edges: z.array(z.string()).optional(),
+    /** Multi-PoP replicas: each PoP's load balancer, edges and links, for cross-PoP timings. */
+    pops: z
+      .record(
+        z.string(),
+        z.object({ lb: z.string(), edges: z.array(z.string()), uplink: z.string(), ingress: z.string() }),
+      )
+      .optional(),
     load: z.object({ driver: z.string(), version: z.string(), url: z.string(), ratePerSecond: z.number() }),
     plan: z.object({
       windowSeconds: z.number(),
@@ -107,6 +114,8 @@ export const journalEventSchema = z.discriminatedUnion("type", [
   }),
   z.object({ ...base, type: z.literal("watchdog"), pid: z.number(), log: z.string() }),
   z.object({ ...base, type: z.literal("lb-state"), edge: z.string(), state: z.string() }),
+  /** The global traffic layer marked a PoP up or down (multi-PoP replicas). */
+  z.object({ ...base, type: z.literal("pop-state"), pop: z.string(), state: z.string() }),
   z.object({ ...base, type: z.literal("interrupted"), signal: z.string() }),
   z.object({
     ...base,

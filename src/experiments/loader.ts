@@ -4,9 +4,11 @@ import { closest } from "fastest-levenshtein";
 import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import type { z } from "zod";
 import { InvalidInputError, type LocatedIssue, ValidationError } from "../errors.js";
+import { injectorFor } from "../injectors/index.js";
 import type { Topology } from "../replica/topology.js";
 import { isTopologyPath, loadTopology } from "../replica/topology-file.js";
 import { type Experiment, experimentSchema } from "./schema.js";
+import { resolveTarget, seededRandom } from "./targets.js";
 
 export interface LoadedExperiment {
   file: string;
@@ -143,8 +145,33 @@ export async function loadExperiment(file: string): Promise<LoadedExperiment> {
         throw fieldError(loaded, ["replica"], error.message, error.suggestion);
       throw error;
     }
+    checkTargets(loaded, loaded.topology);
   }
   return loaded;
+}
+
+/**
+ * With the topology known from the file, every fault's target must resolve in it (a PoP it
+ * has, a link it proxies): a located error now rather than a refusal at run time.
+ */
+function checkTargets(loaded: LoadedExperiment, topology: Topology): void {
+  loaded.experiment.method.forEach((fault, index) => {
+    const at = (path: PathKey[], action: () => void) => {
+      try {
+        action();
+      } catch (error) {
+        if (error instanceof InvalidInputError && !(error instanceof ValidationError))
+          throw fieldError(loaded, path, error.message, error.suggestion);
+        throw error;
+      }
+    };
+    let services: string[] = [];
+    at(["method", index, "target"], () => {
+      services = resolveTarget(fault.target, topology, seededRandom(0));
+    });
+    for (const service of services)
+      at(["method", index], () => injectorFor(fault).check(fault, service, topology));
+  });
 }
 
 export function formatPath(path: readonly PathKey[]): string {

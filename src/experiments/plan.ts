@@ -43,10 +43,10 @@ export function planActions(
   const rng = seededRandom(seed);
   const actions: PlannedAction[] = [];
   method.forEach((fault, index) => {
-    const services = resolveTarget(fault.target, topology, rng);
+    const services = located(`method[${index}].target`, () => resolveTarget(fault.target, topology, rng));
     const injector = injectorFor(fault);
     for (const service of services) {
-      injector.check(fault, service, topology);
+      located(`method[${index}]`, () => injector.check(fault, service, topology));
       actions.push({
         id: services.length === 1 ? `f${index + 1}` : `f${index + 1}.${service}`,
         index,
@@ -62,6 +62,20 @@ export function planActions(
   });
   guardCapacity(actions, topology, minHealthyEdges);
   return { seed, actions };
+}
+
+/** Names the fault an error is about: `method[2].target: ...`. */
+function located<T>(where: string, action: () => T): T {
+  try {
+    return action();
+  } catch (error) {
+    if (error instanceof InvalidInputError && !/^method\[/.test(error.message))
+      throw new InvalidInputError(`${where}: ${error.message}`, {
+        ...(error.suggestion ? { suggestion: error.suggestion } : {}),
+        cause: error,
+      });
+    throw error;
+  }
 }
 
 function guardCapacity(actions: readonly PlannedAction[], topology: Topology, minHealthyEdges: number): void {

@@ -180,6 +180,16 @@ async function executeRun(
     },
     replica: replica.topology.replica,
     edges: replica.topology.edges,
+    ...(replica.topology.pops
+      ? {
+          pops: Object.fromEntries(
+            replica.topology.pops.map((p) => [
+              p.name,
+              { lb: p.lb, edges: p.edges, uplink: p.uplink, ingress: p.ingress },
+            ]),
+          ),
+        }
+      : {}),
     load: { driver: driver.name, version: driverVersion, url, ratePerSecond: experiment.load.rate },
     plan,
     seed: faultPlan.seed,
@@ -290,7 +300,9 @@ async function executeRun(
     await load.finished;
   });
   const lbProbe = startLbProbe(replica, (change) =>
-    journal.write({ type: "lb-state", edge: change.edge, state: change.state }),
+    change.pop
+      ? journal.write({ type: "pop-state", pop: change.edge, state: change.state })
+      : journal.write({ type: "lb-state", edge: change.edge, state: change.state }),
   );
   registry.register("stop the load balancer probe", () => lbProbe.stop());
   const scheduled: ScheduledProbe[] = [

@@ -37,6 +37,8 @@ export const directions = ["downstream", "upstream", "both"] as const;
 export const lossDirections = ["ingress", "egress", "both"] as const;
 export const killModes = ["kill", "stop", "pause", "restart"] as const;
 export const roles = ["lb", "edge", "origin"] as const;
+export const popRoles = ["edge", "lb"] as const;
+export const popLinks = ["uplink", "ingress"] as const;
 /** Signals a node-kill may send; names as `kill -l` prints them, with or without SIG. */
 export const signals = [
   "SIGKILL",
@@ -73,12 +75,42 @@ export const targetSchema = z.union(
       })
       .transform((t) => ({ kind: "role" as const, role: t.role, pick: t.pick, percent: t.percent })),
     z
+      .strictObject({
+        pop: z.string().min(1).describe("a PoP of a multi-PoP topology"),
+        role: z
+          .enum(popRoles, { error: `expected role to be one of ${popRoles.join(", ")}` })
+          .optional()
+          .describe("edge (default): its edges; lb: its load balancer"),
+        link: z
+          .enum(popLinks, { error: `expected link to be one of ${popLinks.join(", ")}` })
+          .optional()
+          .describe("uplink: its link to the origin (or shield); ingress: the global layer's link to it"),
+        ...selectorFields,
+      })
+      .superRefine((t, ctx) => {
+        if (t.link && (t.role || t.pick !== undefined || t.percent !== undefined)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["link"],
+            message: "expected link alone: a PoP's link is one target (drop role, pick and percent)",
+          });
+        }
+      })
+      .transform((t) => ({
+        kind: "pop" as const,
+        pop: t.pop,
+        role: t.role,
+        link: t.link,
+        pick: t.pick,
+        percent: t.percent,
+      })),
+    z
       .strictObject({ labels: z.record(z.string(), z.string()), ...selectorFields })
       .transform((t) => ({ kind: "labels" as const, labels: t.labels, pick: t.pick, percent: t.percent })),
   ],
   {
     error:
-      "expected a service name (e.g. edge-1), { role: edge, pick: 1 } or { labels: {...}, percent: 50% }",
+      "expected a service or link name (e.g. edge-1), { role: edge, pick: 1 }, { pop: pop-b }, { pop: pop-b, link: uplink } or { labels: {...}, percent: 50% }",
   },
 );
 export type Target = z.infer<typeof targetSchema>;

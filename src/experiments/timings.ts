@@ -1,5 +1,6 @@
 import type { MetricsBucket } from "../steady-state/metrics.js";
 import type { JournalEvent } from "./journal.js";
+import type { PopTimings } from "./pop-timings.js";
 
 // Failover timings, from the journal's timestamps: when each fault was applied, when the load
 // balancer marked its node down, and when client errors came back under the SLO.
@@ -12,6 +13,8 @@ export interface DetectionTiming {
 }
 
 export interface Timings {
+  /** Multi-PoP replicas: traffic share per PoP and the global layer's failovers. */
+  pops?: PopTimings;
   detection: DetectionTiming[];
   /**
    * Seconds from the first disruptive fault until the error rate stayed under the SLO for the

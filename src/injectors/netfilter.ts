@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
-import { EnvironmentError } from "../errors.js";
+import { EnvironmentError, InvalidInputError } from "../errors.js";
 import { waitUntil } from "../lifecycle/wait.js";
 import { deadManSeconds } from "../lifecycle/watchdog.js";
 import { docker, isNotFound, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
 import type { Replica } from "../replica/replica.js";
-import { containerName, imageFor } from "../replica/topology.js";
+import { containerName, imageFor, type Topology } from "../replica/topology.js";
 
 // Packet-level faults run in a sidecar container that shares the target's network namespace
 // and holds Faultline's rules there (see docker/netfilter). The sidecar removes its rules on
@@ -24,6 +24,31 @@ export interface SidecarRules {
 export interface Sidecar {
   backend: string;
   stop(): Promise<void>;
+}
+
+/**
+ * Where a packet fault on `target` acts: in the service's own namespace, or, for a link
+ * (e.g. pop-b-uplink), in Toxiproxy's namespace on that link's listening port only.
+ */
+export function netfilterScope(topology: Topology, target: string): { service: string; port?: number } {
+  if (topology.services.some((s) => s.name === target)) return { service: target };
+  const link = topology.links.find((l) => l.name === target);
+  if (!link) throw new InvalidInputError(`no service or link "${target}" in replica ${topology.replica}`);
+  if (link.proxied === false) {
+    throw new InvalidInputError(`link ${target} bypasses Toxiproxy, so no fault can act on it`, {
+      suggestion: "remove it from links.direct in the topology file, or target another link",
+    });
+  }
+  return { service: "toxiproxy", port: link.listenPort };
+}
+
+/** Narrows rules to one TCP port: packets to it coming in, from it going out. */
+export function onPort(rules: SidecarRules, port: number | undefined): SidecarRules {
+  if (port === undefined) return rules;
+  return {
+    ingress: rules.ingress.map((r) => `-p tcp --dport ${port} ${r}`),
+    egress: rules.egress.map((r) => `-p tcp --sport ${port} ${r}`),
+  };
 }
 
 /** iptables chain names are short (28 characters): a hash of run and fault, prefixed FL. */

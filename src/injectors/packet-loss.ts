@@ -2,7 +2,7 @@ import { InvalidInputError } from "../errors.js";
 import type { PacketLossFault } from "../experiments/schema.js";
 import type { Topology } from "../replica/topology.js";
 import type { AppliedFault, Injector, InjectorContext } from "./injector.js";
-import { type SidecarRules, startSidecar } from "./netfilter.js";
+import { netfilterScope, onPort, type SidecarRules, startSidecar } from "./netfilter.js";
 
 /** iptables rule specs dropping a random share of non-loopback packets. */
 export function lossRules(fault: Pick<PacketLossFault, "loss" | "direction">): SidecarRules {
@@ -23,8 +23,7 @@ export const packetLossInjector: Injector<PacketLossFault> = {
   kind: "packet-loss",
   disruptive: (fault) => fault.loss >= 0.5,
   check(_fault, service, topology: Topology) {
-    if (!topology.services.some((s) => s.name === service))
-      throw new InvalidInputError(`no service "${service}"`);
+    netfilterScope(topology, service);
   },
   describe(fault, service) {
     return `drop ${(fault.loss * 100).toFixed(1)}% of packets ${fault.direction === "both" ? "in and out of" : fault.direction === "ingress" ? "into" : "out of"} ${service}`;
@@ -33,11 +32,13 @@ export const packetLossInjector: Injector<PacketLossFault> = {
     return `stop the netfilter sidecar of ${service}, which deletes its rule chain`;
   },
   async apply(fault, context: InjectorContext): Promise<AppliedFault> {
+    // On a link, the loss hits that link's traffic in Toxiproxy's namespace (its port only).
+    const scope = netfilterScope(context.replica.topology, context.service);
     const sidecar = await startSidecar(
       context.replica,
-      context.service,
+      scope.service,
       context,
-      lossRules(fault),
+      onPort(lossRules(fault), scope.port),
       context.revertBy,
     );
     return {

@@ -3,8 +3,15 @@ import { clearEntry, type LedgerEntry, readLedger } from "../lifecycle/ledger.js
 import { docker, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
 import { execIn } from "../replica/exec.js";
 import type { Replica } from "../replica/replica.js";
-import { containerName, linkTo } from "../replica/topology.js";
-import { LABEL_FAULT, LABEL_RUN, SIDECAR_ROLE, stopSidecar, sweepNamespace } from "./netfilter.js";
+import { containerName, linkTo, POP_ROLES as POP_SERVICE_ROLES } from "../replica/topology.js";
+import {
+  LABEL_FAULT,
+  LABEL_RUN,
+  netfilterScope,
+  SIDECAR_ROLE,
+  stopSidecar,
+  sweepNamespace,
+} from "./netfilter.js";
 import { ensureRunning } from "./node-kill.js";
 import { isBrownedOut, restoreOrigin } from "./origin-brownout.js";
 import { STRESS_PREFIX, stopStress, stressTag } from "./stress.js";
@@ -18,7 +25,7 @@ export interface Recovered {
 
 const TOXIC_KINDS = new Set(["latency", "bandwidth", "timeout", "reset"]);
 const NETFILTER_KINDS = new Set(["packet-loss", "partition"]);
-const POP_ROLES = new Set(["lb", "edge", "origin"]);
+const POP_ROLES: ReadonlySet<string> = new Set(POP_SERVICE_ROLES);
 
 /** Undoes one ledger entry, from the entry alone (no state of the run that wrote it). */
 export async function revertEntry(entry: LedgerEntry, replica: Replica): Promise<string> {
@@ -57,7 +64,13 @@ export async function revertEntry(entry: LedgerEntry, replica: Replica): Promise
       },
     });
     for (const s of sidecars) await stopSidecar(s.Id);
-    const chains = await sweepNamespace(replica, entry.service);
+    let namespace = entry.service;
+    try {
+      namespace = netfilterScope(replica.topology, entry.service).service;
+    } catch {
+      // A service of an older topology: sweep by its own name.
+    }
+    const chains = await sweepNamespace(replica, namespace);
     return `stopped ${sidecars.length} sidecar(s)${chains.length ? `, swept ${chains.join(", ")}` : ""}`;
   }
   return `nothing known to revert for kind ${entry.kind}`;
@@ -167,6 +180,14 @@ export async function recoverReplica(
       if (c.Labels[LABEL_ROLE] === "origin" && (await restoreOrigin(name))) {
         recovered.push({ kind: "config", target: service, what: "healthy origin config restored" });
       }
+    });
+  }
+  // Packet faults on links live in Toxiproxy's namespace.
+  const toxiproxy = containers.find((c) => c.Labels[LABEL_ROLE] === "toxiproxy");
+  if (toxiproxy?.State === "running") {
+    await attempt("toxiproxy's network namespace", async () => {
+      for (const chain of await sweepNamespace(replica, "toxiproxy"))
+        recovered.push({ kind: "chain", target: "toxiproxy", what: chain });
     });
   }
   return { recovered, errors };

@@ -25,10 +25,27 @@ function streams(direction: ToxicFault["direction"]): ToxicStream[] {
 export function linkFor(service: string, topology: Topology, kind: string): string {
   const link = linkTo(topology, service);
   if (!link) {
-    const linked = topology.links.map((l) => l.upstream.service);
+    const inFront = topology.links.filter((l) => l.upstream.service === service).map((l) => l.name);
+    if (inFront.length > 1) {
+      throw new InvalidInputError(
+        `${service} has ${inFront.length} links in front of it; the ${kind} fault needs one`,
+        {
+          suggestion: `target one of its links: ${inFront.join(", ")}`,
+        },
+      );
+    }
+    const linked = [...new Set(topology.links.map((l) => l.upstream.service))];
     throw new InvalidInputError(`${service} has no Toxiproxy link for the ${kind} fault`, {
-      suggestion: `${kind} acts on the link in front of a service: ${linked.join(", ")}`,
+      suggestion: `${kind} acts on the link in front of a service (${linked.join(", ")}) or on a link by name (${topology.links.map((l) => l.name).join(", ")})`,
     });
+  }
+  if (link.proxied === false) {
+    throw new InvalidInputError(
+      `link ${link.name} bypasses Toxiproxy, so the ${kind} fault cannot act on it`,
+      {
+        suggestion: "remove it from links.direct in the topology file, or target another link",
+      },
+    );
   }
   return link.name;
 }

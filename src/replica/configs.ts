@@ -1,9 +1,14 @@
 import {
   LB_HTTP_PORT,
   LB_STATS_PORT,
+  linkAddress,
   linkTo,
   ORIGIN_LINK_PORT,
+  POP_HEALTH_PATH,
+  type PopView,
   PROMETHEUS_PORT,
+  popOf,
+  popViews,
   TOXIPROXY_API_PORT,
   type Topology,
 } from "./topology.js";
@@ -11,46 +16,68 @@ import {
 // Configs are rendered here, not baked into images, so one set of images serves any topology
 // and the rendering is unit-tested. Each service's entrypoint writes FAULTLINE_CONFIG to disk.
 
+/** The load balancer of a single-PoP replica. */
 export function haproxyConfig(topology: Topology): string {
-  const { intervalMs, timeoutMs, fall, rise } = topology.healthCheck;
-  const servers = topology.edges.map((edge) => {
-    const link = linkTo(topology, edge);
-    if (!link) throw new Error(`topology has no link to ${edge}`);
-    // Traffic and health checks both cross the edge's Toxiproxy link, as they would cross
-    // the real network: a fault on the link is seen by HAProxy's checks too.
-    return `  server ${edge} toxiproxy:${link.listenPort} check`;
-  });
+  const [view] = popViews(topology);
+  if (!view) throw new Error("topology has no PoP");
+  return popLbConfig(topology, view);
+}
+
+const HAPROXY_COMMON = [
+  "global",
+  "  maxconn 4096",
+  "  hard-stop-after 5s",
+  "",
+  "defaults",
+  "  mode http",
+  "  timeout connect 2s",
+  "  timeout client 30s",
+  "  timeout server 10s",
+];
+
+const HAPROXY_MONITORING = [
+  "resolvers docker",
+  "  nameserver dns 127.0.0.11:53",
+  "  hold valid 1s",
+  "",
+  "frontend monitoring",
+  `  bind :${LB_STATS_PORT}`,
+  "  http-request use-service prometheus-exporter if { path /metrics }",
+  "  stats enable",
+  "  stats uri /stats",
+  "  stats refresh 5s",
+  "",
+];
+
+function linkAddressTo(topology: Topology, target: string): string {
+  const link = linkTo(topology, target);
+  if (!link) throw new Error(`topology has no link to ${target}`);
+  return linkAddress(link);
+}
+
+/** One PoP's HAProxy: balances its edges; answers POP_HEALTH_PATH for the global layer. */
+export function popLbConfig(topology: Topology, pop: PopView): string {
+  const { intervalMs, timeoutMs, fall, rise } = pop.healthCheck;
+  // Traffic and health checks both cross the edge's Toxiproxy link, as they would cross
+  // the real network: a fault on the link is seen by HAProxy's checks too.
+  const servers = pop.edges.map((edge) => `  server ${edge} ${linkAddressTo(topology, edge)} check`);
   return [
-    "global",
-    "  maxconn 4096",
-    "  hard-stop-after 5s",
-    "",
-    "defaults",
-    "  mode http",
-    "  timeout connect 2s",
-    "  timeout client 30s",
-    "  timeout server 10s",
+    ...HAPROXY_COMMON,
     `  timeout check ${timeoutMs}ms`,
     "  option redispatch",
     "  retries 1",
     "",
-    "resolvers docker",
-    "  nameserver dns 127.0.0.11:53",
-    "  hold valid 1s",
-    "",
+    ...HAPROXY_MONITORING,
     "frontend pop",
     `  bind :${LB_HTTP_PORT}`,
+    // The PoP is healthy while at least one edge is in rotation: what the global layer checks.
+    `  monitor-uri ${POP_HEALTH_PATH}`,
+    "  monitor fail if { nbsrv(edges) lt 1 }",
+    ...(pop.name ? [`  http-after-response set-header X-Pop ${pop.name}`] : []),
     "  default_backend edges",
     "",
-    "frontend monitoring",
-    `  bind :${LB_STATS_PORT}`,
-    "  http-request use-service prometheus-exporter if { path /metrics }",
-    "  stats enable",
-    "  stats uri /stats",
-    "  stats refresh 5s",
-    "",
     "backend edges",
-    `  balance ${topology.balance ?? "roundrobin"}`,
+    `  balance ${pop.balance}`,
     "  option httpchk GET /healthz",
     "  http-check expect status 200",
     `  default-server inter ${intervalMs} fall ${fall} rise ${rise} resolvers docker resolve-opts allow-dup-ip init-addr last,libc,none`,
@@ -59,7 +86,45 @@ export function haproxyConfig(topology: Topology): string {
   ].join("\n");
 }
 
-export function edgeConfig(edge: string): string {
+/**
+ * The global traffic layer: one HAProxy in front of every PoP's load balancer, checking each
+ * PoP's health path and steering clients to the healthy ones (primary/backup or weighted), as
+ * a GSLB or an anycast failover does in production.
+ */
+export function globalLbConfig(topology: Topology): string {
+  const { pops, global } = topology;
+  if (!pops || !global) throw new Error("topology has no global traffic layer");
+  const { intervalMs, timeoutMs, fall, rise } = global.healthCheck;
+  const servers = pops.map((pop) => {
+    const steering = global.policy === "weighted" ? ` weight ${pop.weight}` : pop.backup ? " backup" : "";
+    return `  server ${pop.name} ${linkAddressTo(topology, pop.ingress)} check${steering}`;
+  });
+  return [
+    ...HAPROXY_COMMON,
+    `  timeout check ${timeoutMs}ms`,
+    "",
+    ...HAPROXY_MONITORING,
+    "frontend clients",
+    `  bind :${LB_HTTP_PORT}`,
+    "  default_backend pops",
+    "",
+    "backend pops",
+    `  balance ${global.policy === "weighted" ? "roundrobin" : "first"}`,
+    `  option httpchk GET ${POP_HEALTH_PATH}`,
+    "  http-check expect status 200",
+    `  default-server inter ${intervalMs} fall ${fall} rise ${rise} resolvers docker resolve-opts allow-dup-ip init-addr last,libc,none`,
+    ...servers,
+    "",
+  ].join("\n");
+}
+
+/** An edge's upstream: its PoP's uplink, or the one link to the origin in a single PoP. */
+export function edgeUpstream(topology: Topology, edge: string): string {
+  const pop = popOf(topology, edge);
+  return linkAddressTo(topology, pop ? pop.uplink : "origin");
+}
+
+export function edgeConfig(edge: string, upstream = `toxiproxy:${ORIGIN_LINK_PORT}`): string {
   return `worker_processes 1;
 error_log stderr warn;
 events { worker_connections 4096; }
@@ -68,7 +133,7 @@ http {
   keepalive_requests 100000;
   proxy_cache_path /var/cache/faultline-edge levels=1:2 keys_zone=edge:10m max_size=64m inactive=1m use_temp_path=off;
   upstream origin {
-    server toxiproxy:${ORIGIN_LINK_PORT};
+    server ${upstream};
     keepalive 32;
   }
   server {
@@ -99,14 +164,25 @@ http {
 }
 
 export function prometheusConfig(topology: Topology): string {
+  const lbs = popViews(topology).map(
+    (pop) =>
+      `      - targets: ["${pop.lb}:${LB_STATS_PORT}"]${pop.name ? `\n        labels: { pop: "${pop.name}" }` : ""}`,
+  );
+  const global = topology.global
+    ? [
+        `  - job_name: global`,
+        `    static_configs:`,
+        `      - targets: ["${topology.global.service}:${LB_STATS_PORT}"]`,
+      ]
+    : [];
   return `global:
   scrape_interval: 1s
   evaluation_interval: 1s
 scrape_configs:
   - job_name: lb
     static_configs:
-      - targets: ["lb:${LB_STATS_PORT}"]
-  - job_name: toxiproxy
+${lbs.join("\n")}
+${global.length ? `${global.join("\n")}\n` : ""}  - job_name: toxiproxy
     static_configs:
       - targets: ["toxiproxy:${TOXIPROXY_API_PORT}"]
   - job_name: prometheus
@@ -116,13 +192,50 @@ scrape_configs:
 `;
 }
 
+/** The shield PoP: a cache tier in front of the origin that every PoP's uplink reaches. */
+export function shieldConfig(upstream: string): string {
+  return `worker_processes 1;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  proxy_cache_path /var/cache/faultline-shield levels=1:2 keys_zone=shield:10m max_size=64m inactive=1m use_temp_path=off;
+  upstream origin {
+    server ${upstream};
+    keepalive 32;
+  }
+  server {
+    listen 80 default_server;
+    location = /healthz { return 200 "ok\\n"; }
+    location /api/ {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      add_header X-Shield hit-or-miss always;
+    }
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache shield;
+      proxy_cache_lock on;
+      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
+      add_header X-Shield $upstream_cache_status always;
+    }
+  }
+}`;
+}
+
 export function toxiproxyProxies(
   topology: Topology,
 ): { name: string; listen: string; upstream: string; enabled: boolean }[] {
-  return topology.links.map((link) => ({
-    name: link.name,
-    listen: `0.0.0.0:${link.listenPort}`,
-    upstream: `${link.upstream.service}:${link.upstream.port}`,
-    enabled: true,
-  }));
+  return topology.links
+    .filter((link) => link.proxied !== false)
+    .map((link) => ({
+      name: link.name,
+      listen: `0.0.0.0:${link.listenPort}`,
+      upstream: `${link.upstream.service}:${link.upstream.port}`,
+      enabled: true,
+    }));
 }

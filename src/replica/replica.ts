@@ -3,7 +3,15 @@ import type Docker from "dockerode";
 import { Toxiproxy } from "toxiproxy-node-client";
 import { EnvironmentError, errorMessage, InvalidInputError } from "../errors.js";
 import { waitUntil } from "../lifecycle/wait.js";
-import { edgeConfig, haproxyConfig, prometheusConfig, toxiproxyProxies } from "./configs.js";
+import {
+  edgeConfig,
+  edgeUpstream,
+  globalLbConfig,
+  popLbConfig,
+  prometheusConfig,
+  shieldConfig,
+  toxiproxyProxies,
+} from "./configs.js";
 import { docker, ensureEngine, isNotFound, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "./docker.js";
 import { demuxDockerStream } from "./exec.js";
 import {
@@ -11,8 +19,12 @@ import {
   defaultTopology,
   LB_HTTP_PORT,
   LB_STATS_PORT,
+  linkAddress,
+  linkTo,
   MAX_EDGES,
+  POP_ROLES,
   PROMETHEUS_PORT,
+  popViews,
   type Service,
   TOXIPROXY_API_PORT,
   type Topology,
@@ -21,10 +33,12 @@ import {
 const LABEL_TOPOLOGY = "faultline.topology";
 
 export interface Endpoints {
-  /** Where clients reach the PoP (HAProxy's frontend), on 127.0.0.1. */
+  /** Where clients reach the PoP (HAProxy's frontend; the global layer's with several PoPs), on 127.0.0.1. */
   lb: string;
-  /** HAProxy's stats page and Prometheus exporter. */
+  /** HAProxy's stats page and Prometheus exporter (the global layer's with several PoPs). */
   lbStats: string;
+  /** Multi-PoP replicas: each PoP's load balancer stats page. */
+  pops?: Record<string, { lbStats: string }>;
   toxiproxy: string;
   prometheus: string;
 }
@@ -83,8 +97,21 @@ async function listContainers(client: Docker, replica: string) {
  */
 /** What a replica's shape is judged on when an existing one is reused. */
 function shapeOf(topology: Topology): string {
-  const { intervalMs, timeoutMs, fall, rise } = topology.healthCheck;
-  return `edges ${topology.edges.join(", ")}; checks every ${intervalMs}ms, timeout ${timeoutMs}ms, fall ${fall}, rise ${rise}; ${topology.balance ?? "roundrobin"}`;
+  const check = ({ intervalMs, timeoutMs, fall, rise }: Topology["healthCheck"]) =>
+    `checks every ${intervalMs}ms, timeout ${timeoutMs}ms, fall ${fall}, rise ${rise}`;
+  const pops = popViews(topology).map(
+    (p) => `${p.name ? `${p.name}: ` : ""}edges ${p.edges.join(", ")}; ${check(p.healthCheck)}; ${p.balance}`,
+  );
+  const global = topology.global
+    ? [`global ${topology.global.policy}, ${check(topology.global.healthCheck)}`]
+    : [];
+  const direct = topology.links.filter((l) => l.proxied === false).map((l) => l.name);
+  return [
+    ...pops,
+    ...global,
+    ...(topology.shield ? ["shield"] : []),
+    ...(direct.length ? [`direct ${direct.join(", ")}`] : []),
+  ].join(" | ");
 }
 
 export async function replicaUp(options: UpOptions = {}): Promise<UpResult> {
@@ -107,9 +134,8 @@ export async function replicaUp(options: UpOptions = {}): Promise<UpResult> {
   const existing = await listContainers(client, name);
   if (existing.length > 0) {
     const current = await connectReplica(name).catch(() => undefined);
-    const pop = existing.filter((c) =>
-      ["lb", "edge", "origin", "toxiproxy", "prometheus"].includes(c.Labels[LABEL_ROLE] ?? ""),
-    );
+    const own: readonly string[] = [...POP_ROLES, "toxiproxy", "prometheus"];
+    const pop = existing.filter((c) => own.includes(c.Labels[LABEL_ROLE] ?? ""));
     const complete = current !== undefined && pop.length === current.topology.services.length;
     const notRunning = pop.filter((c) => c.State !== "running");
     if (complete && notRunning.length > 0) {
@@ -191,7 +217,15 @@ async function createReplica(
   await api.populate(toxiproxyProxies(topology));
   progress(`toxiproxy: ${topology.links.length} proxies (${topology.links.map((l) => l.name).join(", ")})`);
 
-  for (const service of [...byRole("origin"), ...byRole("edge"), ...byRole("lb"), ...byRole("prometheus")]) {
+  const order = [
+    ...byRole("origin"),
+    ...byRole("shield"),
+    ...byRole("edge"),
+    ...byRole("lb"),
+    ...byRole("global"),
+    ...byRole("prometheus"),
+  ];
+  for (const service of order) {
     await startService(client, topology, service);
     progress(`started ${service.name}`);
   }
@@ -200,9 +234,19 @@ async function createReplica(
 function envFor(topology: Topology, service: Service): string[] {
   switch (service.role) {
     case "edge":
-      return [`FAULTLINE_CONFIG=${edgeConfig(service.name)}`];
-    case "lb":
-      return [`FAULTLINE_CONFIG=${haproxyConfig(topology)}`];
+      return [`FAULTLINE_CONFIG=${edgeConfig(service.name, edgeUpstream(topology, service.name))}`];
+    case "shield": {
+      const link = linkTo(topology, "origin");
+      if (!link) throw new Error("topology has no link from the shield to the origin");
+      return [`FAULTLINE_CONFIG=${shieldConfig(linkAddress(link))}`];
+    }
+    case "lb": {
+      const pop = popViews(topology).find((p) => p.lb === service.name);
+      if (!pop) throw new Error(`no PoP has ${service.name} as its load balancer`);
+      return [`FAULTLINE_CONFIG=${popLbConfig(topology, pop)}`];
+    }
+    case "global":
+      return [`FAULTLINE_CONFIG=${globalLbConfig(topology)}`];
     case "prometheus":
       return [`FAULTLINE_CONFIG=${prometheusConfig(topology)}`];
     default:
@@ -240,7 +284,7 @@ async function startService(client: Docker, topology: Topology, service: Service
         NetworkMode: topology.network,
         PortBindings: bindings,
         // Faults such as packet loss need to edit the container's own netfilter rules.
-        CapAdd: service.role === "edge" || service.role === "origin" ? ["NET_ADMIN"] : [],
+        CapAdd: ["edge", "origin", "shield"].includes(service.role) ? ["NET_ADMIN"] : [],
         Init: true,
       },
       NetworkingConfig: { EndpointsConfig: { [topology.network]: { Aliases: [service.name] } } },
@@ -277,11 +321,16 @@ async function readEndpoints(client: Docker, topology: Topology): Promise<Endpoi
     if (!binding?.HostPort) throw new EnvironmentError(`${service} has no published port for ${port}`);
     return `http://127.0.0.1:${binding.HostPort}`;
   };
+  const front = topology.global?.service ?? "lb";
+  const pops: Record<string, { lbStats: string }> = {};
+  for (const pop of topology.pops ?? [])
+    pops[pop.name] = { lbStats: await hostPort(pop.lb, LB_STATS_PORT).catch(() => "") };
   return {
-    lb: await hostPort("lb", LB_HTTP_PORT).catch(() => ""),
-    lbStats: await hostPort("lb", LB_STATS_PORT).catch(() => ""),
+    lb: await hostPort(front, LB_HTTP_PORT).catch(() => ""),
+    lbStats: await hostPort(front, LB_STATS_PORT).catch(() => ""),
     toxiproxy: await hostPort("toxiproxy", TOXIPROXY_API_PORT),
     prometheus: await hostPort("prometheus", PROMETHEUS_PORT).catch(() => ""),
+    ...(topology.pops ? { pops } : {}),
   };
 }
 
@@ -301,16 +350,48 @@ export async function connectReplica(name = "default"): Promise<Replica> {
   return { topology, endpoints: await readEndpoints(client, topology) };
 }
 
-/** What HAProxy's health checks say about each edge, from its stats CSV. */
-export async function edgeStates(replica: Replica): Promise<Map<string, EdgeState>> {
-  const response = await fetch(`${replica.endpoints.lbStats}/stats;csv;norefresh`, {
-    signal: AbortSignal.timeout(2000),
-  });
+async function statsCsv(statsUrl: string | undefined): Promise<string> {
+  if (!statsUrl) throw new Error("no stats endpoint");
+  const response = await fetch(`${statsUrl}/stats;csv;norefresh`, { signal: AbortSignal.timeout(2000) });
   if (!response.ok) throw new Error(`HAProxy stats answered ${response.status}`);
-  return parseHaproxyCsv(await response.text(), replica.topology.edges);
+  return response.text();
 }
 
-export function parseHaproxyCsv(csv: string, edges: readonly string[]): Map<string, EdgeState> {
+/**
+ * What the load balancers' health checks say about each edge, from their stats CSV. With
+ * several PoPs, a PoP whose load balancer does not answer contributes no edges.
+ */
+export async function edgeStates(replica: Replica): Promise<Map<string, EdgeState>> {
+  const { topology, endpoints } = replica;
+  if (!topology.pops) return parseHaproxyCsv(await statsCsv(endpoints.lbStats), topology.edges);
+  const states = new Map<string, EdgeState>();
+  const answers = await Promise.allSettled(
+    topology.pops.map(async (pop) =>
+      parseHaproxyCsv(await statsCsv(endpoints.pops?.[pop.name]?.lbStats), pop.edges),
+    ),
+  );
+  for (const answer of answers)
+    if (answer.status === "fulfilled") for (const [edge, state] of answer.value) states.set(edge, state);
+  if (answers.every((a) => a.status === "rejected")) throw new Error("no PoP load balancer answered");
+  return states;
+}
+
+/** What the global traffic layer's health checks say about each PoP (multi-PoP replicas). */
+export async function popStates(replica: Replica): Promise<Map<string, EdgeState>> {
+  const pops = replica.topology.pops;
+  if (!pops) return new Map();
+  return parseHaproxyCsv(
+    await statsCsv(replica.endpoints.lbStats),
+    pops.map((p) => p.name),
+    "pops",
+  );
+}
+
+export function parseHaproxyCsv(
+  csv: string,
+  edges: readonly string[],
+  backend = "edges",
+): Map<string, EdgeState> {
   const lines = csv.trim().split("\n");
   const header = (lines[0] ?? "").replace(/^#\s*/, "").split(",");
   const px = header.indexOf("pxname");
@@ -320,7 +401,7 @@ export function parseHaproxyCsv(csv: string, edges: readonly string[]): Map<stri
   for (const line of lines.slice(1)) {
     const cols = line.split(",");
     const server = cols[sv];
-    if (cols[px] !== "edges" || !server || !edges.includes(server)) continue;
+    if (cols[px] !== backend || !server || !edges.includes(server)) continue;
     const status = cols[st] ?? "";
     states.set(
       server,
@@ -352,10 +433,15 @@ async function waitForEdges(
       await assertAllRunning(replica.topology);
       const states = await edgeStates(replica);
       const up = replica.topology.edges.filter((e) => states.get(e) === "up");
-      const line = `edges healthy behind the load balancer: ${up.length}/${replica.topology.edges.length}`;
+      const pops = replica.topology.pops ?? [];
+      const popsUp = pops.length
+        ? await popStates(replica).catch(() => new Map<string, EdgeState>())
+        : new Map();
+      const healthyPops = pops.filter((p) => popsUp.get(p.name) === "up");
+      const line = `edges healthy behind the load balancer${pops.length > 1 ? "s" : ""}: ${up.length}/${replica.topology.edges.length}${pops.length ? `; PoPs healthy behind the global layer: ${healthyPops.length}/${pops.length}` : ""}`;
       if (line !== last) progress(line);
       last = line;
-      return up.length === replica.topology.edges.length
+      return up.length === replica.topology.edges.length && healthyPops.length === pops.length
         ? { done: true, value: undefined }
         : { done: false, reason: line };
     },
@@ -448,6 +534,8 @@ export async function replicaStatus(name = "default"): Promise<ReplicaStatus> {
   if (containers.length === 0) return { replica: name, exists: false, services: [] };
   const replica = await connectReplica(name).catch(() => undefined);
   const states = replica ? await edgeStates(replica).catch(() => new Map<string, EdgeState>()) : new Map();
+  const pops = replica ? await popStates(replica).catch(() => new Map<string, EdgeState>()) : new Map();
+  const popOfLb = new Map((replica?.topology.pops ?? []).map((p) => [p.lb, p.name]));
   const services = containers
     .map(
       (c): ServiceStatus => ({
@@ -457,7 +545,9 @@ export async function replicaStatus(name = "default"): Promise<ReplicaStatus> {
         state: c.State,
         ...(c.Labels[LABEL_ROLE] === "edge"
           ? { lbState: states.get(c.Labels[LABEL_SERVICE] ?? "") ?? "unknown" }
-          : {}),
+          : popOfLb.has(c.Labels[LABEL_SERVICE] ?? "")
+            ? { lbState: pops.get(popOfLb.get(c.Labels[LABEL_SERVICE] ?? "")) ?? "unknown" }
+            : {}),
       }),
     )
     .sort((a, b) => a.service.localeCompare(b.service, "en", { numeric: true }));

@@ -1,7 +1,14 @@
 import { z } from "zod";
 import { parseYamlWithSchema, readInputFile } from "../experiments/loader.js";
 import { duration } from "../experiments/schema-units.js";
-import { defaultTopology, MAX_EDGES, type Topology } from "./topology.js";
+import {
+  defaultTopology,
+  type HealthCheck,
+  MAX_EDGES,
+  multiPopTopology,
+  type PopSpec,
+  type Topology,
+} from "./topology.js";
 
 // Topology files: the shape of a replica in YAML, validated with the same located errors as
 // experiments. The built-in PoP is topologies/default.yaml; `faultline replica up --topology`
@@ -10,9 +17,54 @@ import { defaultTopology, MAX_EDGES, type Topology } from "./topology.js";
 const serviceName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "expected a lowercase name of letters, digits and dashes" });
-const reserved = ["lb", "origin", "toxiproxy", "prometheus"];
+const reserved = ["lb", "origin", "toxiproxy", "prometheus", "global", "shield"];
 
 export const balances = ["roundrobin", "leastconn"] as const;
+export const policies = ["primary-backup", "weighted"] as const;
+
+const DEFAULT_CHECK = { interval: 1000, timeout: 2000, fall: 2, rise: 2 };
+
+const healthCheckSchema = (what: string) =>
+  z
+    .strictObject({
+      interval: duration().default(1000).describe(`time between two checks of ${what}`),
+      timeout: duration().default(2000).describe("how long one check may take"),
+      fall: z.number().int().min(1).max(100).default(2).describe(`failed checks before ${what} is down`),
+      rise: z.number().int().min(1).max(100).default(2).describe("passed checks before it is up again"),
+    })
+    .default(DEFAULT_CHECK);
+
+const edgesSchema = z
+  .union(
+    [
+      z.number().int().min(1, { message: "expected at least one edge" }).max(MAX_EDGES),
+      z.array(serviceName).min(1, { message: "expected at least one edge" }).max(MAX_EDGES),
+    ],
+    { error: `expected a number of edges (1 to ${MAX_EDGES}) or a list of edge names` },
+  )
+  .describe("how many edges (edge-1, edge-2, ...) or their names");
+
+const loadBalancerSchema = z
+  .strictObject({
+    balance: z
+      .enum(balances, { error: `expected balance to be one of ${balances.join(", ")}` })
+      .default("roundrobin"),
+    healthCheck: healthCheckSchema("an edge"),
+  })
+  .default({ balance: "roundrobin", healthCheck: DEFAULT_CHECK });
+
+const popSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, {
+    message: "expected a PoP name of lowercase letters, digits and dashes (at most 20)",
+  }),
+  edges: edgesSchema,
+  loadBalancer: loadBalancerSchema,
+  role: z
+    .enum(["primary", "backup"], { error: "expected role to be primary or backup" })
+    .optional()
+    .describe("primary-backup policy: default primary for the first PoP, backup for the others"),
+  weight: z.number().int().min(1).max(256).default(1).describe("weighted policy: its share of clients"),
+});
 
 export const topologySchema = z
   .strictObject({
@@ -24,76 +76,169 @@ export const topologySchema = z
       })
       .describe("the replica's name: its containers are faultline-<name>-<service>"),
     description: z.string().optional(),
-    edges: z
-      .union(
-        [
-          z.number().int().min(1).max(MAX_EDGES),
-          z.array(serviceName).min(1, { message: "expected at least one edge" }).max(MAX_EDGES),
-        ],
-        { error: `expected a number of edges (1 to ${MAX_EDGES}) or a list of edge names` },
-      )
-      .describe("how many edges (edge-1, edge-2, ...) or their names"),
-    loadBalancer: z
+    edges: edgesSchema.optional(),
+    loadBalancer: loadBalancerSchema,
+    pops: z
+      .array(popSchema)
+      .min(2, { message: "expected at least two PoPs (a single PoP is `edges:` without `pops:`)" })
+      .optional()
+      .describe("several PoPs behind a global traffic layer"),
+    global: z
       .strictObject({
-        balance: z
-          .enum(balances, { error: `expected balance to be one of ${balances.join(", ")}` })
-          .default("roundrobin"),
-        healthCheck: z
-          .strictObject({
-            interval: duration().default(1000).describe("time between two checks of an edge"),
-            timeout: duration().default(2000).describe("how long one check may take"),
-            fall: z
-              .number()
-              .int()
-              .min(1)
-              .max(100)
-              .default(2)
-              .describe("failed checks before an edge is down"),
-            rise: z.number().int().min(1).max(100).default(2).describe("passed checks before it is up again"),
-          })
-          .default({ interval: 1000, timeout: 2000, fall: 2, rise: 2 }),
+        policy: z
+          .enum(policies, { error: `expected policy to be one of ${policies.join(", ")}` })
+          .default("primary-backup"),
+        healthCheck: healthCheckSchema("a PoP"),
       })
-      .default({ balance: "roundrobin", healthCheck: { interval: 1000, timeout: 2000, fall: 2, rise: 2 } }),
+      .optional()
+      .describe("the global traffic layer in front of the PoPs"),
+    origin: z
+      .strictObject({
+        shield: z.boolean().default(false).describe("put a shield PoP in front of the origin"),
+      })
+      .optional(),
+    links: z
+      .strictObject({
+        direct: z
+          .array(z.string())
+          .default([])
+          .describe("links that bypass Toxiproxy (no fault can act on them)"),
+      })
+      .optional(),
   })
   .superRefine((spec, ctx) => {
-    if (!Array.isArray(spec.edges)) return;
-    spec.edges.forEach((name, index) => {
-      const first = (spec.edges as string[]).indexOf(name);
-      if (first !== index) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["edges", index],
-          message: `expected edge names to be unique; "${name}" is also edges[${first}]`,
-        });
+    const issue = (path: (string | number)[], message: string) =>
+      ctx.addIssue({ code: "custom", path, message });
+    if (spec.pops && spec.edges !== undefined) {
+      issue(
+        ["edges"],
+        "expected either edges (one PoP) or pops (several), not both; move the edges into a PoP",
+      );
+    }
+    if (!spec.pops && spec.edges === undefined) {
+      issue([], "expected edges (one PoP, e.g. edges: 3) or pops (several PoPs)");
+    }
+    if (!spec.pops) {
+      if (spec.global) issue(["global"], "expected global only with pops (it steers clients between PoPs)");
+      if (spec.origin?.shield) issue(["origin", "shield"], "expected a shield only with pops");
+    }
+    const seen = new Map<string, string>();
+    const claim = (name: string, path: (string | number)[], what: string) => {
+      const where = path
+        .map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`))
+        .join("")
+        .replace(/^\./, "");
+      const first = seen.get(name);
+      if (first !== undefined) {
+        issue(path, `expected unique names; "${name}" (${what}) is also ${first}`);
+        return;
       }
       if (reserved.includes(name)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["edges", index],
-          message: `expected an edge name other than ${reserved.join(", ")} (those are the PoP's other services)`,
-        });
+        issue(
+          path,
+          `expected a name other than ${reserved.join(", ")} (those are the replica's other services)`,
+        );
+        return;
       }
+      seen.set(name, where);
+    };
+    if (Array.isArray(spec.edges))
+      spec.edges.forEach((name, i) => {
+        claim(name, ["edges", i], "an edge");
+      });
+    spec.pops?.forEach((pop, p) => {
+      claim(pop.name, ["pops", p, "name"], "a PoP");
+      for (const suffix of ["lb", "uplink", "ingress"])
+        seen.set(`${pop.name}-${suffix}`, `pops[${p}] (its ${suffix})`);
     });
-    const { interval, timeout } = spec.loadBalancer.healthCheck;
-    if (interval < 100 || timeout < 100) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["loadBalancer", "healthCheck"],
-        message: "expected interval and timeout of at least 100ms",
+    spec.pops?.forEach((pop, p) => {
+      if (Array.isArray(pop.edges))
+        pop.edges.forEach((name, i) => {
+          claim(name, ["pops", p, "edges", i], "an edge");
+        });
+    });
+    const checks: [HealthCheck | typeof DEFAULT_CHECK, (string | number)[]][] = [
+      [spec.loadBalancer.healthCheck, ["loadBalancer", "healthCheck"]],
+      ...(spec.pops ?? []).map((pop, p): [typeof DEFAULT_CHECK, (string | number)[]] => [
+        pop.loadBalancer.healthCheck,
+        ["pops", p, "loadBalancer", "healthCheck"],
+      ]),
+      ...(spec.global
+        ? [[spec.global.healthCheck, ["global", "healthCheck"]] as [typeof DEFAULT_CHECK, string[]]]
+        : []),
+    ];
+    for (const [check, path] of checks) {
+      if ("interval" in check && (check.interval < 100 || check.timeout < 100))
+        issue(path, "expected interval and timeout of at least 100ms");
+    }
+    const total = spec.pops?.reduce((n, pop) => n + edgeNames(pop.name, pop.edges).length, 0) ?? 0;
+    if (total > MAX_EDGES) issue(["pops"], `expected at most ${MAX_EDGES} edges in all, got ${total}`);
+    if (spec.pops && (spec.global?.policy ?? "primary-backup") === "primary-backup") {
+      const primaries = spec.pops.filter(
+        (pop, i) => (pop.role ?? (i === 0 ? "primary" : "backup")) === "primary",
+      );
+      if (primaries.length === 0) issue(["pops"], "expected at least one PoP with role: primary");
+    }
+    const direct = spec.links?.direct ?? [];
+    if (direct.length) {
+      let links: string[] = [];
+      try {
+        links = topologyFromSpec(spec).links.map((l) => l.name);
+      } catch {
+        return;
+      }
+      direct.forEach((name, i) => {
+        if (!links.includes(name))
+          issue(
+            ["links", "direct", i],
+            `expected the name of one of this topology's links (${links.join(", ")}), got "${name}"`,
+          );
       });
     }
   });
 export type TopologySpec = z.infer<typeof topologySchema>;
 
+function edgeNames(prefix: string | undefined, edges: number | string[]): string[] {
+  return Array.isArray(edges)
+    ? edges
+    : Array.from({ length: edges }, (_, i) => (prefix ? `${prefix}-edge-${i + 1}` : `edge-${i + 1}`));
+}
+
+const toHealthCheck = (c: typeof DEFAULT_CHECK): HealthCheck => ({
+  intervalMs: c.interval,
+  timeoutMs: c.timeout,
+  fall: c.fall,
+  rise: c.rise,
+});
+
 /** The replica a topology file describes; `replica` renames it (e.g. `--replica`). */
 export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topology {
-  const names = Array.isArray(spec.edges)
-    ? spec.edges
-    : Array.from({ length: spec.edges }, (_, i) => `edge-${i + 1}`);
+  const direct = spec.links?.direct ?? [];
+  if (spec.pops) {
+    const pops = spec.pops.map(
+      (pop, i): PopSpec => ({
+        name: pop.name,
+        edges: edgeNames(pop.name, pop.edges),
+        healthCheck: toHealthCheck(pop.loadBalancer.healthCheck),
+        balance: pop.loadBalancer.balance,
+        weight: pop.weight,
+        backup: (pop.role ?? (i === 0 ? "primary" : "backup")) === "backup",
+      }),
+    );
+    return multiPopTopology(replica, {
+      pops,
+      global: {
+        policy: spec.global?.policy ?? "primary-backup",
+        healthCheck: toHealthCheck(spec.global?.healthCheck ?? DEFAULT_CHECK),
+      },
+      shield: spec.origin?.shield ?? false,
+      direct,
+    });
+  }
+  const names = edgeNames(undefined, spec.edges ?? 3);
   const base = defaultTopology(replica, names.length);
   const rename = (name: string) => names[base.edges.indexOf(name)] ?? name;
-  const { interval, timeout, fall, rise } = spec.loadBalancer.healthCheck;
-  return {
+  const renamed: Topology = {
     ...base,
     edges: names,
     services: base.services.map((s) => (s.role === "edge" ? { ...s, name: rename(s.name) } : s)),
@@ -102,9 +247,15 @@ export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topol
         ? { ...l, name: rename(l.name), upstream: { ...l.upstream, service: rename(l.upstream.service) } }
         : l,
     ),
-    healthCheck: { intervalMs: interval, timeoutMs: timeout, fall, rise },
+    healthCheck: toHealthCheck(spec.loadBalancer.healthCheck),
     balance: spec.loadBalancer.balance,
   };
+  return direct.length
+    ? {
+        ...renamed,
+        links: renamed.links.map((l) => (direct.includes(l.name) ? { ...l, proxied: false } : l)),
+      }
+    : renamed;
 }
 
 export async function loadTopology(file: string, replica?: string): Promise<Topology> {

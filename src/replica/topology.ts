@@ -1,7 +1,10 @@
 // The shape of a replica: which services exist, how they are linked, which links pass
 // through Toxiproxy. The built-in default PoP is produced by defaultTopology().
 
-export type Role = "lb" | "edge" | "origin" | "toxiproxy" | "prometheus";
+export type Role = "lb" | "edge" | "origin" | "shield" | "global" | "toxiproxy" | "prometheus";
+
+/** The roles of the PoP's own services (what faults act on and `recover` restores). */
+export const POP_ROLES: readonly Role[] = ["lb", "edge", "origin", "shield", "global"];
 
 export interface Link {
   /** Toxiproxy proxy name; also the name experiments use as a fault target. */
@@ -12,6 +15,11 @@ export interface Link {
   upstream: { service: string; port: number };
   /** Who sends traffic through this link, for humans reading `replica status`. */
   from: string;
+  /**
+   * False for a link the topology routes around Toxiproxy (`links.direct`): its clients
+   * connect straight to the upstream, and no fault can act on it. Default true.
+   */
+  proxied?: boolean;
 }
 
 export interface Service {
@@ -30,6 +38,32 @@ export interface HealthCheck {
   rise: number;
 }
 
+/** One PoP of a multi-PoP replica: a load balancer in front of its own edges. */
+export interface Pop {
+  name: string;
+  /** Service name of its load balancer (`<pop>-lb`). */
+  lb: string;
+  edges: string[];
+  healthCheck: HealthCheck;
+  balance: "roundrobin" | "leastconn";
+  /** Link from its edges to the origin (or the shield): `<pop>-uplink`. */
+  uplink: string;
+  /** Link from the global traffic layer to its load balancer: `<pop>-ingress`. */
+  ingress: string;
+  /** The global layer's weight for it (weighted policy). */
+  weight: number;
+  /** primary-backup: true for a PoP that only serves when every primary is down. */
+  backup: boolean;
+}
+
+/** The global traffic layer of a multi-PoP replica: steers clients to healthy PoPs. */
+export interface GlobalLayer {
+  service: string;
+  policy: "primary-backup" | "weighted";
+  /** How it checks each PoP (GET /pop-health on the PoP's load balancer). */
+  healthCheck: HealthCheck;
+}
+
 export interface Topology {
   replica: string;
   network: string;
@@ -39,6 +73,11 @@ export interface Topology {
   healthCheck: HealthCheck;
   /** HAProxy's balancing algorithm for the edges (default roundrobin). */
   balance?: "roundrobin" | "leastconn";
+  /** Multi-PoP replicas: the PoPs (`edges` then lists every PoP's edges, in order). */
+  pops?: Pop[];
+  global?: GlobalLayer;
+  /** Service name of the shield PoP between the PoPs and the origin, when there is one. */
+  shield?: string;
 }
 
 export const TOXIPROXY_API_PORT = 8474;
@@ -47,9 +86,15 @@ export const LB_STATS_PORT = 8405;
 export const PROMETHEUS_PORT = 9090;
 export const EDGE_LINK_BASE_PORT = 20000;
 export const ORIGIN_LINK_PORT = 21000;
+export const UPLINK_BASE_PORT = 21000;
+export const INGRESS_BASE_PORT = 22000;
+/** Path on a PoP's load balancer answering 200 while it has an edge in rotation, else 503. */
+export const POP_HEALTH_PATH = "/pop-health";
 export const MAX_EDGES = 64;
 
 export function imageFor(role: Role | "netfilter"): string {
+  if (role === "shield") return imageFor("edge");
+  if (role === "global") return imageFor("lb");
   if (role === "toxiproxy" && process.env.FAULTLINE_TOXIPROXY_IMAGE)
     return process.env.FAULTLINE_TOXIPROXY_IMAGE;
   return `faultline/${role}:local`;
@@ -92,6 +137,154 @@ export function containerName(topology: Pick<Topology, "replica">, service: stri
   return `faultline-${topology.replica}-${service}`;
 }
 
-export function linkTo(topology: Topology, service: string): Link | undefined {
-  return topology.links.find((l) => l.upstream.service === service);
+/**
+ * The link a fault on `target` acts on: the link of that name, else the one link in front of
+ * the service of that name. Undefined when there is none, or several (name one of them).
+ */
+export function linkTo(topology: Topology, target: string): Link | undefined {
+  const named = topology.links.find((l) => l.name === target);
+  if (named) return named;
+  const inFront = topology.links.filter((l) => l.upstream.service === target);
+  return inFront.length === 1 ? inFront[0] : undefined;
 }
+
+/** Where a link's clients connect: its Toxiproxy listener, or the upstream itself when direct. */
+export function linkAddress(link: Link): string {
+  return link.proxied === false
+    ? `${link.upstream.service}:${link.upstream.port}`
+    : `toxiproxy:${link.listenPort}`;
+}
+
+/** The PoP a service or link belongs to, in a multi-PoP replica. */
+export function popOf(topology: Topology, serviceOrLink: string): Pop | undefined {
+  return topology.pops?.find(
+    (p) =>
+      p.lb === serviceOrLink ||
+      p.edges.includes(serviceOrLink) ||
+      p.uplink === serviceOrLink ||
+      p.ingress === serviceOrLink,
+  );
+}
+
+/** The services whose load balancer judges them: one PoP's LB and edges. */
+export interface PopView {
+  name: string | undefined;
+  lb: string;
+  edges: string[];
+  healthCheck: HealthCheck;
+  balance: "roundrobin" | "leastconn";
+}
+
+/** Every PoP of a replica; a single-PoP replica is one unnamed PoP. */
+export function popViews(topology: Topology): PopView[] {
+  if (topology.pops) return topology.pops;
+  return [
+    {
+      name: undefined,
+      lb: "lb",
+      edges: topology.edges,
+      healthCheck: topology.healthCheck,
+      balance: topology.balance ?? "roundrobin",
+    },
+  ];
+}
+
+export interface PopSpec {
+  name: string;
+  edges: string[];
+  healthCheck: HealthCheck;
+  balance: "roundrobin" | "leastconn";
+  weight: number;
+  backup: boolean;
+}
+
+export interface MultiPopSpec {
+  pops: PopSpec[];
+  global: { policy: GlobalLayer["policy"]; healthCheck: HealthCheck };
+  /** Put a shield PoP (an nginx cache) between the PoPs and the origin. */
+  shield: boolean;
+  /** Links that bypass Toxiproxy. */
+  direct: readonly string[];
+}
+
+/**
+ * A multi-PoP replica: clients reach a global HAProxy that steers them to the PoPs' load
+ * balancers by health; each PoP balances its own edges; the edges fetch from the origin, or
+ * from a shield that does. Every link (global to PoP, PoP LB to edge, PoP to origin or
+ * shield, shield to origin) crosses its own Toxiproxy proxy unless listed as direct.
+ */
+export function multiPopTopology(replica: string, spec: MultiPopSpec): Topology {
+  const edges = spec.pops.flatMap((p) => p.edges);
+  const shield = spec.shield ? "shield" : undefined;
+  const pops: Pop[] = spec.pops.map((p) => ({
+    ...p,
+    lb: `${p.name}-lb`,
+    uplink: `${p.name}-uplink`,
+    ingress: `${p.name}-ingress`,
+  }));
+  const links: Link[] = [
+    ...pops.map(
+      (p, i): Link => ({
+        name: p.ingress,
+        listenPort: INGRESS_BASE_PORT + i + 1,
+        upstream: { service: p.lb, port: LB_HTTP_PORT },
+        from: "global",
+      }),
+    ),
+    ...pops.flatMap((p) =>
+      p.edges.map(
+        (edge): Link => ({
+          name: edge,
+          listenPort: EDGE_LINK_BASE_PORT + edges.indexOf(edge) + 1,
+          upstream: { service: edge, port: 80 },
+          from: p.lb,
+        }),
+      ),
+    ),
+    ...pops.map(
+      (p, i): Link => ({
+        name: p.uplink,
+        listenPort: UPLINK_BASE_PORT + i + 1,
+        upstream: { service: shield ?? "origin", port: 80 },
+        from: `edges of ${p.name}`,
+      }),
+    ),
+    ...(shield
+      ? [
+          {
+            name: "origin",
+            listenPort: ORIGIN_LINK_PORT,
+            upstream: { service: "origin", port: 80 },
+            from: shield,
+          },
+        ]
+      : []),
+  ].map((l) => (spec.direct.includes(l.name) ? { ...l, proxied: false } : l));
+  const first = pops[0];
+  if (!first) throw new Error("a multi-PoP topology needs at least one PoP");
+  return {
+    replica,
+    network: `faultline-${replica}`,
+    edges,
+    healthCheck: first.healthCheck,
+    balance: first.balance,
+    pops,
+    global: { service: "global", ...spec.global },
+    ...(shield ? { shield } : {}),
+    services: [
+      { name: "toxiproxy", role: "toxiproxy", image: imageFor("toxiproxy"), publish: [TOXIPROXY_API_PORT] },
+      { name: "origin", role: "origin", image: imageFor("origin"), publish: [] },
+      ...(shield ? [{ name: shield, role: "shield" as const, image: imageFor("edge"), publish: [] }] : []),
+      ...edges.map((name): Service => ({ name, role: "edge", image: imageFor("edge"), publish: [] })),
+      ...pops.map(
+        (p): Service => ({ name: p.lb, role: "lb", image: imageFor("lb"), publish: [LB_STATS_PORT] }),
+      ),
+      { name: "global", role: "global", image: imageFor("lb"), publish: [LB_HTTP_PORT, LB_STATS_PORT] },
+      { name: "prometheus", role: "prometheus", image: imageFor("prometheus"), publish: [PROMETHEUS_PORT] },
+    ],
+    links,
+  };
+}
+
+/** The link names a topology has, for error messages. */
+export const linkNames = (topology: Topology) => topology.links.map((l) => l.name);

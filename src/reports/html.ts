@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { popTimingLines } from "../experiments/pop-timings.js";
 import { formatValue } from "../steady-state/checks.js";
 import { formatDuration } from "../units.js";
 import type { RenderContext } from "./junit.js";
@@ -125,6 +126,7 @@ export function renderHtml(report: RunReport, context: RenderContext = {}): stri
     ...(timings.failoverMs !== null || timings.detection.length
       ? [`time to failover: ${timings.failoverMs === null ? "never" : formatDuration(timings.failoverMs)}`]
       : []),
+    ...(timings.pops ? popTimingLines(timings.pops) : []),
     `time to recovery: ${recoveryText(timings)} (target ${formatDuration(timings.recoveryTargetMs)})`,
   ]
     .map((t) => `<li>${escapeHtml(t)}</li>`)

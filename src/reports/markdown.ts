@@ -1,3 +1,4 @@
+import { popTimingLines } from "../experiments/pop-timings.js";
 import { formatValue } from "../steady-state/checks.js";
 import { formatDuration } from "../units.js";
 import type { RenderContext } from "./junit.js";
@@ -59,6 +60,7 @@ export function renderMarkdown(report: RunReport, context: RenderContext = {}): 
     );
   if (timings.failoverMs !== null || timings.detection.length)
     timing.push(`time to failover: ${ms(timings.failoverMs)}`);
+  if (timings.pops) timing.push(...popTimingLines(timings.pops));
   timing.push(
     `time to recovery: ${recoveryText(timings)} (target ${formatDuration(timings.recoveryTargetMs)})`,
   );

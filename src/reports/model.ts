@@ -59,6 +59,31 @@ export const runReportSchema = z.object({
       .enum(["measured", "never", "not measured"])
       .describe("never: the steady state did not come back; not measured: the run did not get that far"),
     recoveryTargetMs: z.number(),
+    pops: z
+      .object({
+        share: z
+          .record(z.string(), z.record(z.string(), z.number()))
+          .describe("per phase, each PoP's share of the requests (0..1)"),
+        failovers: z.array(
+          z.object({
+            fault: z.string(),
+            pop: z.string(),
+            kind: z.string(),
+            detectMs: num.describe("until the global layer marked the PoP down; null: never"),
+            movedMs: num.describe("until the PoP served no more requests (1 s resolution); null: never"),
+            duringMove: z.object({
+              requests: z.number(),
+              errors: z.number(),
+              errorRate: z.number(),
+              p99Ms: num,
+            }),
+            backInRotationMs: num.describe("from the revert until the global layer marked it up"),
+            failBackMs: num.describe("from the revert until it served requests again (1 s resolution)"),
+          }),
+        ),
+      })
+      .optional()
+      .describe("multi-PoP replicas only"),
   }),
   phases: z.array(z.object({ phase: z.enum(phaseNames), start: z.number(), end: z.number() })),
   checks: z.array(
@@ -227,6 +252,7 @@ export function buildReport(events: readonly JournalEvent[]): RunReport {
             ? "never"
             : "measured",
       recoveryTargetMs: evaluation.recoveryTargetMs,
+      ...(evaluation.timings.pops ? { pops: evaluation.timings.pops } : {}),
     },
     phases: phaseIntervals(events, lastSecond),
     checks: checks.map((check, index) => {

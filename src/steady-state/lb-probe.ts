@@ -1,8 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type EdgeState, edgeStates, type Replica } from "../replica/replica.js";
+import { type EdgeState, edgeStates, popStates, type Replica } from "../replica/replica.js";
 
 export interface LbStateChange {
+  /** The edge, or with `pop` set, the PoP whose state changed. */
   edge: string;
+  /** True when the global traffic layer changed its view of a PoP. */
+  pop?: boolean;
   state: EdgeState;
   /** Epoch milliseconds when the probe saw the change. */
   at: number;
@@ -22,18 +25,22 @@ export function startLbProbe(
   const last = new Map<string, EdgeState>();
   const loop = (async () => {
     while (!controller.signal.aborted) {
-      try {
-        const states = await edgeStates(replica);
-        const at = Date.now();
-        for (const [edge, state] of states) {
-          if (last.get(edge) !== state) {
-            if (last.has(edge)) onChange({ edge, state, at });
-            last.set(edge, state);
-          }
-        }
-      } catch {
-        // The LB itself may be the fault's target; its absence is visible in the traffic.
-      }
+      const [edges, pops] = await Promise.allSettled([
+        edgeStates(replica),
+        replica.topology.pops ? popStates(replica) : Promise.resolve(new Map<string, EdgeState>()),
+      ]);
+      const at = Date.now();
+      // A failed poll is skipped: the LB itself may be the fault's target, and its absence
+      // is visible in the traffic.
+      const seen = (key: string, change: LbStateChange) => {
+        if (last.get(key) === change.state) return;
+        if (last.has(key)) onChange(change);
+        last.set(key, change.state);
+      };
+      if (edges.status === "fulfilled")
+        for (const [edge, state] of edges.value) seen(edge, { edge, state, at });
+      if (pops.status === "fulfilled")
+        for (const [pop, state] of pops.value) seen(`pop:${pop}`, { edge: pop, pop: true, state, at });
       await sleep(intervalMs, undefined, { signal: controller.signal }).catch(() => {});
     }
   })();

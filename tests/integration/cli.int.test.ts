@@ -46,7 +46,9 @@ describe("the CLI on bad input and a broken environment", () => {
     );
     const result = await runCli(["run", file, "--replica", "it-never"]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('error: no service "edge-9" to target in replica it-never');
+    expect(result.stderr).toContain(
+      'error: method[0].target: no service "edge-9" to target in replica it-never',
+    );
     expect(result.stderr).toContain(
       "try this: target one of: origin, edge-1, edge-2, edge-3, lb (or a role: lb, edge, origin)",
     );

@@ -55,10 +55,10 @@ loadBalancer:
 
   it("rejects duplicate or reserved edge names, bad durations and unknown fields, located", () => {
     expect(problems("version: 1\nname: x\nedges: [a, b, a]\n")).toContain(
-      't.yaml:3:15 edges[2]: expected edge names to be unique; "a" is also edges[0]',
+      't.yaml:3:15 edges[2]: expected unique names; "a" (an edge) is also edges[0]',
     );
     expect(problems("version: 1\nname: x\nedges: [lb]\n")).toMatch(
-      /edges\[0\]: expected an edge name other than lb/,
+      /edges\[0\]: expected a name other than lb/,
     );
     expect(
       problems("version: 1\nname: x\nedges: 2\nloadBalancer: { healthCheck: { interval: fast } }\n"),

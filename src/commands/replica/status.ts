@@ -21,7 +21,7 @@ export default class ReplicaStatusCommand extends BaseCommand {
     this.log(`replica ${flags.replica}`);
     for (const s of status.services) {
       this.log(
-        `  ${s.service.padEnd(12)} ${s.role.padEnd(11)} ${s.state.padEnd(9)} ${s.lbState ? `lb: ${s.lbState}` : ""}`.trimEnd(),
+        `  ${s.service.padEnd(14)} ${s.role.padEnd(11)} ${s.state.padEnd(9)} ${s.lbState ? `${s.role === "lb" && status.endpoints?.pops ? "global" : "lb"}: ${s.lbState}` : ""}`.trimEnd(),
       );
     }
     if (status.endpoints) this.log(`  load balancer ${status.endpoints.lb}`);

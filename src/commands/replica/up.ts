@@ -9,11 +9,13 @@ export default class ReplicaUp extends BaseCommand {
   static override description = `Bring up a replica of an edge PoP and wait until every edge is healthy
 
 Without --topology: the built-in PoP (topologies/default.yaml), with --edges edges. With
---topology FILE: the PoP that file describes (its name is the replica's, unless --replica).`;
+--topology FILE: the PoP, or the PoPs behind a global traffic layer, that file describes
+(its name is the replica's, unless --replica).`;
   static override examples = [
     "<%= config.bin %> replica up",
     "<%= config.bin %> replica up --edges 5 --replica big",
     "<%= config.bin %> replica up --topology topologies/default.yaml",
+    "<%= config.bin %> replica up --topology topologies/two-pops.yaml",
   ];
   static override enableJsonFlag = true;
   static override flags = {
@@ -53,15 +55,35 @@ Without --topology: the built-in PoP (topologies/default.yaml), with --edges edg
       });
       const { endpoints } = result.replica;
       const shape = result.replica.topology;
-      const check = shape.healthCheck;
-      this.log(
-        `replica ${name} ${result.created ? "up" : "already up"}: ${shape.edges.length} edges healthy behind the load balancer in ${formatDuration(result.tookMs)}`,
-      );
-      this.log(
-        `  health checks  every ${formatDuration(check.intervalMs)}, timeout ${formatDuration(check.timeoutMs)}, fall ${check.fall}, rise ${check.rise}; balance ${shape.balance ?? "roundrobin"}`,
-      );
-      this.log(`  load balancer  ${endpoints.lb}`);
-      this.log(`  haproxy stats  ${endpoints.lbStats}/stats`);
+      const checks = (c: typeof shape.healthCheck) =>
+        `every ${formatDuration(c.intervalMs)}, timeout ${formatDuration(c.timeoutMs)}, fall ${c.fall}, rise ${c.rise}`;
+      if (shape.pops && shape.global) {
+        this.log(
+          `replica ${name} ${result.created ? "up" : "already up"}: ${shape.pops.length} PoPs, ${shape.edges.length} edges, all healthy in ${formatDuration(result.tookMs)}`,
+        );
+        this.log(
+          `  global layer   ${endpoints.lb} (${shape.global.policy}; checks ${checks(shape.global.healthCheck)})`,
+        );
+        for (const pop of shape.pops) {
+          const steering =
+            shape.global.policy === "weighted" ? `weight ${pop.weight}` : pop.backup ? "backup" : "primary";
+          this.log(
+            `  ${pop.name.padEnd(14)} ${steering}; edges ${pop.edges.join(", ")}; checks ${checks(pop.healthCheck)}; stats ${endpoints.pops?.[pop.name]?.lbStats ?? "?"}/stats`,
+          );
+        }
+        if (shape.shield) this.log("  shield         between the PoPs and the origin");
+        const direct = shape.links.filter((l) => l.proxied === false).map((l) => l.name);
+        if (direct.length)
+          this.log(`  direct links   ${direct.join(", ")} (no Toxiproxy proxy; no fault acts on them)`);
+        this.log(`  global stats   ${endpoints.lbStats}/stats`);
+      } else {
+        this.log(
+          `replica ${name} ${result.created ? "up" : "already up"}: ${shape.edges.length} edges healthy behind the load balancer in ${formatDuration(result.tookMs)}`,
+        );
+        this.log(`  health checks  ${checks(shape.healthCheck)}; balance ${shape.balance ?? "roundrobin"}`);
+        this.log(`  load balancer  ${endpoints.lb}`);
+        this.log(`  haproxy stats  ${endpoints.lbStats}/stats`);
+      }
       this.log(`  toxiproxy api  ${endpoints.toxiproxy}`);
       this.log(`  prometheus     ${endpoints.prometheus}`);
       return {

@@ -1,0 +1,178 @@
+import { type MetricsBucket, windowStats } from "../steady-state/metrics.js";
+import type { JournalEvent } from "./journal.js";
+
+// Cross-PoP timings for multi-PoP replicas, from the journal alone: each PoP's share of the
+// clients' requests per phase, and for every fault that takes a whole PoP out (all its
+// edges, its load balancer, or its ingress link), how long the global layer took to mark it
+// down and move the traffic, what clients saw meanwhile, and how long after the revert the
+// PoP was back in rotation and serving again (fail-back).
+
+export interface PopFailover {
+  /** The fault (its id without the per-service suffix, e.g. f1). */
+  fault: string;
+  pop: string;
+  kind: string;
+  /** From the fault's application until the global layer marked the PoP down; null: never. */
+  detectMs: number | null;
+  /**
+   * From the application until the PoP served no more requests for as long as the fault
+   * lasted (one-second resolution); null: it kept serving.
+   */
+  movedMs: number | null;
+  /** Requests clients sent from the application until the traffic had moved (or the revert). */
+  duringMove: { requests: number; errors: number; errorRate: number; p99Ms: number | null };
+  /** From the revert until the global layer marked the PoP up again; null: never (in the run). */
+  backInRotationMs: number | null;
+  /** From the revert until the PoP served requests again (one-second resolution); null: never. */
+  failBackMs: number | null;
+}
+
+export interface PopTimings {
+  /** Per phase, each PoP's share of all requests (0..1); requests no PoP served are not counted in any. */
+  share: Record<string, Record<string, number>>;
+  failovers: PopFailover[];
+}
+
+type PopsMap = Record<string, { lb: string; edges: string[]; uplink: string; ingress: string }>;
+
+export function measurePopTimings(
+  events: readonly JournalEvent[],
+  buckets: readonly MetricsBucket[],
+  phases: readonly { phase: string; start: number; end: number }[],
+): PopTimings | undefined {
+  const started = events.find((e) => e.type === "run-started");
+  const pops: PopsMap | undefined = started?.type === "run-started" ? started.pops : undefined;
+  if (!pops) return undefined;
+  const served = (b: MetricsBucket, pop: string) =>
+    (pops[pop]?.edges ?? []).reduce((n, edge) => n + (b.byEdge[edge]?.count ?? 0), 0);
+
+  const share: PopTimings["share"] = {};
+  for (const phase of phases) {
+    const inPhase = buckets.filter((b) => b.second >= phase.start && b.second < phase.end);
+    const total = inPhase.reduce((n, b) => n + b.all.count, 0);
+    share[phase.phase] = Object.fromEntries(
+      Object.keys(pops).map((pop) => [
+        pop,
+        total ? inPhase.reduce((n, b) => n + served(b, pop), 0) / total : 0,
+      ]),
+    );
+  }
+
+  // Group a fault's actions (f1.pop-b-edge-1, f1.pop-b-edge-2, ...) by fault and PoP.
+  const intents = new Map<string, { fault: string; service: string }>();
+  for (const e of events)
+    if (e.type === "fault-intent") intents.set(e.id, { fault: e.fault, service: e.target });
+  const groups = new Map<
+    string,
+    {
+      fault: string;
+      pop: string;
+      kind: string;
+      services: Set<string>;
+      applied?: JournalEvent;
+      reverted?: JournalEvent;
+    }
+  >();
+  for (const e of events) {
+    if (e.type !== "fault-applied" && e.type !== "fault-reverted") continue;
+    const intent = intents.get(e.id);
+    if (!intent) continue;
+    const pop = Object.entries(pops).find(
+      ([, p]) =>
+        p.lb === intent.service ||
+        p.edges.includes(intent.service) ||
+        p.ingress === intent.service ||
+        p.uplink === intent.service,
+    )?.[0];
+    if (!pop) continue;
+    const fault = e.id.split(".")[0] ?? e.id;
+    const key = `${fault}/${pop}`;
+    const group = groups.get(key) ?? { fault, pop, kind: intent.fault, services: new Set<string>() };
+    group.services.add(intent.service);
+    // The PoP is out once the last of its services is; it is back once the first returns.
+    if (e.type === "fault-applied" && (!group.applied || e.at > group.applied.at)) group.applied = e;
+    if (e.type === "fault-reverted" && (!group.reverted || e.at < group.reverted.at)) group.reverted = e;
+    groups.set(key, group);
+  }
+
+  const failovers: PopFailover[] = [];
+  for (const group of groups.values()) {
+    const p = pops[group.pop];
+    const { applied, reverted } = group;
+    if (!p || applied?.type !== "fault-applied") continue;
+    const wholePop =
+      p.edges.every((edge) => group.services.has(edge)) ||
+      group.services.has(p.lb) ||
+      group.services.has(p.ingress);
+    if (!wholePop) continue;
+    const appliedAt = Date.parse(applied.at);
+    const revertedAt = reverted ? Date.parse(reverted.at) : undefined;
+    const revertSecond = reverted?.type === "fault-reverted" ? reverted.second : undefined;
+    const popEvent = (state: string, after: number) =>
+      events.find(
+        (x) =>
+          x.type === "pop-state" && x.pop === group.pop && x.state === state && Date.parse(x.at) >= after,
+      );
+    const down = popEvent("down", appliedAt);
+    const until = revertSecond ?? Math.max(...buckets.map((b) => b.second), applied.second) + 1;
+    const during = buckets.filter((b) => b.second >= applied.second && b.second < until);
+    let movedSecond: number | undefined;
+    for (let i = 0; i < during.length; i++) {
+      if (during.slice(i).every((b) => served(b, group.pop) === 0)) {
+        movedSecond = (during[i] as MetricsBucket).second;
+        break;
+      }
+    }
+    const move = buckets.filter((b) => b.second >= applied.second && b.second <= (movedSecond ?? until - 1));
+    const stats = move.length ? windowStats(move) : undefined;
+    const requests = move.reduce((n, b) => n + b.all.count, 0);
+    const errors = move.reduce((n, b) => n + b.all.errors, 0);
+    const up = revertedAt !== undefined ? popEvent("up", revertedAt) : undefined;
+    const back =
+      revertSecond !== undefined
+        ? buckets.find((b) => b.second >= revertSecond && served(b, group.pop) > 0)
+        : undefined;
+    failovers.push({
+      fault: group.fault,
+      pop: group.pop,
+      kind: group.kind,
+      detectMs: down ? Date.parse(down.at) - appliedAt : null,
+      movedMs: movedSecond !== undefined ? (movedSecond - applied.second) * 1000 : null,
+      duringMove: {
+        requests,
+        errors,
+        errorRate: requests ? errors / requests : 0,
+        p99Ms: stats?.latency ? stats.latency.p99 : null,
+      },
+      backInRotationMs: up && revertedAt !== undefined ? Date.parse(up.at) - revertedAt : null,
+      failBackMs: back && revertSecond !== undefined ? (back.second - revertSecond) * 1000 : null,
+    });
+  }
+  return { share, failovers };
+}
+
+const seconds = (ms: number | null, never: string) => (ms === null ? never : `${(ms / 1000).toFixed(2)}s`);
+
+/** The cross-PoP timings as lines, for the terminal summary and the reports. */
+export function popTimingLines(timings: PopTimings): string[] {
+  const lines: string[] = [];
+  const shares = Object.entries(timings.share)
+    .filter(([phase]) => phase !== "warmup")
+    .map(
+      ([phase, byPop]) =>
+        `${phase} ${Object.entries(byPop)
+          .map(([pop, share]) => `${pop} ${(share * 100).toFixed(0)}%`)
+          .join(", ")}`,
+    );
+  if (shares.length) lines.push(`traffic share per PoP: ${shares.join("; ")}`);
+  for (const f of timings.failovers) {
+    const during = f.duringMove;
+    lines.push(
+      `PoP ${f.pop} out (${f.fault}, ${f.kind}): global layer marked it down after ${seconds(f.detectMs, "never")}; traffic moved within ${seconds(f.movedMs, "never (it kept serving)")}; meanwhile ${during.errors} of ${during.requests} requests failed (${(during.errorRate * 100).toFixed(1)}%)${during.p99Ms === null ? "" : `, p99 ${during.p99Ms.toFixed(0)}ms`}`,
+    );
+    lines.push(
+      `PoP ${f.pop} fail-back (${f.fault}): back in rotation ${seconds(f.backInRotationMs, "never")} after the revert; serving again within ${seconds(f.failBackMs, "never")}`,
+    );
+  }
+  return lines;
+}
