@@ -27,12 +27,17 @@ tolerances. --junit and --markdown write all runs' results for the CI system.
 
 Exit codes (a suite exits with the most severe of its runs, in this order): 130 interrupted,
 2 invalid input, 4 environment or tool error, 1 failed, 6 aborted, 7 a gate failed,
-3 inconclusive, 5 degraded (0 with --accept-degraded), 0 passed.`;
+3 inconclusive, 5 degraded (0 with --accept-degraded), 0 passed.
+
+A folder with a suite.yaml (e.g. experiments/launch-readiness) is a versioned suite: its params
+fill the experiments' \${name} placeholders (--param overrides them), and its go criteria
+become gates on every run; the summary ends with GO or NO-GO (exit 0, or the most severe).`;
   static override examples = [
     "<%= config.bin %> run experiments/edge-latency.yaml",
     '<%= config.bin %> run experiments/ --tag failover --junit junit.xml --markdown "$GITHUB_STEP_SUMMARY"',
     "<%= config.bin %> run experiments/edge-node-failover.yaml --fail-under 80 --baseline runs/20261128-140202-edge-node-failover-67c6",
     "<%= config.bin %> run experiments/edge-latency.yaml --json > result.json",
+    "<%= config.bin %> run experiments/launch-readiness --param pop=pop-b --junit launch.xml",
   ];
   static override enableJsonFlag = true;
   static override strict = false;
@@ -91,6 +96,10 @@ Exit codes (a suite exits with the most severe of its runs, in this order): 130 
       options: ["auto", "live", "plain"],
       default: "auto",
     }),
+    param: Flags.string({
+      description: "a value for the experiments' ${name} placeholders, as name=value (repeatable)",
+      multiple: true,
+    }),
     markdown: Flags.string({
       description: "append a Markdown summary of all runs to this file (e.g. $GITHUB_STEP_SUMMARY)",
     }),
@@ -104,6 +113,15 @@ Exit codes (a suite exits with the most severe of its runs, in this order): 130 
       throw new InvalidInputError(
         `--check-tolerance: expected a percentage such as "10%", got "${flags["check-tolerance"]}"`,
       );
+    }
+    const params: Record<string, string> = {};
+    for (const pair of flags.param ?? []) {
+      const match = /^([a-zA-Z][a-zA-Z0-9_-]*)=(.*)$/.exec(pair);
+      if (!match?.[1] || match[2] === undefined)
+        throw new InvalidInputError(`--param: expected name=value, got "${pair}"`, {
+          suggestion: "e.g. --param pop=pop-b",
+        });
+      params[match[1]] = match[2];
     }
     const live =
       !this.jsonEnabled() &&
@@ -129,6 +147,7 @@ Exit codes (a suite exits with the most severe of its runs, in this order): 130 
           checkTolerance,
         },
         acceptDegraded: flags["accept-degraded"],
+        params,
         historyPath: flags["no-history"] ? undefined : join(flags["runs-dir"], "history.db"),
         signal: signals.signal,
         onProgress: (m) => view.message(m),
@@ -144,7 +163,7 @@ Exit codes (a suite exits with the most severe of its runs, in this order): 130 
         appendFileSync(flags.markdown, reported.map((r) => renderMarkdown(r.report, r)).join("\n"));
       if (!this.jsonEnabled()) {
         for (const run of result.runs) this.log(`\n${renderRun(run)}`);
-        if (result.runs.length > 1) this.log(`\n${renderSummary(result)}`);
+        if (result.runs.length > 1 || result.readiness) this.log(`\n${renderSummary(result)}`);
       }
       process.exitCode = result.exitCode;
       return result;
@@ -168,7 +187,18 @@ function renderRun(run: SuiteRun): string {
 
 function renderSummary(result: SuiteResult): string {
   const width = Math.max(10, ...result.runs.map((r) => r.experiment.length)) + 2;
-  const lines = [`suite: ${result.runs.length} experiment(s), exit ${result.exitCode}`];
+  const { readiness } = result;
+  const lines = readiness
+    ? [
+        `${readiness.suite} ${readiness.release}${
+          Object.keys(readiness.params).length
+            ? ` (${Object.entries(readiness.params)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(", ")})`
+            : ""
+        }: ${readiness.go ? "GO" : "NO-GO"}, ${result.runs.length} experiment(s), exit ${result.exitCode}`,
+      ]
+    : [`suite: ${result.runs.length} experiment(s), exit ${result.exitCode}`];
   for (const run of result.runs) {
     const verdict = run.evaluation?.verdict ?? "not run";
     const score = run.evaluation?.score ? `${run.evaluation.score.value}`.padStart(5) : "    -";
@@ -176,6 +206,11 @@ function renderSummary(result: SuiteResult): string {
     lines.push(
       `  ${run.experiment.padEnd(width)}${verdict.padEnd(13)} score ${score}  ${run.gates.length ? `gates ${run.gates.length - failedGates}/${run.gates.length}` : ""}  exit ${run.exitCode}`,
     );
+  }
+  if (readiness && !readiness.go) {
+    lines.push("no-go because:");
+    for (const reason of readiness.reasons) lines.push(`  - ${reason}`);
+    if (readiness.reasons.length === 0) lines.push(`  - the suite exited ${result.exitCode}`);
   }
   return lines.join("\n");
 }

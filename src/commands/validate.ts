@@ -1,8 +1,11 @@
-import { Args } from "@oclif/core";
+import { readdir, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { ExitCode, FaultlineError, type LocatedIssue, ValidationError } from "../errors.js";
 import { loadExperiment } from "../experiments/loader.js";
 import { plannedSeconds, planOf } from "../experiments/runner.js";
+import { loadSuiteFile, SUITE_FILE } from "../experiments/suite-file.js";
 import { formatDuration } from "../units.js";
 
 interface FileResult {
@@ -15,22 +18,74 @@ interface FileResult {
 }
 
 export default class Validate extends BaseCommand {
-  static override description = "Check experiment files without running anything";
+  static override description = `Check experiment files without running anything
+
+A folder stands for its *.yaml files; its suite.yaml, if any, is checked as a suite file and
+its params fill the experiments' \${name} placeholders (as --param does).`;
   static override examples = [
     "<%= config.bin %> validate experiments/edge-latency.yaml",
     "<%= config.bin %> validate experiments/*.yaml --json",
+    "<%= config.bin %> validate experiments/launch-readiness --param pop=pop-live",
   ];
   static override enableJsonFlag = true;
   static override strict = false;
-  static override args = { file: Args.string({ description: "experiment YAML file(s)", required: true }) };
+  static override args = {
+    file: Args.string({ description: "experiment YAML file(s) or folder(s)", required: true }),
+  };
+  static override flags = {
+    param: Flags.string({
+      description: "a value for the experiments' ${name} placeholders, as name=value (repeatable)",
+      multiple: true,
+    }),
+  };
 
   async run(): Promise<FileResult[]> {
-    const { argv } = await this.parse(Validate);
-    const files = argv.filter((a): a is string => typeof a === "string");
+    const { argv, flags } = await this.parse(Validate);
+    const given = argv.filter((a): a is string => typeof a === "string");
     const results: FileResult[] = [];
+    const params: Record<string, string> = {};
+    const files: string[] = [];
+    const fail = (file: string, error: FaultlineError) => {
+      const issues = error instanceof ValidationError ? error.issues.map(({ file: _, ...rest }) => rest) : [];
+      results.push({ file, valid: false, issues, error: error.message });
+      if (!this.jsonEnabled()) {
+        process.stderr.write(`error: ${error.message}\n`);
+        if (error.suggestion) process.stderr.write(`try this: ${error.suggestion}\n`);
+      }
+    };
+    for (const path of given) {
+      const isFolder = (await stat(path).catch(() => undefined))?.isDirectory() === true;
+      if (!isFolder && basename(path) !== SUITE_FILE) {
+        files.push(path);
+        continue;
+      }
+      const folder = isFolder ? path : join(path, "..");
+      try {
+        const suite = await loadSuiteFile(folder);
+        if (suite) {
+          Object.assign(params, suite.params);
+          results.push({ file: join(folder, SUITE_FILE), valid: true, name: suite.name, issues: [] });
+          this.log(`ok  ${join(folder, SUITE_FILE)}: suite ${suite.name} ${suite.release}`);
+        }
+      } catch (error) {
+        if (!(error instanceof FaultlineError)) throw error;
+        fail(join(folder, SUITE_FILE), error);
+      }
+      if (isFolder)
+        files.push(
+          ...(await readdir(path))
+            .filter((f) => /\.ya?ml$/.test(f) && f !== SUITE_FILE)
+            .sort()
+            .map((f) => join(path, f)),
+        );
+    }
+    for (const pair of flags.param ?? []) {
+      const [name, ...value] = pair.split("=");
+      if (name && value.length) params[name] = value.join("=");
+    }
     for (const file of files) {
       try {
-        const { experiment } = await loadExperiment(file);
+        const { experiment } = await loadExperiment(file, { params });
         const total = plannedSeconds(planOf(experiment));
         results.push({ file, valid: true, name: experiment.name, durationSeconds: total, issues: [] });
         this.log(
@@ -38,13 +93,7 @@ export default class Validate extends BaseCommand {
         );
       } catch (error) {
         if (!(error instanceof FaultlineError)) throw error;
-        const issues =
-          error instanceof ValidationError ? error.issues.map(({ file: _, ...rest }) => rest) : [];
-        results.push({ file, valid: false, issues, error: error.message });
-        if (!this.jsonEnabled()) {
-          process.stderr.write(`error: ${error.message}\n`);
-          if (error.suggestion) process.stderr.write(`try this: ${error.suggestion}\n`);
-        }
+        fail(file, error);
       }
     }
     if (results.some((r) => !r.valid)) process.exitCode = ExitCode.invalidInput;

@@ -37,6 +37,7 @@ export function parseLocated<S extends z.ZodType>(
   file: string,
   text: string,
   schema: S,
+  params?: Readonly<Record<string, string>>,
 ): { data: z.output<S>; locate: (path: readonly PathKey[]) => { line: number; column: number } } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -58,6 +59,7 @@ export function parseLocated<S extends z.ZodType>(
     );
   }
 
+  if (params) substituteParams(file, doc, params, locate);
   const value: unknown = doc.toJS();
   const result = schema.safeParse(value);
   if (result.success) {
@@ -116,6 +118,69 @@ export function parseLocated<S extends z.ZodType>(
   throw new ValidationError(issues);
 }
 
+/** `${name}` in a string value; `$${` escapes a literal `${`. */
+const PARAM = /\$(\$)?\{([^}]*)\}/g;
+const PARAM_NAME = /^[a-zA-Z][a-zA-Z0-9_-]*$/;
+
+/**
+ * Replaces `${name}` in every string value with the parameter's value: the document's own
+ * `params:` defaults, overridden by `given` (a suite's params, then --param). Done on the
+ * parsed document, so positions, and with them located errors, stay those of the file.
+ */
+function substituteParams(
+  file: string,
+  doc: ReturnType<typeof parseDocument>,
+  given: Readonly<Record<string, string>>,
+  locate: (offset: number) => { line: number; col: number },
+): void {
+  const declared = doc.get("params");
+  const defaults: Record<string, string> = {};
+  if (isMap(declared)) {
+    for (const pair of declared.items) {
+      if (isScalar(pair.key) && isScalar(pair.value))
+        defaults[String(pair.key.value)] = String(pair.value.value);
+    }
+  }
+  const values: Record<string, string> = { ...defaults, ...given };
+  const issues: LocatedIssue[] = [];
+  const visitNode = (node: unknown, path: PathKey[]): void => {
+    if (isScalar(node)) {
+      if (typeof node.value !== "string" || !node.value.includes("${")) return;
+      node.value = node.value.replace(PARAM, (whole, escaped: string | undefined, name: string) => {
+        if (escaped) return whole.slice(1);
+        const value = values[name];
+        if (value !== undefined && PARAM_NAME.test(name)) return value;
+        const pos = locate(node.range?.[0] ?? 0);
+        const known = Object.keys(values);
+        issues.push({
+          file,
+          line: pos.line,
+          column: pos.col,
+          path: formatPath(path),
+          message: `unknown parameter \${${name}}${known.length ? ` (known: ${known.join(", ")})` : ""}`,
+          suggestion: `declare it under params: (e.g. params: { ${PARAM_NAME.test(name) ? name : "pop"}: pop-b }) or pass --param ${PARAM_NAME.test(name) ? name : "pop"}=VALUE`,
+        });
+        return whole;
+      });
+      return;
+    }
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : "?";
+        if (path.length === 0 && key === "params") continue;
+        visitNode(pair.value, [...path, key]);
+      }
+      return;
+    }
+    if (isNode(node) && "items" in node && Array.isArray(node.items))
+      node.items.forEach((item: unknown, index: number) => {
+        visitNode(item, [...path, index]);
+      });
+  };
+  visitNode(doc.contents, []);
+  if (issues.length) throw new ValidationError(issues);
+}
+
 /** Reads a YAML input file; a missing or unreadable one is invalid input naming `what` it should be. */
 export async function readInputFile(file: string, what: string, example: string): Promise<string> {
   try {
@@ -131,9 +196,14 @@ export async function readInputFile(file: string, what: string, example: string)
   }
 }
 
-export async function loadExperiment(file: string): Promise<LoadedExperiment> {
+export interface LoadOptions {
+  /** Values for the experiment's `${name}` parameters (over its own `params:` defaults). */
+  params?: Readonly<Record<string, string>>;
+}
+
+export async function loadExperiment(file: string, options: LoadOptions = {}): Promise<LoadedExperiment> {
   const text = await readInputFile(file, "file", "experiments/edge-latency.yaml");
-  const { data, locate } = parseLocated(file, text, experimentSchema);
+  const { data, locate } = parseLocated(file, text, experimentSchema, options.params ?? {});
   const loaded: LoadedExperiment = { file, experiment: data, locate, source: text };
   if (isTopologyPath(data.replica)) {
     // `replica: topologies/x.yaml` names a topology file, relative to the experiment's folder.

@@ -15,8 +15,8 @@ export interface PopFailover {
   /** From the fault's application until the global layer marked the PoP down; null: never. */
   detectMs: number | null;
   /**
-   * From the application until the PoP served no more requests for as long as the fault
-   * lasted (one-second resolution); null: it kept serving.
+   * From the application until the PoP served no more requests and other PoPs served (almost,
+   * 99%) all of them, for as long as the fault lasted (one-second resolution); null: never.
    */
   movedMs: number | null;
   /** Requests clients sent from the application until the traffic had moved (or the revert). */
@@ -116,14 +116,21 @@ export function measurePopTimings(
     const down = popEvent("down", appliedAt);
     const until = revertSecond ?? Math.max(...buckets.map((b) => b.second), applied.second) + 1;
     const during = buckets.filter((b) => b.second >= applied.second && b.second < until);
+    // Moved: from this second on, the PoP served nothing and (almost) every request was
+    // served by another PoP. A killed PoP stops serving at once, but until the global layer
+    // steers its clients away, their requests fail without any PoP serving them.
+    const unserved = (b: MetricsBucket) =>
+      b.all.count - Object.keys(pops).reduce((n, other) => n + served(b, other), 0);
+    const settled = (b: MetricsBucket) =>
+      served(b, group.pop) === 0 && unserved(b) <= Math.max(1, b.all.count * 0.01);
     let movedSecond: number | undefined;
     for (let i = 0; i < during.length; i++) {
-      if (during.slice(i).every((b) => served(b, group.pop) === 0)) {
+      if (during.slice(i).every(settled)) {
         movedSecond = (during[i] as MetricsBucket).second;
         break;
       }
     }
-    const move = buckets.filter((b) => b.second >= applied.second && b.second <= (movedSecond ?? until - 1));
+    const move = buckets.filter((b) => b.second >= applied.second && b.second < (movedSecond ?? until));
     const stats = move.length ? windowStats(move) : undefined;
     const requests = move.reduce((n, b) => n + b.all.count, 0);
     const errors = move.reduce((n, b) => n + b.all.errors, 0);
@@ -168,7 +175,7 @@ export function popTimingLines(timings: PopTimings): string[] {
   for (const f of timings.failovers) {
     const during = f.duringMove;
     lines.push(
-      `PoP ${f.pop} out (${f.fault}, ${f.kind}): global layer marked it down after ${seconds(f.detectMs, "never")}; traffic moved within ${seconds(f.movedMs, "never (it kept serving)")}; meanwhile ${during.errors} of ${during.requests} requests failed (${(during.errorRate * 100).toFixed(1)}%)${during.p99Ms === null ? "" : `, p99 ${during.p99Ms.toFixed(0)}ms`}`,
+      `PoP ${f.pop} out (${f.fault}, ${f.kind}): global layer marked it down after ${seconds(f.detectMs, "never")}; traffic moved within ${seconds(f.movedMs, "never")}; meanwhile ${during.errors} of ${during.requests} requests failed (${(during.errorRate * 100).toFixed(1)}%)${during.p99Ms === null ? "" : `, p99 ${during.p99Ms.toFixed(0)}ms`}`,
     );
     lines.push(
       `PoP ${f.pop} fail-back (${f.fault}): back in rotation ${seconds(f.backInRotationMs, "never")} after the revert; serving again within ${seconds(f.failBackMs, "never")}`,

@@ -87,15 +87,6 @@ export const targetSchema = z.union(
           .describe("uplink: its link to the origin (or shield); ingress: the global layer's link to it"),
         ...selectorFields,
       })
-      .superRefine((t, ctx) => {
-        if (t.link && (t.role || t.pick !== undefined || t.percent !== undefined)) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["link"],
-            message: "expected link alone: a PoP's link is one target (drop role, pick and percent)",
-          });
-        }
-      })
       .transform((t) => ({
         kind: "pop" as const,
         pop: t.pop,
@@ -360,6 +351,15 @@ export const experimentSchema = z
       .regex(/^[a-z0-9][a-z0-9-]*$/, { message: "expected a lowercase name of letters, digits and dashes" }),
     description: z.string().optional(),
     tags: z.array(z.string()).default([]),
+    params: z
+      .record(
+        z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]*$/, {
+          message: "expected a parameter name of letters, digits, _ and -",
+        }),
+        z.union([z.string(), z.number()]).transform(String),
+      )
+      .optional()
+      .describe("defaults for ${name} placeholders in string values (override: --param name=value)"),
     replica: z
       .string()
       .default("default")

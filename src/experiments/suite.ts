@@ -25,6 +25,7 @@ import type { JournalEvent } from "./journal.js";
 import { type LoadedExperiment, loadExperiment } from "./loader.js";
 import { planFaults } from "./plan.js";
 import { plannedSeconds, planOf, runExperiment } from "./runner.js";
+import { goGates, loadSuiteFile, SUITE_FILE, type SuiteFile } from "./suite-file.js";
 import { newSeed } from "./targets.js";
 
 // One or many experiments, run in order, with CI gates and one summary. `faultline run` is a
@@ -53,6 +54,8 @@ export interface SuiteOptions {
   historyPath?: string | undefined;
   /** Count a degraded verdict as success for the exit code (the gates decide). */
   acceptDegraded?: boolean;
+  /** Values for the experiments' `${name}` parameters (over a suite.yaml's and their own). */
+  params?: Readonly<Record<string, string>>;
   signal: AbortSignal;
   onProgress?: (message: string) => void;
   onEvent?: (event: JournalEvent, experiment: LoadedExperiment) => void;
@@ -76,9 +79,20 @@ export interface SuiteRun {
   error?: string;
 }
 
+/** The go/no-go decision of a suite with a suite.yaml. */
+export interface Readiness {
+  suite: string;
+  release: string;
+  params: Record<string, string>;
+  go: boolean;
+  /** Why not, one line per failed criterion (empty for a go). */
+  reasons: string[];
+}
+
 export interface SuiteResult {
   runs: SuiteRun[];
   exitCode: ExitCodeValue;
+  readiness?: Readiness;
 }
 
 /** Most severe first: a suite exits with the first of these that any of its runs has. */
@@ -102,12 +116,13 @@ export function mostSevere(codes: readonly ExitCodeValue[]): ExitCodeValue {
 export async function loadSuite(
   paths: readonly string[],
   tags: readonly string[] = [],
+  params: Readonly<Record<string, string>> = {},
 ): Promise<LoadedExperiment[]> {
   const files: string[] = [];
   for (const path of paths) {
     const info = await stat(path).catch(() => undefined);
     if (info?.isDirectory()) {
-      const entries = (await readdir(path)).filter((f) => /\.ya?ml$/.test(f)).sort();
+      const entries = (await readdir(path)).filter((f) => /\.ya?ml$/.test(f) && f !== SUITE_FILE).sort();
       if (entries.length === 0)
         throw new InvalidInputError(`${path}: no experiment files (*.yaml, *.yml) in this folder`);
       files.push(...entries.map((f) => join(path, f)));
@@ -119,7 +134,7 @@ export async function loadSuite(
   const problems: FaultlineError[] = [];
   for (const file of files) {
     try {
-      loaded.push(await loadExperiment(file));
+      loaded.push(await loadExperiment(file, { params }));
     } catch (error) {
       if (error instanceof FaultlineError) problems.push(error);
       else throw error;
@@ -166,7 +181,19 @@ export function loadBaseline(ref: string, runsDir: string): RunReport {
 
 export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const progress = options.onProgress ?? (() => {});
-  const suite = await loadSuite(options.paths, options.tags);
+  const definition = await suiteDefinition(options.paths);
+  const params = { ...definition?.params, ...options.params };
+  const suite = await loadSuite(options.paths, options.tags, params);
+  if (definition)
+    progress(
+      `suite ${definition.name} ${definition.release}${
+        Object.keys(params).length
+          ? ` (${Object.entries(params)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(", ")})`
+          : ""
+      }: ${suite.length} experiment(s)`,
+    );
   const seed = options.seed ?? newSeed();
   // Every plan is checked against the replica's shape before anything starts.
   for (const l of suite)
@@ -215,12 +242,16 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
           progress(`  ${experiment.name}: no earlier scored run in the history; nothing to compare with yet`);
         const gatesWanted = options.gates?.failUnder !== undefined || baselineRef !== undefined;
         const gates: GateResult[] = report
-          ? evaluateGates(report, { ...options.gates, baseline: previous })
-          : gatesWanted
+          ? [
+              ...evaluateGates(report, { ...options.gates, baseline: previous }),
+              ...(definition ? goGates(definition, report) : []),
+            ]
+          : gatesWanted || definition
             ? [{ name: "gates", ok: false, message: `the gates could not be evaluated: ${reportError}` }]
             : [];
         let code = result.evaluation.exitCode;
-        if (code === ExitCode.degraded && options.acceptDegraded) code = ExitCode.passed;
+        const acceptDegraded = options.acceptDegraded || definition?.go.acceptDegraded === true;
+        if (code === ExitCode.degraded && acceptDegraded) code = ExitCode.passed;
         const exitCode = mostSevere([code, gates.some((g) => !g.ok) ? ExitCode.gateFailed : ExitCode.passed]);
         let reports = result.reports;
         // With gates, or an exit code other than the verdict's, the reports say so too.
@@ -286,7 +317,39 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const codes = runs.map((r) => r.exitCode);
   // Interrupted between runs: the experiments not run yet make this an interrupted suite.
   if (options.signal.aborted) codes.push(ExitCode.interrupted);
-  return { runs, exitCode: mostSevere(codes) };
+  const exitCode = mostSevere(codes);
+  if (!definition) return { runs, exitCode };
+  const reasons = runs.flatMap((run) => [
+    ...(run.error && !run.report ? [`${run.experiment}: ${run.error}`] : []),
+    ...run.gates.filter((g) => !g.ok).map((g) => `${run.experiment}: ${g.name}: ${g.message}`),
+  ]);
+  if (runs.length < suite.length) reasons.push(`${suite.length - runs.length} experiment(s) not run`);
+  return {
+    runs,
+    exitCode,
+    readiness: {
+      suite: definition.name,
+      release: definition.release,
+      params,
+      go: reasons.length === 0 && exitCode === ExitCode.passed,
+      reasons,
+    },
+  };
+}
+
+/** The suite.yaml of the one folder given, if it has one. */
+async function suiteDefinition(paths: readonly string[]): Promise<SuiteFile | undefined> {
+  const folders: string[] = [];
+  for (const path of paths) if ((await stat(path).catch(() => undefined))?.isDirectory()) folders.push(path);
+  const found = (await Promise.all(folders.map(async (f) => ({ f, suite: await loadSuiteFile(f) })))).filter(
+    (x) => x.suite,
+  );
+  if (found.length > 1)
+    throw new InvalidInputError(
+      `${found.map((x) => join(x.f, SUITE_FILE)).join(" and ")}: one suite at a time (each has its own go criteria)`,
+      { suggestion: "run the folders one after the other" },
+    );
+  return found[0]?.suite;
 }
 
 /** A baseline applies to the run of the same experiment only. */

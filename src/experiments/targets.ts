@@ -75,7 +75,15 @@ export function resolveTarget(target: Target, topology: Topology, rng: RandomGen
         },
       );
     }
-    if (target.link) return [target.link === "uplink" ? pop.uplink : pop.ingress];
+    if (target.link) {
+      // Checked here, not in the schema: a refinement inside the target union would be lost
+      // behind the union's generic message.
+      if (target.role || target.pick !== undefined || target.percent !== undefined)
+        throw new InvalidInputError(`a PoP's ${target.link} is one link: it takes no role, pick or percent`, {
+          suggestion: `{ pop: ${target.pop}, link: ${target.link} } alone, or { pop: ${target.pop}, pick: 1 } for its edges`,
+        });
+      return [target.link === "uplink" ? pop.uplink : pop.ingress];
+    }
   }
   const matching =
     target.kind === "role"

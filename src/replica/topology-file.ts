@@ -146,16 +146,20 @@ export const topologySchema = z
       spec.edges.forEach((name, i) => {
         claim(name, ["edges", i], "an edge");
       });
+    const duplicatePops = new Set<number>();
     spec.pops?.forEach((pop, p) => {
+      if (seen.has(pop.name)) duplicatePops.add(p);
       claim(pop.name, ["pops", p, "name"], "a PoP");
       for (const suffix of ["lb", "uplink", "ingress"])
         seen.set(`${pop.name}-${suffix}`, `pops[${p}] (its ${suffix})`);
     });
     spec.pops?.forEach((pop, p) => {
-      if (Array.isArray(pop.edges))
-        pop.edges.forEach((name, i) => {
-          claim(name, ["pops", p, "edges", i], "an edge");
-        });
+      // Listed names are claimed where they are written; generated ones (edges: N) at `edges`.
+      // A PoP whose name is taken already has its error; its generated edges would repeat it.
+      if (duplicatePops.has(p)) return;
+      edgeNames(pop.name, pop.edges).forEach((name, i) => {
+        claim(name, Array.isArray(pop.edges) ? ["pops", p, "edges", i] : ["pops", p, "edges"], "an edge");
+      });
     });
     const checks: [HealthCheck | typeof DEFAULT_CHECK, (string | number)[]][] = [
       [spec.loadBalancer.healthCheck, ["loadBalancer", "healthCheck"]],

@@ -36,7 +36,7 @@ async function runExperiment(dir: string, name: string, yaml: string) {
   const suite = JSON.parse(result.stdout) as SuiteResult;
   const run = suite.runs[0];
   if (!run) throw new Error(`no run: ${result.stderr}`);
-  return { result, run, buckets: metricsBuckets(readJournal(run.journalPath)) };
+  return { result, run, buckets: metricsBuckets(readJournal(run.journalPath ?? "")) };
 }
 
 describe("a multi-PoP replica", () => {
@@ -108,7 +108,7 @@ method:
   - { fault: partition, target: { pop: pop-a, link: uplink }, at: 16s, for: 6s }
 `,
     );
-    const events = readJournal(run.journalPath);
+    const events = readJournal(run.journalPath ?? "");
     const applied = (id: string) => {
       const e = events.find((x) => x.type === "fault-applied" && x.id === id);
       return e?.type === "fault-applied" ? e.second : Number.NaN;

@@ -1,0 +1,92 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import type { GateResult } from "../reports/junit.js";
+import type { RunReport } from "../reports/model.js";
+import { formatDuration } from "../units.js";
+import { parseYamlWithSchema, readInputFile } from "./loader.js";
+import { duration } from "./schema-units.js";
+
+// A folder of experiments may carry a suite.yaml: the suite's name and version, parameter
+// values for its experiments (e.g. the PoP under test), and the criteria of its go/no-go
+// decision. `faultline run FOLDER` reads it; each criterion becomes a gate on every run.
+
+export const SUITE_FILE = "suite.yaml";
+
+export const suiteFileSchema = z.strictObject({
+  version: z.literal(1, { error: "expected version: 1" }),
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, {
+    message: "expected a suite name of lowercase letters, digits and dashes",
+  }),
+  release: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/, { message: 'expected a release such as "1.0.0"' })
+    .describe("the suite's own version: a go decision names the release it was made with"),
+  description: z.string().optional(),
+  params: z
+    .record(z.string(), z.union([z.string(), z.number()]).transform(String))
+    .default({})
+    .describe("values for the experiments' ${name} placeholders (override: --param name=value)"),
+  go: z
+    .strictObject({
+      minScore: z.number().min(0).max(100).default(70).describe("every run scores at least this"),
+      acceptDegraded: z
+        .boolean()
+        .default(true)
+        .describe("a degraded run can still be a go (a failed, aborted or errored run never is)"),
+      maxDetect: duration()
+        .optional()
+        .describe("whole-PoP loss: the global layer marks the PoP down within this"),
+      maxFailBack: duration()
+        .optional()
+        .describe("whole-PoP loss: the PoP serves again within this after the revert"),
+    })
+    .default({ minScore: 70, acceptDegraded: true }),
+});
+export type SuiteFile = z.infer<typeof suiteFileSchema>;
+
+/** The suite.yaml of a folder, when it has one. */
+export async function loadSuiteFile(folder: string): Promise<SuiteFile | undefined> {
+  const file = join(folder, SUITE_FILE);
+  if (!existsSync(file)) return undefined;
+  const text = await readInputFile(file, "suite file", `experiments/launch-readiness/${SUITE_FILE}`);
+  return parseYamlWithSchema(file, text, suiteFileSchema);
+}
+
+/** The go criteria as gates on one run: what must hold for the suite to be a go. */
+export function goGates(suite: SuiteFile, report: RunReport): GateResult[] {
+  const { go } = suite;
+  const gates: GateResult[] = [];
+  const verdict = report.verdict.verdict;
+  const verdictOk = verdict === "passed" || (go.acceptDegraded && verdict === "degraded");
+  gates.push({
+    name: "go: verdict",
+    ok: verdictOk,
+    message: `${verdict}${verdictOk ? "" : `; a go needs passed${go.acceptDegraded ? " or degraded" : ""}`}`,
+  });
+  const score = report.score?.value;
+  gates.push({
+    name: "go: score",
+    ok: score !== undefined && score >= go.minScore,
+    message: `${score ?? "none"} (at least ${go.minScore})`,
+  });
+  for (const failover of report.timings.pops?.failovers ?? []) {
+    if (go.maxDetect !== undefined) {
+      const ms = failover.detectMs;
+      gates.push({
+        name: `go: ${failover.pop} out of rotation`,
+        ok: ms !== null && ms <= go.maxDetect,
+        message: `${ms === null ? "never" : formatDuration(ms)} (at most ${formatDuration(go.maxDetect)})`,
+      });
+    }
+    if (go.maxFailBack !== undefined) {
+      const ms = failover.failBackMs;
+      gates.push({
+        name: `go: ${failover.pop} fail-back`,
+        ok: ms !== null && ms <= go.maxFailBack,
+        message: `${ms === null ? "never" : formatDuration(ms)} (at most ${formatDuration(go.maxFailBack)})`,
+      });
+    }
+  }
+  return gates;
+}
