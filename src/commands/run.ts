@@ -97,7 +97,8 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
       default: "auto",
     }),
     param: Flags.string({
-      description: "a value for the experiments' ${name} placeholders, as name=value (repeatable)",
+      description:
+        "a value for one of the experiments' params (their placeholders), as name=value (repeatable)",
       multiple: true,
     }),
     markdown: Flags.string({

@@ -34,7 +34,8 @@ its params fill the experiments' \${name} placeholders (as --param does).`;
   };
   static override flags = {
     param: Flags.string({
-      description: "a value for the experiments' ${name} placeholders, as name=value (repeatable)",
+      description:
+        "a value for one of the experiments' params (their placeholders), as name=value (repeatable)",
       multiple: true,
     }),
   };

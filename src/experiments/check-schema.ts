@@ -15,7 +15,13 @@ export const latencyMetrics = [
   "latency.max",
 ] as const;
 export const statusMetrics = ["status.2xx", "status.3xx", "status.4xx", "status.5xx"] as const;
-export const loadMetrics = [...latencyMetrics, "errors.rate", "throughput", ...statusMetrics] as const;
+export const loadMetrics = [
+  ...latencyMetrics,
+  "errors.rate",
+  "throughput",
+  ...statusMetrics,
+  "traffic.share",
+] as const;
 export const probeMetrics = ["promql", "http.success", "http.latency", "command.success"] as const;
 export const metricNames = [...loadMetrics, ...probeMetrics] as const;
 export type LoadMetric = (typeof loadMetrics)[number];
@@ -157,6 +163,11 @@ const conditionFields = {
     })
     .optional()
     .describe("a metric of the load Faultline drives"),
+  pop: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("traffic.share: the PoP whose share of the requests is measured (multi-PoP replicas)"),
   promql: z
     .string()
     .min(1)
@@ -178,6 +189,7 @@ const conditionFields = {
 interface ConditionInput {
   name?: string | undefined;
   metric?: LoadMetric | undefined;
+  pop?: string | undefined;
   promql?: string | undefined;
   http?: z.output<typeof httpProbeSchema> | undefined;
   command?: z.output<typeof commandProbeSchema> | undefined;
@@ -262,6 +274,17 @@ function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
     ctx.addIssue({ code: "custom", path: ["every"], message: "expected every of at least 100ms" });
     return undefined;
   }
+  if ((condition.metric === "traffic.share") !== (condition.pop !== undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: [condition.pop === undefined ? "metric" : "pop"],
+      message:
+        condition.pop === undefined
+          ? "expected pop: with metric traffic.share (the PoP whose share is measured)"
+          : "expected pop only with metric: traffic.share",
+    });
+    return undefined;
+  }
   const { metric, probe } = sourceOf(condition, everyMs);
   const given = comparators.filter((c) => condition[c] !== undefined);
   if (given.length !== 1) {
@@ -294,8 +317,14 @@ function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
     return undefined;
   }
   return {
-    name: condition.name ?? defaultName(metric, probe, comparator, text),
+    name:
+      condition.name ??
+      defaultName(metric, probe, comparator, text).replace(
+        /^traffic\.share/,
+        `traffic.share of ${condition.pop ?? "?"}`,
+      ),
     metric,
+    ...(condition.pop === undefined ? {} : { pop: condition.pop }),
     ...(probe ? { probe } : {}),
     comparator,
     threshold,

@@ -197,7 +197,13 @@ export function probeSamples(events: readonly JournalEvent[]): ProbeSample[] {
 }
 
 export function measurementsOf(events: readonly JournalEvent[]): Measurements {
-  return { buckets: metricsBuckets(events), probes: probeSamples(events) };
+  const started = events.find((e) => e.type === "run-started");
+  const pops = started?.type === "run-started" ? started.pops : undefined;
+  return {
+    buckets: metricsBuckets(events),
+    probes: probeSamples(events),
+    ...(pops ? { pops: Object.fromEntries(Object.entries(pops).map(([name, p]) => [name, p.edges])) } : {}),
+  };
 }
 
 const allHeld = (w: WindowResult) => w.results.every(holds);

@@ -36,7 +36,13 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     ...base,
     type: z.literal("run-started"),
     runId: z.string(),
-    experiment: z.object({ name: z.string(), file: z.string(), source: z.string().optional() }),
+    experiment: z.object({
+      name: z.string(),
+      file: z.string(),
+      source: z.string().optional(),
+      /** Values given for the source's ${name} placeholders (a suite's params, --param). */
+      params: z.record(z.string(), z.string()).optional(),
+    }),
     replica: z.string(),
     /** The replica's edges (the load balancer's servers), for timings. */
     edges: z.array(z.string()).optional(),

@@ -7,6 +7,7 @@ import { InvalidInputError, type LocatedIssue, ValidationError } from "../errors
 import { injectorFor } from "../injectors/index.js";
 import type { Topology } from "../replica/topology.js";
 import { isTopologyPath, loadTopology } from "../replica/topology-file.js";
+import { unknownPops } from "./plan.js";
 import { type Experiment, experimentSchema } from "./schema.js";
 import { resolveTarget, seededRandom } from "./targets.js";
 
@@ -17,6 +18,8 @@ export interface LoadedExperiment {
   source?: string;
   /** The replica's shape, when `replica:` names a topology file. */
   topology?: Topology;
+  /** Values given for the document's ${name} placeholders (over its own `params:`). */
+  params?: Readonly<Record<string, string>>;
   /** Where a field of the document is (1-based line and column); for errors found after loading. */
   locate?: (path: readonly PathKey[]) => { line: number; column: number };
 }
@@ -204,7 +207,13 @@ export interface LoadOptions {
 export async function loadExperiment(file: string, options: LoadOptions = {}): Promise<LoadedExperiment> {
   const text = await readInputFile(file, "file", "experiments/edge-latency.yaml");
   const { data, locate } = parseLocated(file, text, experimentSchema, options.params ?? {});
-  const loaded: LoadedExperiment = { file, experiment: data, locate, source: text };
+  const loaded: LoadedExperiment = {
+    file,
+    experiment: data,
+    locate,
+    source: text,
+    ...(options.params && Object.keys(options.params).length ? { params: options.params } : {}),
+  };
   if (isTopologyPath(data.replica)) {
     // `replica: topologies/x.yaml` names a topology file, relative to the experiment's folder.
     const path = isAbsolute(data.replica) ? data.replica : join(dirname(file), data.replica);
@@ -225,6 +234,8 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
  * has, a link it proxies): a located error now rather than a refusal at run time.
  */
 function checkTargets(loaded: LoadedExperiment, topology: Topology): void {
+  const unknown = unknownPops(loaded.experiment, topology)[0];
+  if (unknown) throw fieldError(loaded, unknown.at, unknown.message, unknown.suggestion);
   loaded.experiment.method.forEach((fault, index) => {
     const at = (path: PathKey[], action: () => void) => {
       try {

@@ -30,7 +30,34 @@ export interface FaultPlan {
  * action against the topology, and enforces the capacity guard. Touches nothing.
  */
 export function planFaults(experiment: Experiment, topology: Topology, seed: number): FaultPlan {
+  const unknown = unknownPops(experiment, topology)[0];
+  if (unknown)
+    throw new InvalidInputError(`${unknown.path}: ${unknown.message}`, { suggestion: unknown.suggestion });
   return planActions(experiment.method, topology, seed, experiment.safety.minHealthyEdges);
+}
+
+/** Checks and abort conditions measuring a PoP (traffic.share) the topology does not have. */
+export function unknownPops(
+  experiment: Experiment,
+  topology: Topology,
+): { path: string; at: (string | number)[]; message: string; suggestion: string }[] {
+  const known = topology.pops?.map((p) => p.name) ?? [];
+  const conditions = [
+    ...experiment.steadyState.checks.map((c, i) => ({ c, at: ["steadyState", "checks", i, "pop"] })),
+    ...experiment.abort.map((c, i) => ({ c, at: ["abort", i, "pop"] })),
+  ];
+  return conditions
+    .filter(({ c }) => c.pop !== undefined && !known.includes(c.pop))
+    .map(({ c, at }) => ({
+      at,
+      path: at.map((k, i) => (typeof k === "number" ? `[${k}]` : i ? `.${k}` : k)).join(""),
+      message: known.length
+        ? `replica ${topology.replica} has no PoP "${c.pop}"`
+        : `replica ${topology.replica} is a single PoP: there is no PoP "${c.pop}" to measure`,
+      suggestion: known.length
+        ? `its PoPs: ${known.join(", ")}`
+        : "name a multi-PoP topology file with `replica:` (e.g. topologies/two-pops.yaml)",
+    }));
 }
 
 /** The same for a bare list of faults (what `faultline inject` builds from its flags). */

@@ -177,6 +177,9 @@ async function executeRun(
       name: experiment.name,
       file,
       ...(options.loaded.source === undefined ? {} : { source: options.loaded.source }),
+      ...(options.loaded.params && Object.keys(options.loaded.params).length
+        ? { params: { ...options.loaded.params } }
+        : {}),
     },
     replica: replica.topology.replica,
     edges: replica.topology.edges,
@@ -206,7 +209,13 @@ async function executeRun(
   const aggregator = new BucketAggregator(t0, plan.settleMs);
   const buckets: MetricsBucket[] = [];
   const probes: ProbeSample[] = [];
-  const measurements: Measurements = { buckets, probes };
+  const measurements: Measurements = {
+    buckets,
+    probes,
+    ...(replica.topology.pops
+      ? { pops: Object.fromEntries(replica.topology.pops.map((p) => [p.name, p.edges])) }
+      : {}),
+  };
   const pendingWindows: (Interval & { phase: Phase })[] = [];
 
   const publish = (released: MetricsBucket[]) => {

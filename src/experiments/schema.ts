@@ -359,7 +359,9 @@ export const experimentSchema = z
         z.union([z.string(), z.number()]).transform(String),
       )
       .optional()
-      .describe("defaults for ${name} placeholders in string values (override: --param name=value)"),
+      .describe(
+        "defaults for the placeholders ($ and the name in braces) in string values (override: --param name=value)",
+      ),
     replica: z
       .string()
       .default("default")

@@ -26,7 +26,7 @@ export const suiteFileSchema = z.strictObject({
   params: z
     .record(z.string(), z.union([z.string(), z.number()]).transform(String))
     .default({})
-    .describe("values for the experiments' ${name} placeholders (override: --param name=value)"),
+    .describe("values for the experiments' params (override: --param name=value)"),
   go: z
     .strictObject({
       minScore: z.number().min(0).max(100).default(70).describe("every run scores at least this"),

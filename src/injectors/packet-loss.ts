@@ -1,4 +1,3 @@
-import { InvalidInputError } from "../errors.js";
 import type { PacketLossFault } from "../experiments/schema.js";
 import type { Topology } from "../replica/topology.js";
 import type { AppliedFault, Injector, InjectorContext } from "./injector.js";

@@ -285,6 +285,12 @@ async function startService(client: Docker, topology: Topology, service: Service
         PortBindings: bindings,
         // Faults such as packet loss need to edit the container's own netfilter rules.
         CapAdd: ["edge", "origin", "shield"].includes(service.role) ? ["NET_ADMIN"] : [],
+        // Toxiproxy dials each upstream inside its accept loop, without a timeout: one dial to
+        // a container that just died (its address gone, SYNs unanswered) holds every later
+        // client of that link until the kernel gives up, 127 s by default, or until the
+        // container is back and answers a retransmitted SYN (up to 16 s after it restarts).
+        // Two SYN retries bound that stall to 7 s, and the wait after a restart to 4 s.
+        ...(service.role === "toxiproxy" ? { Sysctls: { "net.ipv4.tcp_syn_retries": "2" } } : {}),
         Init: true,
       },
       NetworkingConfig: { EndpointsConfig: { [topology.network]: { Aliases: [service.name] } } },

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { InvalidInputError } from "../errors.js";
 import { evaluateRun, metricsBuckets, phaseIntervals } from "../experiments/evaluation.js";
 import type { JournalEvent } from "../experiments/journal.js";
-import { parseYamlWithSchema } from "../experiments/loader.js";
+import { parseLocated } from "../experiments/loader.js";
 import { type Experiment, experimentSchema, unitOf } from "../experiments/schema.js";
 import { windowStats } from "../steady-state/metrics.js";
 import { formatDuration } from "../units.js";
@@ -175,7 +175,13 @@ export function experimentOf(events: readonly JournalEvent[]): Experiment {
       { suggestion: "run the experiment again with this version of Faultline" },
     );
   }
-  return parseYamlWithSchema(started.experiment.file, started.experiment.source, experimentSchema);
+  // The placeholders are filled as they were for the run: its own defaults, then the given values.
+  return parseLocated(
+    started.experiment.file,
+    started.experiment.source,
+    experimentSchema,
+    started.experiment.params ?? {},
+  ).data;
 }
 
 export function buildReport(events: readonly JournalEvent[]): RunReport {

@@ -45,6 +45,8 @@ export interface ProbeSample {
 export interface Measurements {
   buckets: readonly MetricsBucket[];
   probes: readonly ProbeSample[];
+  /** Multi-PoP replicas: each PoP's edges (for traffic.share). */
+  pops?: Readonly<Record<string, readonly string[]>>;
 }
 
 export const probeKey = (kind: "check" | "abort", name: string) =>
@@ -176,11 +178,24 @@ export function measureConditions(
     if (condition.probe) {
       return probeValue(condition, samplesIn(measurements.probes, keyOf(condition), interval));
     }
-    stats ??= windowStats(
-      measurements.buckets.filter((b) => b.second >= interval.start && b.second < interval.end),
+    const inWindow = measurements.buckets.filter(
+      (b) => b.second >= interval.start && b.second < interval.end,
     );
+    if (condition.metric === "traffic.share")
+      return { value: popShare(inWindow, measurements.pops?.[condition.pop ?? ""]) };
+    stats ??= windowStats(inWindow);
     return { value: loadMetricValue(condition.metric as LoadMetric, stats) };
   });
+}
+
+/** The share of a window's requests that the PoP's edges served; undefined without requests. */
+function popShare(
+  buckets: readonly MetricsBucket[],
+  edges: readonly string[] | undefined,
+): number | undefined {
+  const total = buckets.reduce((n, b) => n + b.all.count, 0);
+  if (!edges || total === 0) return undefined;
+  return buckets.reduce((n, b) => n + edges.reduce((m, e) => m + (b.byEdge[e]?.count ?? 0), 0), 0) / total;
 }
 
 export function judge(
