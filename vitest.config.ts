@@ -20,7 +20,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
-          include: ["tests/integration/**/*.int.test.ts"],
+          include: ["tests/integration/**/*.int.test.ts", "tests/reliability/**/*.rel.test.ts"],
           globalSetup: ["tests/support/integration-setup.ts"],
           env: { FAULTLINE_STATE_DIR: TEST_STATE_DIR },
           fileParallelism: false,

@@ -64,6 +64,25 @@ export function parseLocated<S extends z.ZodType>(
 
   if (params) substituteParams(file, doc, params, locate);
   const value: unknown = doc.toJS();
+  if (value === null || value === undefined || typeof value !== "object" || Array.isArray(value)) {
+    const pos = locate(isNode(doc.contents) ? (doc.contents.range?.[0] ?? 0) : 0);
+    const got =
+      value === null || value === undefined
+        ? "an empty document"
+        : Array.isArray(value)
+          ? "a list"
+          : "a plain value";
+    throw new ValidationError([
+      {
+        file,
+        line: pos.line,
+        column: pos.col,
+        path: "",
+        message: `expected a YAML mapping of fields (key: value lines, starting with version: 1), got ${got}`,
+        suggestion: "start from an example: experiments/edge-latency.yaml, or `faultline init`",
+      },
+    ]);
+  }
   const result = schema.safeParse(value);
   if (result.success) {
     return {

@@ -352,12 +352,7 @@ export const experimentSchema = z
     description: z.string().optional(),
     tags: z.array(z.string()).default([]),
     params: z
-      .record(
-        z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]*$/, {
-          message: "expected a parameter name of letters, digits, _ and -",
-        }),
-        z.union([z.string(), z.number()]).transform(String),
-      )
+      .record(z.string(), z.union([z.string(), z.number()]).transform(String))
       .optional()
       .describe(
         "defaults for the placeholders ($ and the name in braces) in string values (override: --param name=value)",
@@ -374,6 +369,14 @@ export const experimentSchema = z
     safety: safetySchema.default({ minHealthyEdges: 1, maxFaultDuration: 30 * 60_000 }),
   })
   .superRefine((experiment, ctx) => {
+    for (const name of Object.keys(experiment.params ?? {})) {
+      if (!/^[a-zA-Z][a-zA-Z0-9_-]*$/.test(name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["params", name],
+          message: "expected a parameter name of letters, digits, _ and - (starting with a letter)",
+        });
+    }
     const unique = (names: readonly string[], path: string[]) => {
       names.forEach((name, index) => {
         const first = names.indexOf(name);

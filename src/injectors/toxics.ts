@@ -36,7 +36,9 @@ export function linkFor(service: string, topology: Topology, kind: string): stri
     }
     const linked = [...new Set(topology.links.map((l) => l.upstream.service))];
     throw new InvalidInputError(`${service} has no Toxiproxy link for the ${kind} fault`, {
-      suggestion: `${kind} acts on the link in front of a service (${linked.join(", ")}) or on a link by name (${topology.links.map((l) => l.name).join(", ")})`,
+      suggestion: topology.pops
+        ? `${kind} acts on the link in front of a service (${linked.join(", ")}) or on a link by name (${topology.links.map((l) => l.name).join(", ")})`
+        : `${kind} acts on the link in front of a service: ${linked.join(", ")}`,
     });
   }
   if (link.proxied === false) {

@@ -59,7 +59,7 @@ describe("the CLI on bad input and a broken environment", () => {
     const file = tempFile("no-link.yaml", validExperimentYaml.replace("target: edge-1", "target: lb"));
     const result = await runCli(["run", file, "--replica", "it-never"]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("error: lb has no Toxiproxy link for the latency fault");
+    expect(result.stderr).toContain("error: method[0]: lb has no Toxiproxy link for the latency fault");
     expect(result.stderr).toContain(
       "try this: latency acts on the link in front of a service: edge-1, edge-2, edge-3, origin",
     );

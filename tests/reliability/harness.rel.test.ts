@@ -1,0 +1,160 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { findLeftovers } from "../../src/injectors/recover.js";
+import { readLedger } from "../../src/lifecycle/ledger.js";
+import { waitUntil } from "../../src/lifecycle/wait.js";
+import { docker } from "../../src/replica/docker.js";
+import { imageFor } from "../../src/replica/topology.js";
+import { runCli, startCli, waitForOutput } from "../support/cli.js";
+import { useReplica } from "../support/replica.js";
+import { tempDir } from "../support/temp.js";
+
+// The reliability harness: each kind of interruption, repeated. A CI-sized run (`npm test`)
+// does FAULTLINE_TRIALS=2 of each; the long run is `npm run reliability -- --trials 50`.
+// Every trial starts a run with faults of three families applied at once (a toxic, a paused
+// edge, a netfilter loss rule), interrupts it at a random moment of its inject phase, and
+// checks that nothing is left on the replica. An unlabelled decoy container on the replica's
+// network, named and aliased like an edge, must come through every trial untouched.
+
+const NAME = "it-reliability";
+const TRIALS = Math.max(1, Number(process.env.FAULTLINE_TRIALS ?? "2"));
+
+function experimentFile(): string {
+  const file = join(tempDir("faultline-rel-"), "rel.yaml");
+  writeFileSync(
+    file,
+    `version: 1
+name: it-reliability
+load: { rate: 20/s, warmup: 1s }
+steadyState:
+  window: 2s
+  baseline: 2s
+  checks: [{ metric: errors.rate, below: 100% }]
+method:
+  - { fault: latency, target: edge-1, latency: 100ms, for: 60s }
+  - { fault: node-kill, target: edge-2, mode: pause, for: 60s }
+  - { fault: packet-loss, target: origin, loss: 10%, for: 60s }
+`,
+  );
+  return file;
+}
+
+const randomDelay = () => Math.floor(Math.random() * 3000);
+const sleep = (n: number) => new Promise((resolve) => setTimeout(resolve, n));
+
+async function startInjecting(env: NodeJS.ProcessEnv = {}) {
+  const cli = startCli(["run", experimentFile(), "--replica", NAME, "--runs-dir", tempDir("runs-")], env);
+  await waitForOutput(cli, "applied  f3", 60_000);
+  // A random moment of the inject phase, after every fault is in place.
+  await sleep(randomDelay());
+  return cli;
+}
+
+describe(`the reliability harness (${TRIALS} trial(s) of each kind)`, () => {
+  const replica = useReplica(NAME);
+  const tally: Record<string, number[]> = {};
+  const note = (kind: string, ms: number) => {
+    tally[kind] ??= [];
+    tally[kind].push(ms);
+  };
+  let decoyId = "";
+  let decoyStartedAt = "";
+
+  afterAll(async () => {
+    const lines = Object.entries(tally).map(
+      ([kind, times]) => `${kind}: ${times.length} trials, worst ${Math.max(...times)} ms`,
+    );
+    console.log(`[reliability] ${lines.join("; ")}`);
+    if (decoyId) await docker().getContainer(decoyId).remove({ force: true });
+  });
+
+  it("places a decoy: an unlabelled container on the replica's network, aliased like an edge", async () => {
+    const network = replica().topology.network;
+    const decoy = await docker().createContainer({
+      name: "faultline-it-reliability-decoy",
+      Image: imageFor("origin"),
+      HostConfig: { NetworkMode: network },
+      NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: ["edge-9"] } } },
+    });
+    await decoy.start();
+    const info = await decoy.inspect();
+    decoyId = info.Id;
+    decoyStartedAt = info.State.StartedAt;
+    expect(info.State.Running).toBe(true);
+  });
+
+  it.each(Array.from({ length: TRIALS }, (_, i) => i + 1))(
+    "trial %i: SIGKILL at a random moment of inject, then recover: nothing left",
+    async () => {
+      const cli = await startInjecting({ FAULTLINE_WATCHDOG: "0" });
+      cli.child.kill("SIGKILL");
+      await cli.result;
+      expect((await findLeftovers(replica())).length).toBeGreaterThan(0);
+      const started = Date.now();
+      const recovery = await runCli(["recover", "--replica", NAME]);
+      note("sigkill+recover", Date.now() - started);
+      expect(recovery.code).toBe(0);
+      expect(await findLeftovers(replica())).toEqual([]);
+      expect(readLedger(NAME).entries).toEqual([]);
+    },
+  );
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it.each(Array.from({ length: TRIALS }, (_, i) => i + 1))(
+      `trial %i: ${signal} at a random moment of inject: full rollback within 5 s`,
+      async () => {
+        const cli = await startInjecting();
+        const sent = Date.now();
+        cli.child.kill(signal);
+        const result = await cli.result;
+        const tookMs = Date.now() - sent;
+        note(signal, tookMs);
+        expect(result.code).toBe(130);
+        expect(await findLeftovers(replica())).toEqual([]);
+        expect(tookMs).toBeLessThan(5000);
+      },
+    );
+  }
+
+  it.each(Array.from({ length: TRIALS }, (_, i) => i + 1))(
+    "trial %i: SIGKILL and nobody runs recover: the dead-man's switch reverts everything",
+    async () => {
+      const cli = await startInjecting();
+      const killedAt = Date.now();
+      cli.child.kill("SIGKILL");
+      await cli.result;
+      await waitUntil(
+        async () => {
+          const left = await findLeftovers(replica());
+          return left.length === 0
+            ? { done: true, value: undefined }
+            : { done: false, reason: left.join("; ") };
+        },
+        { description: "the watchdog to revert every fault", timeoutMs: 30_000, intervalMs: 200 },
+      );
+      note("watchdog", Date.now() - killedAt);
+    },
+  );
+
+  it.each(Array.from({ length: TRIALS }, (_, i) => i + 1))(
+    "trial %i: a second run on the same replica is refused while the first holds it",
+    async () => {
+      const first = await startInjecting();
+      const second = await runCli(["run", experimentFile(), "--replica", NAME]);
+      first.child.kill("SIGINT");
+      const firstResult = await first.result;
+      note("concurrent", 0);
+      expect(second.code).toBe(4);
+      expect(second.stderr).toMatch(/is in use by run/);
+      expect(firstResult.code).toBe(130);
+      expect(await findLeftovers(replica())).toEqual([]);
+    },
+  );
+
+  it("the decoy came through every trial untouched", async () => {
+    const after = await docker().getContainer(decoyId).inspect();
+    expect(after.State.Running).toBe(true);
+    expect(after.State.StartedAt).toBe(decoyStartedAt);
+  });
+});
