@@ -225,10 +225,14 @@ async function createReplica(
     ...byRole("global"),
     ...byRole("prometheus"),
   ];
-  for (const service of order) {
-    await startService(client, topology, service);
-    progress(`started ${service.name}`);
-  }
+  // Everything else only needs Toxiproxy (every service resolves its peers through it, and
+  // HAProxy's checks tolerate edges that are still starting): start them all at once.
+  await Promise.all(
+    order.map(async (service) => {
+      await startService(client, topology, service);
+      progress(`started ${service.name}`);
+    }),
+  );
 }
 
 function envFor(topology: Topology, service: Service): string[] {

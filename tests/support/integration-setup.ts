@@ -33,6 +33,6 @@ export default async function setup(): Promise<() => void> {
     throw new Error(`integration tests need tmux; ${fix}`);
   }
   // The CLI tests spawn bin/run.js, which runs the compiled output.
-  execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" });
+  execFileSync("npm", ["run", "--silent", "build"], { stdio: "inherit" });
   return () => rmSync(TEST_STATE_DIR, { recursive: true, force: true });
 }
