@@ -156,11 +156,14 @@ function substituteParams(
   locate: (offset: number) => { line: number; col: number },
 ): void {
   const declared = doc.get("params");
+  // Only a document that declares params: has placeholders; elsewhere ${...} is left as
+  // written (a shell variable in a command probe, a journal from before params existed).
+  if (!isMap(declared)) return;
   const defaults: Record<string, string> = {};
   if (isMap(declared)) {
     for (const pair of declared.items) {
       if (isScalar(pair.key) && isScalar(pair.value))
-        defaults[String(pair.key.value)] = String(pair.value.value);
+        defaults[String(pair.key.value)] = pair.value.source ?? String(pair.value.value);
     }
   }
   const values: Record<string, string> = { ...defaults, ...given };
@@ -168,6 +171,13 @@ function substituteParams(
   const visitNode = (node: unknown, path: PathKey[]): void => {
     if (isScalar(node)) {
       if (typeof node.value !== "string" || !node.value.includes("${")) return;
+      // A plain scalar that is one placeholder takes the value's own type: `pick: ${n}` is a number.
+      const whole = /^\$\{([^}]*)\}$/.exec(node.value);
+      const wholeValue = whole?.[1] !== undefined ? values[whole[1]] : undefined;
+      if (node.type === "PLAIN" && wholeValue !== undefined && /^-?\d+(\.\d+)?$/.test(wholeValue)) {
+        node.value = Number(wholeValue);
+        return;
+      }
       node.value = node.value.replace(PARAM, (whole, escaped: string | undefined, name: string) => {
         if (escaped) return whole.slice(1);
         const value = values[name];

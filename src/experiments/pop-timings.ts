@@ -25,6 +25,8 @@ export interface PopFailover {
   backInRotationMs: number | null;
   /** From the revert until the PoP served requests again (one-second resolution); null: never. */
   failBackMs: number | null;
+  /** False for a PoP that served nothing at baseline (a backup): it has nothing to fail back to. */
+  failBackApplies?: boolean;
 }
 
 export interface PopTimings {
@@ -32,6 +34,8 @@ export interface PopTimings {
   share: Record<string, Record<string, number>>;
   failovers: PopFailover[];
 }
+
+const DISRUPTIVE = new Set(["node-kill", "partition", "timeout", "reset"]);
 
 type PopsMap = Record<string, { lb: string; edges: string[]; uplink: string; ingress: string }>;
 
@@ -76,7 +80,8 @@ export function measurePopTimings(
   for (const e of events) {
     if (e.type !== "fault-applied" && e.type !== "fault-reverted") continue;
     const intent = intents.get(e.id);
-    if (!intent) continue;
+    // Only faults that take a service out of service can take a PoP out of rotation.
+    if (!intent || !DISRUPTIVE.has(intent.fault)) continue;
     const pop = Object.entries(pops).find(
       ([, p]) =>
         p.lb === intent.service ||
@@ -108,12 +113,17 @@ export function measurePopTimings(
     const appliedAt = Date.parse(applied.at);
     const revertedAt = reverted ? Date.parse(reverted.at) : undefined;
     const revertSecond = reverted?.type === "fault-reverted" ? reverted.second : undefined;
-    const popEvent = (state: string, after: number) =>
+    const popEvent = (state: string, after: number, before = Number.POSITIVE_INFINITY) =>
       events.find(
         (x) =>
-          x.type === "pop-state" && x.pop === group.pop && x.state === state && Date.parse(x.at) >= after,
+          x.type === "pop-state" &&
+          x.pop === group.pop &&
+          x.state === state &&
+          Date.parse(x.at) >= after &&
+          Date.parse(x.at) <= before,
       );
-    const down = popEvent("down", appliedAt);
+    // Marked down while this fault was in force, not by a later one.
+    const down = popEvent("down", appliedAt, revertedAt);
     const until = revertSecond ?? Math.max(...buckets.map((b) => b.second), applied.second) + 1;
     const during = buckets.filter((b) => b.second >= applied.second && b.second < until);
     // Moved: from this second on, the PoP served nothing and (almost) every request was
@@ -153,6 +163,7 @@ export function measurePopTimings(
       },
       backInRotationMs: up && revertedAt !== undefined ? Date.parse(up.at) - revertedAt : null,
       failBackMs: back && revertSecond !== undefined ? (back.second - revertSecond) * 1000 : null,
+      failBackApplies: (share.baseline?.[group.pop] ?? 1) > 0,
     });
   }
   return { share, failovers };
@@ -178,7 +189,7 @@ export function popTimingLines(timings: PopTimings): string[] {
       `PoP ${f.pop} out (${f.fault}, ${f.kind}): global layer marked it down after ${seconds(f.detectMs, "never")}; traffic moved within ${seconds(f.movedMs, "never")}; meanwhile ${during.errors} of ${during.requests} requests failed (${(during.errorRate * 100).toFixed(1)}%)${during.p99Ms === null ? "" : `, p99 ${during.p99Ms.toFixed(0)}ms`}`,
     );
     lines.push(
-      `PoP ${f.pop} fail-back (${f.fault}): back in rotation ${seconds(f.backInRotationMs, "never")} after the revert; serving again within ${seconds(f.failBackMs, "never")}`,
+      `PoP ${f.pop} fail-back (${f.fault}): back in rotation ${seconds(f.backInRotationMs, "never")} after the revert; ${f.failBackApplies === false ? "it served no clients at baseline (a backup), so none return" : `serving again within ${seconds(f.failBackMs, "never")}`}`,
     );
   }
   return lines;

@@ -79,7 +79,7 @@ export function goGates(suite: SuiteFile, report: RunReport): GateResult[] {
         message: `${ms === null ? "never" : formatDuration(ms)} (at most ${formatDuration(go.maxDetect)})`,
       });
     }
-    if (go.maxFailBack !== undefined) {
+    if (go.maxFailBack !== undefined && failover.failBackApplies !== false) {
       const ms = failover.failBackMs;
       gates.push({
         name: `go: ${failover.pop} fail-back`,

@@ -184,6 +184,18 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const definition = await suiteDefinition(options.paths);
   const params = { ...definition?.params, ...options.params };
   const suite = await loadSuite(options.paths, options.tags, params);
+  // A value no experiment declares is a typo (--param pob=pop-b), not something to ignore.
+  const declared = new Set(suite.flatMap((l) => Object.keys(l.experiment.params ?? {})));
+  const stray = Object.keys(params).filter((name) => !declared.has(name));
+  if (stray.length)
+    throw new InvalidInputError(
+      `no experiment declares the parameter${stray.length > 1 ? "s" : ""} ${stray.join(", ")}`,
+      {
+        suggestion: declared.size
+          ? `the experiments declare: ${[...declared].join(", ")}`
+          : "these experiments take no parameters; drop --param",
+      },
+    );
   if (definition)
     progress(
       `suite ${definition.name} ${definition.release}${

@@ -42,12 +42,22 @@ export async function isBrownedOut(container: string): Promise<boolean> {
 export const originBrownoutInjector: Injector<OriginBrownoutFault> = {
   kind: "origin-brownout",
   disruptive: () => false,
-  check(_fault, service, topology: Topology) {
+  check(fault, service, topology: Topology) {
     const role = topology.services.find((s) => s.name === service)?.role;
     if (role !== "origin") {
       throw new InvalidInputError(`origin-brownout acts on the origin, not on ${service}`, {
         suggestion: "drop `target` (it defaults to origin)",
       });
+    }
+    const link = linkTo(topology, service);
+    if (fault.slow && (!link || link.proxied === false)) {
+      throw new InvalidInputError(
+        "origin-brownout's slow connections need one Toxiproxy link in front of the origin; this topology has none",
+        {
+          suggestion:
+            "drop `slow`, or give the topology a shield (origin: { shield: true }) or a proxied origin link",
+        },
+      );
     }
   },
   describe(fault) {
@@ -69,7 +79,10 @@ export const originBrownoutInjector: Injector<OriginBrownoutFault> = {
     const toxic = toxicName(context.runId, context.faultId, "downstream");
     const ttl = deadManSeconds(context.revertBy);
     const revert = async () => {
-      const results = await Promise.allSettled([restoreOrigin(container), api.removeToxic(link, toxic)]);
+      const results = await Promise.allSettled([
+        restoreOrigin(container),
+        fault.slow ? api.removeToxic(link, toxic) : Promise.resolve("absent"),
+      ]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed) throw failed.reason;
     };

@@ -64,13 +64,17 @@ export async function revertEntry(entry: LedgerEntry, replica: Replica): Promise
       },
     });
     for (const s of sidecars) await stopSidecar(s.Id);
-    let namespace = entry.service;
+    let scope: { service: string; port?: number } = { service: entry.service };
     try {
-      namespace = netfilterScope(replica.topology, entry.service).service;
+      scope = netfilterScope(replica.topology, entry.service);
     } catch {
       // A service of an older topology: sweep by its own name.
     }
-    const chains = await sweepNamespace(replica, namespace);
+    // Toxiproxy's namespace carries every link's rules: sweeping it would end other faults
+    // still in force. The sidecars stopped above removed this fault's own rules; `recover`
+    // sweeps that namespace whole once nothing should be left.
+    if (scope.port !== undefined) return `stopped ${sidecars.length} sidecar(s) of link ${entry.service}`;
+    const chains = await sweepNamespace(replica, scope.service);
     return `stopped ${sidecars.length} sidecar(s)${chains.length ? `, swept ${chains.join(", ")}` : ""}`;
   }
   return `nothing known to revert for kind ${entry.kind}`;

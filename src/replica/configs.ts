@@ -109,7 +109,8 @@ export function globalLbConfig(topology: Topology): string {
     "  default_backend pops",
     "",
     "backend pops",
-    `  balance ${global.policy === "weighted" ? "roundrobin" : "first"}`,
+    // Backup servers take clients only when every primary is down; primaries share them.
+    "  balance roundrobin",
     `  option httpchk GET ${POP_HEALTH_PATH}`,
     "  http-check expect status 200",
     `  default-server inter ${intervalMs} fall ${fall} rise ${rise} resolvers docker resolve-opts allow-dup-ip init-addr last,libc,none`,

@@ -99,9 +99,11 @@ async function listContainers(client: Docker, replica: string) {
 function shapeOf(topology: Topology): string {
   const check = ({ intervalMs, timeoutMs, fall, rise }: Topology["healthCheck"]) =>
     `checks every ${intervalMs}ms, timeout ${timeoutMs}ms, fall ${fall}, rise ${rise}`;
-  const pops = popViews(topology).map(
-    (p) => `${p.name ? `${p.name}: ` : ""}edges ${p.edges.join(", ")}; ${check(p.healthCheck)}; ${p.balance}`,
-  );
+  const pops = popViews(topology).map((p) => {
+    const pop = topology.pops?.find((x) => x.name === p.name);
+    const steering = pop ? `; weight ${pop.weight}${pop.backup ? ", backup" : ""}` : "";
+    return `${p.name ? `${p.name}: ` : ""}edges ${p.edges.join(", ")}; ${check(p.healthCheck)}; ${p.balance}${steering}`;
+  });
   const global = topology.global
     ? [`global ${topology.global.policy}, ${check(topology.global.healthCheck)}`]
     : [];
@@ -225,14 +227,24 @@ async function createReplica(
     ...byRole("global"),
     ...byRole("prometheus"),
   ];
-  // Everything else only needs Toxiproxy (every service resolves its peers through it, and
-  // HAProxy's checks tolerate edges that are still starting): start them all at once.
-  await Promise.all(
-    order.map(async (service) => {
-      await startService(client, topology, service);
-      progress(`started ${service.name}`);
-    }),
-  );
+  // Then in two waves, each started at once: the origin and the shield first (an edge or the
+  // shield whose link bypasses Toxiproxy names them in its nginx config, which must resolve),
+  // then everything else (HAProxy's checks tolerate edges that are still starting). A wave
+  // settles completely before a failure is reported, so `replicaDown` sees every container.
+  const upstreams = new Set<string>(["origin", "shield"]);
+  for (const wave of [
+    order.filter((s) => upstreams.has(s.role)),
+    order.filter((s) => !upstreams.has(s.role)),
+  ]) {
+    const results = await Promise.allSettled(
+      wave.map(async (service) => {
+        await startService(client, topology, service);
+        progress(`started ${service.name}`);
+      }),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
 }
 
 function envFor(topology: Topology, service: Service): string[] {

@@ -79,6 +79,10 @@ export const runReportSchema = z.object({
             }),
             backInRotationMs: num.describe("from the revert until the global layer marked it up"),
             failBackMs: num.describe("from the revert until it served requests again (1 s resolution)"),
+            failBackApplies: z
+              .boolean()
+              .optional()
+              .describe("false for a PoP that served nothing at baseline (a backup)"),
           }),
         ),
       })

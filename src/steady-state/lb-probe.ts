@@ -23,27 +23,45 @@ export function startLbProbe(
 ): { stop(): Promise<void> } {
   const controller = new AbortController();
   const last = new Map<string, EdgeState>();
-  const loop = (async () => {
+  const seen = (key: string, change: LbStateChange) => {
+    if (last.get(key) === change.state) return;
+    if (last.has(key)) onChange(change);
+    last.set(key, change.state);
+  };
+  // The edges' load balancers and the global layer are polled in loops of their own: a
+  // paused load balancer's stats page hangs until its timeout, and must not slow the other.
+  // A failed poll is skipped: the LB itself may be the fault's target, and its absence is
+  // visible in the traffic.
+  const poll = async (
+    read: () => Promise<Map<string, EdgeState>>,
+    report: (key: string, state: EdgeState, at: number) => void,
+  ) => {
     while (!controller.signal.aborted) {
-      const [edges, pops] = await Promise.allSettled([
-        edgeStates(replica),
-        replica.topology.pops ? popStates(replica) : Promise.resolve(new Map<string, EdgeState>()),
-      ]);
-      const at = Date.now();
-      // A failed poll is skipped: the LB itself may be the fault's target, and its absence
-      // is visible in the traffic.
-      const seen = (key: string, change: LbStateChange) => {
-        if (last.get(key) === change.state) return;
-        if (last.has(key)) onChange(change);
-        last.set(key, change.state);
-      };
-      if (edges.status === "fulfilled")
-        for (const [edge, state] of edges.value) seen(edge, { edge, state, at });
-      if (pops.status === "fulfilled")
-        for (const [pop, state] of pops.value) seen(`pop:${pop}`, { edge: pop, pop: true, state, at });
+      try {
+        const states = await read();
+        const at = Date.now();
+        for (const [key, state] of states) report(key, state, at);
+      } catch {
+        // skipped
+      }
       await sleep(intervalMs, undefined, { signal: controller.signal }).catch(() => {});
     }
-  })();
+  };
+  const loops = [
+    poll(
+      () => edgeStates(replica),
+      (edge, state, at) => seen(edge, { edge, state, at }),
+    ),
+    ...(replica.topology.pops
+      ? [
+          poll(
+            () => popStates(replica),
+            (pop, state, at) => seen(`pop:${pop}`, { edge: pop, pop: true, state, at }),
+          ),
+        ]
+      : []),
+  ];
+  const loop = Promise.all(loops);
   return {
     stop: async () => {
       controller.abort();

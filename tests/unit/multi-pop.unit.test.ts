@@ -163,7 +163,7 @@ describe("multi-PoP configs", () => {
     const config = globalLbConfig(topology);
     expect(config).toContain("\nbackend pops\n");
     expect(config).toContain("  default_backend pops");
-    expect(config).toContain("  balance first");
+    expect(config).toContain("  balance roundrobin");
     expect(config).toContain("  option httpchk GET /pop-health");
     expect(config).toContain("  http-check expect status 200");
     expect(config).toContain("  timeout check 1000ms");
@@ -933,6 +933,48 @@ describe("cross-PoP timings", () => {
     expect(failover?.detectMs).toBe(2900);
     expect(failover?.movedMs).toBe(3000);
     expect(failover?.duringMove.errors).toBe(30);
+  });
+
+  it("a fault that takes nothing out of service (latency on the ingress) is no failover", () => {
+    const latency: JournalEvent[] = [
+      runStarted(true),
+      { ...intent("f4", "pop-a-ingress", 10.1), fault: "latency" } as JournalEvent,
+      applied("f4", 10.2),
+      reverted("f4", 20.2),
+    ];
+    expect(measurePopTimings(latency, buckets(), phases)?.failovers).toEqual([]);
+  });
+
+  it("a down event after the revert belongs to a later fault, not this one", () => {
+    const late: JournalEvent[] = [
+      runStarted(true),
+      intent("f1.pop-a-edge-1", "pop-a-edge-1", 10.1),
+      intent("f1.pop-a-edge-2", "pop-a-edge-2", 10.1),
+      applied("f1.pop-a-edge-1", 10.2),
+      applied("f1.pop-a-edge-2", 10.2),
+      reverted("f1.pop-a-edge-1", 12),
+      reverted("f1.pop-a-edge-2", 12),
+      popState("pop-a", "down", 15),
+    ];
+    expect(measurePopTimings(late, buckets(), phases)?.failovers[0]?.detectMs).toBeNull();
+  });
+
+  it("a backup PoP that served nothing at baseline has no fail-back to measure", () => {
+    const backup: JournalEvent[] = [
+      runStarted(true),
+      intent("f5.pop-b-edge-1", "pop-b-edge-1", 10.1),
+      intent("f5.pop-b-edge-2", "pop-b-edge-2", 10.1),
+      applied("f5.pop-b-edge-1", 10.2),
+      applied("f5.pop-b-edge-2", 10.2),
+      reverted("f5.pop-b-edge-1", 20.2),
+      reverted("f5.pop-b-edge-2", 20.2),
+    ];
+    const onlyA = bucketsOf(() => "pop-a");
+    const [failover] = measurePopTimings(backup, onlyA, phases)?.failovers ?? [];
+    expect(failover).toMatchObject({ pop: "pop-b", failBackApplies: false, failBackMs: null });
+    expect(popTimingLines({ share: {}, failovers: failover ? [failover] : [] })[1]).toContain(
+      "it served no clients at baseline (a backup)",
+    );
   });
 
   it("is undefined for a single-PoP run", () => {

@@ -2,10 +2,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../../src/errors.js";
+import { InvalidInputError, ValidationError } from "../../src/errors.js";
 import { loadExperiment, parseYamlWithSchema } from "../../src/experiments/loader.js";
 import { experimentSchema } from "../../src/experiments/schema.js";
-import { loadSuite } from "../../src/experiments/suite.js";
+import { loadSuite, runSuite } from "../../src/experiments/suite.js";
 import { goGates, loadSuiteFile, suiteFileSchema } from "../../src/experiments/suite-file.js";
 import type { RunReport } from "../../src/reports/model.js";
 import { measureConditions } from "../../src/steady-state/checks.js";
@@ -41,7 +41,10 @@ describe("experiment parameters", () => {
     // $${ is a literal ${.
     writeFileSync(
       file,
-      withTarget("edge-1").replace("name: unit-test", () => "name: unit-test\ndescription: costs $${x}"),
+      withTarget("edge-1").replace(
+        "name: unit-test",
+        () => "name: unit-test\nparams: { edge: edge-2 }\ndescription: costs $${x}",
+      ),
     );
     expect((await loadExperiment(file)).experiment.description).toBe("costs ${x}");
   });
@@ -55,13 +58,36 @@ describe("experiment parameters", () => {
     );
   });
 
+  it("without a params: block, ${...} is left as written (a shell variable in a command probe)", async () => {
+    const dir = tempDir("faultline-params-");
+    const file = join(dir, "p.yaml");
+    writeFileSync(
+      file,
+      withTarget("edge-1").replace(
+        "    - metric: errors.rate\n      below: 1%\n",
+        () => "    - command: { run: [sh, -c, 'test -n \"${HOSTNAME}\"'] }\n      atLeast: 99%\n",
+      ),
+    );
+    const loaded = await loadExperiment(file, { params: { edge: "edge-9" } });
+    expect(JSON.stringify(loaded.experiment.steadyState.checks[1])).toContain("${HOSTNAME}");
+    // A whole plain placeholder takes the value's type: pick: ${n} is a number.
+    writeFileSync(file, withTarget("\n      role: edge\n      pick: ${n}", "\nparams: { n: 2 }"));
+    expect((await loadExperiment(file)).experiment.method[0]?.target).toMatchObject({
+      kind: "role",
+      pick: 2,
+    });
+  });
+
   it("a placeholder keeps the position of its field for later errors", async () => {
     const dir = tempDir("faultline-params-");
     const file = join(dir, "p.yaml");
-    writeFileSync(file, withTarget("edge-1").replace("latency: 150ms", 'latency: "${slow}"'));
+    writeFileSync(
+      file,
+      withTarget("edge-1", "\nparams: { slow: 1s }").replace("latency: 150ms", 'latency: "${slow}"'),
+    );
     expect(await messageOf(() => loadExperiment(file, { params: { slow: "soon" } }))).toMatch(
       new RegExp(
-        `^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:15:14 method\\[0\\]\\.latency: expected a duration`,
+        `^${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:16:14 method\\[0\\]\\.latency: expected a duration`,
       ),
     );
   });
@@ -79,12 +105,30 @@ go: { minScore: 80, maxDetect: 6s, maxFailBack: 30s }
     const dir = tempDir("faultline-suite-");
     mkdirSync(join(dir, "pack"));
     writeFileSync(join(dir, "pack", "suite.yaml"), suiteYaml);
-    writeFileSync(join(dir, "pack", "a.yaml"), withTarget('"${edge}"'));
+    writeFileSync(join(dir, "pack", "a.yaml"), withTarget('"${edge}"', "\nparams: { edge: edge-1 }"));
     const suite = await loadSuiteFile(join(dir, "pack"));
     expect(suite).toMatchObject({ name: "launch-readiness", release: "1.0.0", params: { edge: "edge-2" } });
     expect(suite?.go).toEqual({ minScore: 80, acceptDegraded: true, maxDetect: 6000, maxFailBack: 30000 });
     const loaded = await loadSuite([join(dir, "pack")], [], suite?.params);
     expect(loaded.map((l) => l.experiment.method[0]?.target)).toEqual([{ kind: "name", name: "edge-2" }]);
+  });
+
+  it("a parameter no experiment declares is refused before anything starts (a typo, not a no-op)", async () => {
+    const dir = tempDir("faultline-suite-");
+    writeFileSync(join(dir, "a.yaml"), withTarget('"${edge}"', "\nparams: { edge: edge-1 }"));
+    const error = await runSuite({
+      paths: [dir],
+      params: { egde: "edge-2" },
+      runsDir: join(dir, "runs"),
+      edges: 3,
+      signal: new AbortController().signal,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).message).toBe("no experiment declares the parameter egde");
+    expect((error as InvalidInputError).suggestion).toBe("the experiments declare: edge");
   });
 
   it("rejects a suite file without a release, located", () => {
