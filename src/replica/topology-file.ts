@@ -161,18 +161,16 @@ export const topologySchema = z
         claim(name, Array.isArray(pop.edges) ? ["pops", p, "edges", i] : ["pops", p, "edges"], "an edge");
       });
     });
-    const checks: [HealthCheck | typeof DEFAULT_CHECK, (string | number)[]][] = [
-      [spec.loadBalancer.healthCheck, ["loadBalancer", "healthCheck"]],
-      ...(spec.pops ?? []).map((pop, p): [typeof DEFAULT_CHECK, (string | number)[]] => [
-        pop.loadBalancer.healthCheck,
-        ["pops", p, "loadBalancer", "healthCheck"],
-      ]),
-      ...(spec.global
-        ? [[spec.global.healthCheck, ["global", "healthCheck"]] as [typeof DEFAULT_CHECK, string[]]]
-        : []),
+    const checks: { check: typeof DEFAULT_CHECK; path: (string | number)[] }[] = [
+      { check: spec.loadBalancer.healthCheck, path: ["loadBalancer", "healthCheck"] },
+      ...(spec.pops ?? []).map((pop, p) => ({
+        check: pop.loadBalancer.healthCheck,
+        path: ["pops", p, "loadBalancer", "healthCheck"],
+      })),
+      ...(spec.global ? [{ check: spec.global.healthCheck, path: ["global", "healthCheck"] }] : []),
     ];
-    for (const [check, path] of checks) {
-      if ("interval" in check && (check.interval < 100 || check.timeout < 100))
+    for (const { check, path } of checks) {
+      if (check.interval < 100 || check.timeout < 100)
         issue(path, "expected interval and timeout of at least 100ms");
     }
     const total = spec.pops?.reduce((n, pop) => n + edgeNames(pop.name, pop.edges).length, 0) ?? 0;

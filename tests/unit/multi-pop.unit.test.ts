@@ -1,4 +1,4 @@
-import { copyFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError, ValidationError } from "../../src/errors.js";
@@ -28,18 +28,11 @@ import { BucketAggregator, type MetricsBucket, windowStats } from "../../src/ste
 import type { Sample } from "../../src/steady-state/sample.js";
 import { validExperimentYaml } from "../support/experiments.js";
 import { tempDir } from "../support/temp.js";
+import { validationMessage } from "../support/validation.js";
 
 const spec = (yaml: string) => parseYamlWithSchema("t.yaml", yaml, topologySchema);
 const topologyOf = (yaml: string) => topologyFromSpec(spec(yaml));
-const problems = (yaml: string): string => {
-  try {
-    spec(yaml);
-  } catch (error) {
-    if (error instanceof ValidationError) return error.message;
-    throw error;
-  }
-  throw new Error("expected a validation error");
-};
+const problems = (yaml: string): string => validationMessage(() => spec(yaml));
 
 /** Two PoPs of two edges each, no shield; `extra` is appended at the top level. */
 const twoPops = (extra = "", global = "") => `version: 1
@@ -576,17 +569,9 @@ describe("experiments against a multi-PoP topology file", () => {
 `;
 
   it("loads with the topology and resolves PoP targets", async () => {
-    const dir = tempDir("faultline-multi-pop-");
-    copyFileSync("topologies/two-pops.yaml", join(dir, "pop.yaml"));
-    const file = join(dir, "exp.yaml");
-    writeFileSync(
-      file,
-      validExperimentYaml
-        .replace("name: unit-test", "name: unit-test\nreplica: pop.yaml")
-        .replace(
-          /method:\n[\s\S]*$/,
-          "method:\n  - fault: node-kill\n    target: { pop: pop-a }\n    for: 20s\n",
-        ),
+    const file = setup(
+      readFileSync("topologies/two-pops.yaml", "utf8"),
+      "  - fault: node-kill\n    target: { pop: pop-a }\n    for: 20s\n",
     );
     const loaded = await loadExperiment(file);
     expect(loaded.topology?.pops?.map((p) => p.name)).toEqual(["pop-a", "pop-b"]);
@@ -594,17 +579,9 @@ describe("experiments against a multi-PoP topology file", () => {
   });
 
   it("an unknown PoP is located at the fault's target", async () => {
-    const dir = tempDir("faultline-multi-pop-");
-    copyFileSync("topologies/two-pops.yaml", join(dir, "pop.yaml"));
-    const file = join(dir, "exp.yaml");
-    writeFileSync(
-      file,
-      validExperimentYaml
-        .replace("name: unit-test", "name: unit-test\nreplica: pop.yaml")
-        .replace(
-          /method:\n[\s\S]*$/,
-          "method:\n  - fault: node-kill\n    target: { pop: pop-z }\n    for: 20s\n",
-        ),
+    const file = setup(
+      readFileSync("topologies/two-pops.yaml", "utf8"),
+      "  - fault: node-kill\n    target: { pop: pop-z }\n    for: 20s\n",
     );
     const error = await failure(file);
     expect(error.message).toBe(`${file}:15:13 method[0].target: replica two-pops has no PoP "pop-z"`);

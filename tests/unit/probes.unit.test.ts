@@ -1,7 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ValidationError } from "../../src/errors.js";
 import { evaluateRun } from "../../src/experiments/evaluation.js";
 import type { JournalEvent } from "../../src/experiments/journal.js";
 import { parseYamlWithSchema } from "../../src/experiments/loader.js";
@@ -17,17 +16,10 @@ import {
 } from "../../src/steady-state/probes.js";
 import { validExperimentYaml as validExperiment } from "../support/experiments.js";
 import { syntheticJournal } from "../support/journal.js";
+import { validationMessage } from "../support/validation.js";
 
 const check = (yaml: string): Check => parseYamlWithSchema("c.yaml", yaml, checkSchema);
-const invalid = (yaml: string): string => {
-  try {
-    check(yaml);
-  } catch (error) {
-    if (error instanceof ValidationError) return error.message;
-    throw error;
-  }
-  throw new Error("expected a validation error");
-};
+const invalid = (yaml: string): string => validationMessage(() => check(yaml));
 
 describe("probe checks in the schema", () => {
   it("parses PromQL, HTTP and command probes with their defaults", () => {

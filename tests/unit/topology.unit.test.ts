@@ -1,7 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../../src/errors.js";
 import { loadExperiment, parseYamlWithSchema } from "../../src/experiments/loader.js";
 import { planFaults } from "../../src/experiments/plan.js";
 import { haproxyConfig } from "../../src/replica/configs.js";
@@ -14,17 +13,10 @@ import {
 } from "../../src/replica/topology-file.js";
 import { validExperimentYaml } from "../support/experiments.js";
 import { tempDir } from "../support/temp.js";
+import { validationMessage } from "../support/validation.js";
 
 const spec = (yaml: string) => parseYamlWithSchema("t.yaml", yaml, topologySchema);
-const problems = (yaml: string): string => {
-  try {
-    spec(yaml);
-  } catch (error) {
-    if (error instanceof ValidationError) return error.message;
-    throw error;
-  }
-  throw new Error("expected a validation error");
-};
+const problems = (yaml: string): string => validationMessage(() => spec(yaml));
 
 describe("topology files", () => {
   it("topologies/default.yaml is the built-in PoP", async () => {
