@@ -58,6 +58,9 @@ loadBalancer:
     const unknown = problems("version: 1\nname: x\nedges: 2\nloadbalancer: {}\n");
     expect(unknown).toMatch(/t\.yaml:4:1 loadbalancer: unknown field "loadbalancer"/);
     expect(problems("version: 1\nname: X\nedges: 0\n")).toMatch(/name: expected a replica name/);
+    expect(
+      problems("version: 1\nname: x\nedges: 2\nloadBalancer: { healthCheck: { interval: 50ms } }\n"),
+    ).toMatch(/loadBalancer\.healthCheck: expected interval and timeout of at least 100ms/);
   });
 
   it("an experiment names its topology with replica: (relative to the experiment file)", async () => {
