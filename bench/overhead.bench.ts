@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { parseLocated } from "../src/experiments/loader.js";
@@ -36,8 +37,11 @@ method:
 `;
   const { data, locate } = parseLocated("overhead.yaml", yaml, experimentSchema);
   const declared = plannedSeconds(planOf(data)) * 1000;
+  const plan = planOf(data);
   const overheads: number[] = [];
+  const breakdowns: Record<string, number>[] = [];
   for (let i = 0; i < 5; i++) {
+    const startedAt = Date.now();
     const started = performance.now();
     const result = await runExperiment({
       loaded: { file: "overhead.yaml", experiment: data, locate, source: yaml },
@@ -45,6 +49,7 @@ method:
       runsDir: tempDir("faultline-bench-runs-"),
     });
     overheads.push(performance.now() - started - declared);
+    breakdowns.push(breakdown(result.journalPath, startedAt, Date.now(), plan));
     expect(result.evaluation.verdict).not.toBe("errored");
   }
   const s = summarize(overheads);
@@ -52,7 +57,45 @@ method:
     declaredMs: declared,
     overheadMedianMs: ms(s.median),
     overheadMaxMs: ms(s.max),
+    overheadMs: overheads.map(ms),
     runs: s.n,
     targetMs: 5000,
+    breakdownMs: breakdowns,
   });
 });
+
+/**
+ * Where one run's overhead went, from its journal's timestamps: before the run's first event
+ * (replica checks, leftovers, probe preflight), the wait for the baseline's requests to settle
+ * before its verdict, any other slip of the phases against their declared lengths, the end
+ * (stopping the load and waiting for requests in flight, reverting, the verdict), and writing
+ * the reports.
+ */
+function breakdown(
+  journalPath: string,
+  startedAt: number,
+  endedAt: number,
+  plan: ReturnType<typeof planOf>,
+): Record<string, number> {
+  const events = readFileSync(journalPath, "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { type: string; at: string; phase?: string });
+  const at = (type: string, phase?: string) => {
+    const event = events.find((e) => e.type === type && (phase === undefined || e.phase === phase));
+    return event ? Date.parse(event.at) : Number.NaN;
+  };
+  const baselineEnd = at("phase", "baseline") + plan.baselineSeconds * 1000;
+  const verifyEnd = at("phase", "verify") + plan.verifySeconds * 1000;
+  const phasesWall = verifyEnd - at("phase", "warmup");
+  const declaredPhases = plannedSeconds(plan) * 1000;
+  const baselineSettle = at("phase", "inject") - baselineEnd;
+  return {
+    beforeFirstEvent: at("run-started") - startedAt,
+    startToWarmup: at("phase", "warmup") - at("run-started"),
+    baselineSettle,
+    otherPhaseSlip: phasesWall - declaredPhases - baselineSettle,
+    endToVerdict: at("verdict") - verifyEnd,
+    reports: endedAt - at("run-finished"),
+  };
+}
