@@ -11,6 +11,7 @@ TOOLS="${FAULTLINE_TOOLS_DIR:-$ROOT/.tools}"
 BASE_IMAGE="${FAULTLINE_BASE_IMAGE:-debian:bookworm-slim}"
 TOXIPROXY_VERSION="2.12.0"
 VEGETA_VERSION="12.13.0"
+ENGINE_MARKER="/var/run/faultline-dockerd.pid"
 export PATH="/usr/local/go/bin:$PATH"
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -48,6 +49,9 @@ ensure_docker() {
     # and a Ctrl-C of the setup do not take the engine down with it.
     setsid nohup dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
     wait_for_docker || die "dockerd did not answer within 60s" "read /var/log/dockerd.log"
+    # Marks the engine as Faultline's own: the reliability harness restarts only an engine
+    # this script started (tests/support/engine.ts).
+    cp /var/run/docker.pid "$ENGINE_MARKER"
   else
     die "dockerd is installed but not running, and only root can start it here" "start the Docker service (e.g. sudo systemctl start docker)"
   fi

@@ -76,5 +76,12 @@ export class EnvironmentError extends FaultlineError {
 }
 
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (!(error instanceof Error)) return String(error);
+  // fetch() says only "fetch failed"; what failed (a refused connection, a reset) is its cause.
+  const { cause } = error;
+  if (error.message === "fetch failed" && cause instanceof Error) {
+    const detail = cause.message || ("code" in cause ? String(cause.code) : "");
+    if (detail) return `fetch failed (${detail})`;
+  }
+  return error.message;
 }

@@ -3,14 +3,16 @@ import { BaseCommand } from "../cli/base-command.js";
 import { EnvironmentError } from "../errors.js";
 import { type Recovered, recoverReplica } from "../injectors/recover.js";
 import { assertNotLocked } from "../lifecycle/lock.js";
-import { connectReplica } from "../replica/replica.js";
+import { connectReplica, reviveReplica } from "../replica/replica.js";
 
 export default class Recover extends BaseCommand {
   static override description = `Revert every fault that crashed or killed runs left on a replica
 
-Reverts what the fault ledger records, then sweeps the replica for anything Faultline could
-have left without a ledger entry: toxics named faultline.*, netfilter sidecars and their rule
-chains, PoP containers left stopped or paused. Refuses while a live run holds the replica.`;
+First starts the replica's stopped containers (a restart of the Docker engine stops them all),
+Toxiproxy first with its links created again. Then reverts what the fault ledger records, and
+sweeps the replica for anything Faultline could have left without a ledger entry: toxics named
+faultline.*, netfilter sidecars and their rule chains, PoP containers left paused. Refuses
+while a live run holds the replica.`;
   static override examples = [
     "<%= config.bin %> recover",
     "<%= config.bin %> recover --replica staging --json",
@@ -20,12 +22,13 @@ chains, PoP containers left stopped or paused. Refuses while a live run holds th
     replica: Flags.string({ description: "replica to recover", default: "default" }),
   };
 
-  async run(): Promise<{ replica: string; recovered: Recovered[]; errors: string[] }> {
+  async run(): Promise<{ replica: string; started: string[]; recovered: Recovered[]; errors: string[] }> {
     const { flags } = await this.parse(Recover);
     assertNotLocked(flags.replica);
+    const started = await reviveReplica(flags.replica, (m) => this.log(m));
     const replica = await connectReplica(flags.replica);
     const { recovered, errors } = await recoverReplica(replica);
-    if (recovered.length === 0 && errors.length === 0)
+    if (started.length === 0 && recovered.length === 0 && errors.length === 0)
       this.log(`replica ${flags.replica}: nothing to recover`);
     for (const r of recovered) this.log(`reverted ${r.kind} on ${r.target}: ${r.what}`);
     if (errors.length > 0) {
@@ -33,6 +36,6 @@ chains, PoP containers left stopped or paused. Refuses while a live run holds th
         suggestion: "fix the cause above and run `faultline recover` again; it is safe to repeat",
       });
     }
-    return { replica: flags.replica, recovered, errors };
+    return { replica: flags.replica, started, recovered, errors };
   }
 }

@@ -17,6 +17,8 @@ import type { PlannedAction } from "./plan.js";
 export class FaultSession {
   readonly registry = new CleanupRegistry();
   private watchdogStarted = false;
+  /** Fault id -> service, from the intent until the revert succeeded. */
+  private readonly active = new Map<string, string>();
 
   constructor(
     private readonly replica: Replica,
@@ -24,6 +26,11 @@ export class FaultSession {
     private readonly journal: Journal,
     private readonly options: { watchdog: boolean; second: () => number },
   ) {}
+
+  /** Services that a fault of this session may have changed right now (applied, not yet reverted). */
+  touchedServices(): ReadonlySet<string> {
+    return new Set(this.active.values());
+  }
 
   async apply(action: PlannedAction, revertBy: number): Promise<CleanupEntry> {
     const { replica, runId, journal } = this;
@@ -49,6 +56,7 @@ export class FaultSession {
       pid: process.pid,
     };
     writeIntent(ledgerEntry);
+    this.active.set(action.id, action.service);
     journal.write({
       type: "fault-intent",
       id: action.id,
@@ -70,7 +78,10 @@ export class FaultSession {
       journal.write({ type: "fault-apply-failed", id: action.id, error: errorMessage(error) });
       // The injector undid its partial work; make sure, then clear the intent.
       await revertEntry(ledgerEntry, replica)
-        .then(() => clearEntry(replicaName, runId, action.id))
+        .then(() => {
+          clearEntry(replicaName, runId, action.id);
+          this.active.delete(action.id);
+        })
         .catch(() => {});
       throw error;
     }
@@ -82,6 +93,7 @@ export class FaultSession {
         throw error;
       }
       clearEntry(replicaName, runId, action.id);
+      this.active.delete(action.id);
       journal.write({ type: "fault-reverted", id: action.id, second: this.options.second() });
     });
     journal.write({

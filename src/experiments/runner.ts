@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { EnvironmentError, errorMessage } from "../errors.js";
 import { findLeftovers, recoverReplica } from "../injectors/recover.js";
 import type { CleanupEntry } from "../lifecycle/cleanup-registry.js";
+import { readLedger } from "../lifecycle/ledger.js";
 import { acquireLock } from "../lifecycle/lock.js";
+import { replicaContainers, startReplicaGuard } from "../lifecycle/replica-guard.js";
 import { type Clock, systemClock } from "../lifecycle/wait.js";
 import type { Replica } from "../replica/replica.js";
 import { type ReportFormat, writeRunReports } from "../reports/index.js";
@@ -204,6 +206,10 @@ async function executeRun(
   });
   const registry = session.registry;
   const signal = options.signal ?? new AbortController().signal;
+  const guard = startReplicaGuard({
+    list: replicaContainers(replica.topology.replica),
+    excused: () => session.touchedServices(),
+  });
   const t0 = clock.now();
   const elapsedMs = () => clock.now() - t0;
   const aggregator = new BucketAggregator(t0, plan.settleMs);
@@ -286,6 +292,8 @@ async function executeRun(
   const until = async (targetMs: number) => {
     for (;;) {
       signal.throwIfAborted();
+      const lost = guard.problem();
+      if (lost) throw new EnvironmentError(lost);
       flush();
       checkAbortConditions();
       const left = targetMs - elapsedMs();
@@ -374,10 +382,19 @@ async function executeRun(
       journal.write({ type: "error", message: errorMessage(error) });
     }
   } finally {
+    guard.stop();
     try {
       await registry.drain();
     } catch (error) {
       journal.write({ type: "error", message: `cleanup failed: ${errorMessage(error)}` });
+    }
+    const left = readLedger(replica.topology.replica, runId).entries;
+    if (left.length > 0) {
+      const flag = replica.topology.replica === "default" ? "" : ` --replica ${replica.topology.replica}`;
+      journal.write({
+        type: "error",
+        message: `${left.length} fault(s) could not be reverted and stay in the fault ledger (${left.map((e) => e.faultId).join(", ")}): run \`faultline recover${flag}\` once the replica answers again`,
+      });
     }
   }
 

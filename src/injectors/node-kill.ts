@@ -1,6 +1,6 @@
 import { InvalidInputError } from "../errors.js";
 import type { NodeKillFault } from "../experiments/schema.js";
-import { docker, isNotFound } from "../replica/docker.js";
+import { docker, isNotFound, isNotModified } from "../replica/docker.js";
 import { containerName, type Topology } from "../replica/topology.js";
 import type { AppliedFault, Injector, InjectorContext } from "./injector.js";
 
@@ -17,9 +17,8 @@ export async function ensureRunning(name: string): Promise<"started" | "unpaused
   }
   if (!info.State.Running) {
     await container.start().catch((error: unknown) => {
-      // 304: already started by someone else in the meantime.
-      if (!(typeof error === "object" && error && "statusCode" in error && error.statusCode === 304))
-        throw error;
+      // Already started by someone else in the meantime.
+      if (!isNotModified(error)) throw error;
     });
     return "started";
   }

@@ -12,7 +12,11 @@ import { WATCHDOG_GRACE_MS } from "./watchdog.js";
 // The dead-man's switch: `node watchdog-main.js <replica> <run-id> <cli-pid>`, started detached
 // by a run. While the CLI lives and keeps to its timeline, it only watches. It reverts the
 // run's outstanding ledger entries when the CLI has died, or when an entry has outlived its
-// planned end by the grace period (a hung CLI). It exits when the run has nothing left.
+// planned end by the grace period (a hung CLI). It exits when the run has nothing left, or
+// when reverting has failed for GIVE_UP_MS on end (the Docker engine gone, say): the ledger
+// keeps what is left for `faultline recover`.
+
+const GIVE_UP_MS = 5 * 60_000;
 
 const [replicaName, runId, pidText] = process.argv.slice(2);
 const log = (message: string) =>
@@ -24,6 +28,7 @@ async function main(): Promise<void> {
   const cliPid = Number(pidText);
   log(`watching pid ${cliPid} on replica ${replicaName}`);
   let reverted = false;
+  let failingSince: number | undefined;
   for (;;) {
     const { entries } = readLedger(replicaName, runId);
     const cliAlive = isAlive(cliPid);
@@ -43,18 +48,33 @@ async function main(): Promise<void> {
       log(
         `${cliAlive ? "cli is late" : `cli (pid ${cliPid}) is gone`}; reverting ${due.map((e) => e.faultId).join(", ")}`,
       );
-      const replica = await connectReplica(replicaName);
-      for (const entry of due) {
-        try {
-          log(`${entry.faultId}: ${await revertEntry(entry, replica)}`);
-          clearEntry(entry.replica, entry.runId, entry.faultId);
-          reverted = true;
-        } catch (error) {
-          log(`${entry.faultId}: revert failed, will retry: ${errorMessage(error)}`);
+      let failed = false;
+      try {
+        const replica = await connectReplica(replicaName);
+        for (const entry of due) {
+          try {
+            log(`${entry.faultId}: ${await revertEntry(entry, replica)}`);
+            clearEntry(entry.replica, entry.runId, entry.faultId);
+            reverted = true;
+          } catch (error) {
+            failed = true;
+            log(`${entry.faultId}: revert failed, will retry: ${errorMessage(error)}`);
+          }
         }
+      } catch (error) {
+        failed = true;
+        log(`cannot reach the replica, will retry: ${errorMessage(error)}`);
+      }
+      failingSince = failed ? (failingSince ?? now) : undefined;
+      if (failingSince !== undefined && Date.now() - failingSince > GIVE_UP_MS) {
+        log(
+          `giving up after ${GIVE_UP_MS / 60_000} min of failed reverts; the ledger keeps them: run \`faultline recover --replica ${replicaName}\``,
+        );
+        process.exit(1);
       }
     }
-    await sleep(500);
+    // While reverts fail, retry every 2 s rather than every 0.5 s.
+    await sleep(failingSince === undefined ? 500 : 2000);
   }
 }
 

@@ -30,6 +30,11 @@ export function isNotFound(error: unknown): boolean {
   return typeof error === "object" && error !== null && "statusCode" in error && error.statusCode === 404;
 }
 
+/** 304 from start/stop: the container was already in that state (someone else got there first). */
+export function isNotModified(error: unknown): boolean {
+  return typeof error === "object" && error !== null && "statusCode" in error && error.statusCode === 304;
+}
+
 export function isConflict(error: unknown): boolean {
   return typeof error === "object" && error !== null && "statusCode" in error && error.statusCode === 409;
 }

@@ -12,7 +12,15 @@ import {
   shieldConfig,
   toxiproxyProxies,
 } from "./configs.js";
-import { docker, ensureEngine, isNotFound, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "./docker.js";
+import {
+  docker,
+  ensureEngine,
+  isNotFound,
+  isNotModified,
+  LABEL_REPLICA,
+  LABEL_ROLE,
+  LABEL_SERVICE,
+} from "./docker.js";
 import { demuxDockerStream } from "./exec.js";
 import {
   containerName,
@@ -201,12 +209,27 @@ async function createReplica(
     Labels: { [LABEL_REPLICA]: topology.replica, [LABEL_ROLE]: "network" },
   });
 
-  const byRole = (role: Service["role"]) => topology.services.filter((s) => s.role === role);
-  const [toxiproxy] = byRole("toxiproxy");
+  const toxiproxy = topology.services.find((s) => s.role === "toxiproxy");
   if (!toxiproxy) throw new Error("topology has no toxiproxy service");
 
   // Toxiproxy first: every other service resolves and connects through it.
   await startService(client, topology, toxiproxy);
+  await populateToxiproxy(client, topology, progress);
+  await startInWaves(
+    topology.services.filter((s) => s.role !== "toxiproxy"),
+    async (service) => {
+      await startService(client, topology, service);
+      progress(`started ${service.name}`);
+    },
+  );
+}
+
+/** Waits for a (re)started Toxiproxy's API, then creates every link's proxy. */
+async function populateToxiproxy(
+  client: Docker,
+  topology: Topology,
+  progress: (m: string) => void,
+): Promise<void> {
   const endpoints = await readEndpoints(client, topology);
   const api = new Toxiproxy(endpoints.toxiproxy);
   await waitUntil(
@@ -218,33 +241,70 @@ async function createReplica(
   );
   await api.populate(toxiproxyProxies(topology));
   progress(`toxiproxy: ${topology.links.length} proxies (${topology.links.map((l) => l.name).join(", ")})`);
+}
 
-  const order = [
-    ...byRole("origin"),
-    ...byRole("shield"),
-    ...byRole("edge"),
-    ...byRole("lb"),
-    ...byRole("global"),
-    ...byRole("prometheus"),
-  ];
-  // Then in two waves, each started at once: the origin and the shield first (an edge or the
-  // shield whose link bypasses Toxiproxy names them in its nginx config, which must resolve),
-  // then everything else (HAProxy's checks tolerate edges that are still starting). A wave
-  // settles completely before a failure is reported, so `replicaDown` sees every container.
+/**
+ * Starts services in two waves, each at once: the origin and the shield first (an edge or
+ * the shield whose link bypasses Toxiproxy names them in its nginx config, which must
+ * resolve), then everything else (HAProxy's checks tolerate edges that are still starting).
+ * A wave settles completely before a failure is reported, so `replicaDown` sees every
+ * container.
+ */
+async function startInWaves(services: Service[], start: (service: Service) => Promise<void>): Promise<void> {
   const upstreams = new Set<string>(["origin", "shield"]);
   for (const wave of [
-    order.filter((s) => upstreams.has(s.role)),
-    order.filter((s) => !upstreams.has(s.role)),
+    services.filter((s) => upstreams.has(s.role)),
+    services.filter((s) => !upstreams.has(s.role)),
   ]) {
-    const results = await Promise.allSettled(
-      wave.map(async (service) => {
-        await startService(client, topology, service);
-        progress(`started ${service.name}`);
-      }),
-    );
+    const results = await Promise.allSettled(wave.map(start));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
   }
+}
+
+/**
+ * Starts a replica's service containers that have stopped without a fault stopping them, as a
+ * restart of the Docker engine leaves them (every container exited): Toxiproxy first, with
+ * its proxies created again (it keeps them in memory only), then the rest in waves. Paused
+ * containers are left alone: only a fault pauses one, and `recover` reverts faults. Returns
+ * the services it started.
+ */
+export async function reviveReplica(
+  name: string,
+  progress: (m: string) => void = () => {},
+): Promise<string[]> {
+  const client = docker();
+  await ensureEngine(client);
+  const containers = await listContainers(client, name);
+  const raw = containers.find((c) => c.Labels[LABEL_ROLE] === "toxiproxy")?.Labels[LABEL_TOPOLOGY];
+  if (!raw) return [];
+  const topology = JSON.parse(raw) as Topology;
+  const stateOf = (service: string) =>
+    containers.find((c) => c.Labels[LABEL_SERVICE] === service && c.Labels[LABEL_ROLE] !== "netfilter")
+      ?.State;
+  const stopped = topology.services.filter((s) =>
+    ["exited", "created", "dead"].includes(stateOf(s.name) ?? ""),
+  );
+  const start = async (service: Service) => {
+    // A watchdog reverting a node-kill may start the same container at the same moment.
+    await client
+      .getContainer(containerName(topology, service.name))
+      .start()
+      .catch((error: unknown) => {
+        if (!isNotModified(error)) throw error;
+      });
+    progress(`started ${service.name} (it was ${stateOf(service.name)})`);
+  };
+  const toxiproxy = stopped.find((s) => s.role === "toxiproxy");
+  if (toxiproxy) {
+    await start(toxiproxy);
+    await populateToxiproxy(client, topology, progress);
+  }
+  await startInWaves(
+    stopped.filter((s) => s.role !== "toxiproxy"),
+    start,
+  );
+  return stopped.map((s) => s.name);
 }
 
 function envFor(topology: Topology, service: Service): string[] {

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { findLeftovers } from "../../src/injectors/recover.js";
@@ -7,6 +7,7 @@ import { waitUntil } from "../../src/lifecycle/wait.js";
 import { docker } from "../../src/replica/docker.js";
 import { imageFor } from "../../src/replica/topology.js";
 import { runCli, startCli, waitForOutput } from "../support/cli.js";
+import { restartEngine } from "../support/engine.js";
 import { useReplica } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";
 
@@ -16,8 +17,11 @@ import { tempDir } from "../support/temp.js";
 // edge, a netfilter loss rule), interrupts it at a random moment of its inject phase, and
 // checks that nothing is left on the replica. An unlabelled decoy container on the replica's
 // network, named and aliased like an edge, must come through every trial untouched.
+// The Docker engine's restart has a replica (and a decoy) of its own, last: it stops every
+// container on the machine.
 
 const NAME = "it-reliability";
+const ENGINE_NAME = "it-rel-engine";
 const TRIALS = Math.max(1, Number(process.env.FAULTLINE_TRIALS ?? "2"));
 
 function experimentFile(): string {
@@ -26,7 +30,7 @@ function experimentFile(): string {
     file,
     `version: 1
 name: it-reliability
-load: { rate: 20/s, warmup: 1s }
+load: { rate: 20/s, warmup: 1s, timeout: 1s }
 steadyState:
   window: 2s
   baseline: 2s
@@ -43,8 +47,8 @@ method:
 const randomDelay = () => Math.floor(Math.random() * 3000);
 const sleep = (n: number) => new Promise((resolve) => setTimeout(resolve, n));
 
-async function startInjecting(env: NodeJS.ProcessEnv = {}) {
-  const cli = startCli(["run", experimentFile(), "--replica", NAME, "--runs-dir", tempDir("runs-")], env);
+async function startInjecting(env: NodeJS.ProcessEnv = {}, replica = NAME) {
+  const cli = startCli(["run", experimentFile(), "--replica", replica, "--runs-dir", tempDir("runs-")], env);
   await waitForOutput(cli, "applied  f3", 60_000);
   // A random moment of the inject phase, after every fault is in place.
   await sleep(randomDelay());
@@ -156,5 +160,77 @@ describe(`the reliability harness (${TRIALS} trial(s) of each kind)`, () => {
     const after = await docker().getContainer(decoyId).inspect();
     expect(after.State.Running).toBe(true);
     expect(after.State.StartedAt).toBe(decoyStartedAt);
+  });
+});
+
+describe(`the Docker engine restarted mid-run (${TRIALS} trial(s))`, () => {
+  const replica = useReplica(ENGINE_NAME);
+  const figures: string[] = [];
+  let decoy: { id: string; startedAt: string } | undefined;
+
+  afterAll(async () => {
+    console.log(`[reliability] engine restarts: ${figures.join("; ")}`);
+    if (decoy) await docker().getContainer(decoy.id).remove({ force: true });
+  });
+
+  it("places a decoy on the replica's network", async () => {
+    const network = replica().topology.network;
+    const container = await docker().createContainer({
+      name: `faultline-${ENGINE_NAME}-decoy`,
+      Image: imageFor("origin"),
+      HostConfig: { NetworkMode: network },
+    });
+    await container.start();
+    decoy = { id: container.id, startedAt: (await container.inspect()).State.StartedAt };
+  });
+
+  it.each(Array.from({ length: TRIALS }, (_, i) => i + 1))(
+    "trial %i: the run ends errored, the ledger keeps what it could not revert, recover brings the replica back",
+    async () => {
+      const cli = await startInjecting({}, ENGINE_NAME);
+      const engine = await restartEngine();
+      const result = await cli.result;
+      const output = result.stdout + result.stderr;
+      expect(result.code, output).toBe(4);
+      expect(output).toMatch(/verdict: ERRORED/);
+      expect(output).toMatch(/Docker engine stopped answering|replica changed outside this run/);
+
+      // The ledger is intact: readable, and it holds exactly what the journal does not show reverted.
+      const journalPath = /journal: (\S+)/.exec(output)?.[1] ?? "";
+      const events = readFileSync(journalPath, "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { type: string; id?: string });
+      const ids = (type: string) => events.filter((e) => e.type === type).map((e) => e.id ?? "");
+      const unreverted = ids("fault-applied").filter((id) => !ids("fault-reverted").includes(id));
+      const ledger = readLedger(ENGINE_NAME);
+      expect(ledger.unreadable).toEqual([]);
+      expect(unreverted.length).toBeGreaterThan(0);
+      expect(ledger.entries.map((e) => e.faultId).sort()).toEqual(unreverted.sort());
+      expect(output).toMatch(/stay in the fault ledger/);
+
+      const started = Date.now();
+      const recovery = await runCli(["recover", "--replica", ENGINE_NAME]);
+      const recoverMs = Date.now() - started;
+      expect(recovery.code, recovery.stdout + recovery.stderr).toBe(0);
+      expect(recovery.stdout).toMatch(/started toxiproxy/);
+      expect(readLedger(ENGINE_NAME).entries).toEqual([]);
+      expect(await findLeftovers(replica())).toEqual([]);
+      // Serving again: `replica up` reuses it once every edge is healthy.
+      const up = await runCli(["replica", "up", "--replica", ENGINE_NAME]);
+      expect(up.code, up.stdout + up.stderr).toBe(0);
+      expect(up.stdout + up.stderr).toMatch(/already up/);
+      figures.push(
+        `engine down ${engine.stopMs} ms + up ${engine.startMs} ms, ledger kept ${unreverted.join(",")}, recover ${recoverMs} ms`,
+      );
+    },
+  );
+
+  it("the decoy, stopped by the engine, was never started again by Faultline", async () => {
+    const after = await docker()
+      .getContainer(decoy?.id ?? "")
+      .inspect();
+    expect(after.State.Running).toBe(false);
+    expect(after.State.StartedAt).toBe(decoy?.startedAt);
   });
 });
