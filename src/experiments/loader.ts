@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
 import { closest } from "fastest-levenshtein";
-import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { InvalidInputError, type LocatedIssue, ValidationError } from "../errors.js";
 import { injectorFor } from "../injectors/index.js";
@@ -63,7 +63,7 @@ export function parseLocated<S extends z.ZodType>(
   }
 
   if (params) substituteParams(file, doc, params, locate);
-  const value: unknown = doc.toJS();
+  const value = toPlain(file, doc, locate);
   if (value === null || value === undefined || typeof value !== "object" || Array.isArray(value)) {
     const pos = locate(isNode(doc.contents) ? (doc.contents.range?.[0] ?? 0) : 0);
     const got =
@@ -430,4 +430,39 @@ export function fieldError(
   return new ValidationError([
     { file: loaded.file, line: pos.line, column: pos.column, path: formatPath(path), message, suggestion },
   ]);
+}
+
+/** The document as plain data; an alias to an anchor that is not set is a located error. */
+function toPlain(
+  file: string,
+  doc: ReturnType<typeof parseDocument>,
+  locate: (offset: number) => { line: number; col: number },
+): unknown {
+  try {
+    return doc.toJS();
+  } catch (error) {
+    let offset = 0;
+    let name = "";
+    visit(doc, {
+      Alias(_, alias) {
+        if (alias.resolve(doc) !== undefined) return undefined;
+        offset = alias.range?.[0] ?? 0;
+        name = alias.source;
+        return visit.BREAK;
+      },
+    });
+    const pos = locate(offset);
+    throw new ValidationError([
+      {
+        file,
+        line: pos.line,
+        column: pos.col,
+        path: "",
+        message: name
+          ? `YAML syntax: alias *${name} refers to no anchor (&${name} must be set before it)`
+          : `YAML syntax: ${error instanceof Error ? error.message : String(error)}`,
+        suggestion: "set the anchor (&name) on an earlier value, or write the value out",
+      },
+    ]);
+  }
 }

@@ -23,7 +23,10 @@ export const loadSchema = z
 export type Load = z.infer<typeof loadSchema>;
 
 export const steadyStateSchema = z.strictObject({
-  window: duration().default(5000).describe("checks are evaluated over windows of this length"),
+  window: duration()
+    .refine((ms) => ms >= 1000, { message: "expected a window of at least 1s (windows are whole seconds)" })
+    .default(5000)
+    .describe("checks are evaluated over windows of this length"),
   baseline: duration().default(15000).describe("steady state measured before any fault; must hold"),
   recover: duration()
     .optional()
@@ -232,7 +235,13 @@ export const stressFaultSchema = z
   .strictObject({
     fault: z.literal("stress"),
     ...faultTiming,
-    cpu: z.number().int().min(1).max(64).optional().describe("busy-looping workers, each about one core"),
+    cpu: z
+      .number({ error: "expected a number of workers from 1 to 64" })
+      .int({ message: "expected a whole number of workers from 1 to 64" })
+      .min(1, { message: "expected a number of workers from 1 to 64" })
+      .max(64, { message: "expected a number of workers from 1 to 64" })
+      .optional()
+      .describe("busy-looping workers, each about one core"),
     memory: z
       .string({ error: 'expected a size such as "256MB" or "512MiB"' })
       .transform((text, ctx) => {
