@@ -2,7 +2,7 @@ import { Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { EnvironmentError } from "../errors.js";
 import { type Recovered, recoverReplica } from "../injectors/recover.js";
-import { assertNotLocked } from "../lifecycle/lock.js";
+import { acquireLock } from "../lifecycle/lock.js";
 import { connectReplica, reviveReplica } from "../replica/replica.js";
 
 export default class Recover extends BaseCommand {
@@ -24,10 +24,19 @@ while a live run holds the replica.`;
 
   async run(): Promise<{ replica: string; started: string[]; recovered: Recovered[]; errors: string[] }> {
     const { flags } = await this.parse(Recover);
-    assertNotLocked(flags.replica);
-    const started = await reviveReplica(flags.replica, (m) => this.log(m));
-    const replica = await connectReplica(flags.replica);
-    const { recovered, errors } = await recoverReplica(replica);
+    // Holding the lock keeps runs out, and makes a crashed run's watchdog stand down while
+    // recover does the same work.
+    const release = acquireLock(flags.replica, `recover-${process.pid}`);
+    let started: string[];
+    let recovered: Recovered[];
+    let errors: string[];
+    try {
+      started = await reviveReplica(flags.replica, (m) => this.log(m));
+      const replica = await connectReplica(flags.replica);
+      ({ recovered, errors } = await recoverReplica(replica));
+    } finally {
+      release();
+    }
     if (started.length === 0 && recovered.length === 0 && errors.length === 0)
       this.log(`replica ${flags.replica}: nothing to recover`);
     for (const r of recovered) this.log(`reverted ${r.kind} on ${r.target}: ${r.what}`);

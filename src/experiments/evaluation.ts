@@ -284,9 +284,19 @@ export function evaluateRun(
         : undefined,
   });
 
+  // Faults whose revert failed and never succeeded later: the ledger keeps them for `recover`.
+  const reverted = new Set(events.flatMap((e) => (e.type === "fault-reverted" ? [e.id] : [])));
+  const stuck = [
+    ...new Set(
+      events.flatMap((e) => (e.type === "fault-revert-failed" && !reverted.has(e.id) ? [e.id] : [])),
+    ),
+  ];
+  const rollback = stuck.length
+    ? `${stuck.join(", ")} could not be reverted (run \`faultline recover\`)`
+    : "every fault was reverted";
   const interrupted = events.find((e) => e.type === "interrupted");
   if (interrupted?.type === "interrupted")
-    return result("interrupted", `interrupted by ${interrupted.signal}; every fault was reverted`);
+    return result("interrupted", `interrupted by ${interrupted.signal}; ${rollback}`);
   const error = events.find((e) => e.type === "error");
   if (error?.type === "error") return result("errored", error.message);
   const aborted = events.find((e) => e.type === "aborted");
@@ -294,7 +304,7 @@ export function evaluateRun(
     const show = (v: number) => (aborted.metric ? formatValue(aborted.metric, v) : String(v));
     return result(
       "aborted",
-      `abort condition "${aborted.condition}" breached at second ${aborted.second} (${show(aborted.value)} against ${show(aborted.threshold)}); every fault was reverted at once`,
+      `abort condition "${aborted.condition}" breached at second ${aborted.second} (${show(aborted.value)} against ${show(aborted.threshold)}); ${stuck.length ? rollback : "every fault was reverted at once"}`,
     );
   }
 

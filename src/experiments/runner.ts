@@ -206,10 +206,6 @@ async function executeRun(
   });
   const registry = session.registry;
   const signal = options.signal ?? new AbortController().signal;
-  const guard = startReplicaGuard({
-    list: replicaContainers(replica.topology.replica),
-    excused: () => session.touchedServices(),
-  });
   const t0 = clock.now();
   const elapsedMs = () => clock.now() - t0;
   const aggregator = new BucketAggregator(t0, plan.settleMs);
@@ -334,6 +330,10 @@ async function executeRun(
         })
       : undefined;
   if (probeRun) registry.register("stop the probes", () => probeRun.stop());
+  const guard = startReplicaGuard({
+    list: replicaContainers(replica.topology.replica),
+    excused: () => session.touchedServices(),
+  });
 
   try {
     enterPhase("warmup", 0, plan.warmupSeconds);

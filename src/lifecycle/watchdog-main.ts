@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   for (;;) {
     const { entries } = readLedger(replicaName, runId);
     const cliAlive = isAlive(cliPid);
-    const lockHeld = readLock(replicaName)?.runId === runId;
+    const holder = readLock(replicaName);
+    const lockHeld = holder?.runId === runId;
     if (entries.length === 0 && (!cliAlive || !lockHeld)) {
       if (cliAlive || !reverted) {
         // Nothing happened worth keeping a record of.
@@ -41,6 +42,12 @@ async function main(): Promise<void> {
         log("every outstanding fault reverted");
       }
       return;
+    }
+    if (!cliAlive && holder && !lockHeld && isAlive(holder.pid)) {
+      // Another process holds the replica (`faultline recover`, or a run with --recover): it
+      // reverts the same ledger; two at once would race.
+      await sleep(500);
+      continue;
     }
     const now = Date.now();
     const due = entries.filter((e) => !cliAlive || now > e.revertBy + WATCHDOG_GRACE_MS);

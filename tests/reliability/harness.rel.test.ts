@@ -163,7 +163,12 @@ describe(`the reliability harness (${TRIALS} trial(s) of each kind)`, () => {
   });
 });
 
-describe(`the Docker engine restarted mid-run (${TRIALS} trial(s))`, () => {
+// Restarting the engine stops every container on it. On a machine whose engine is not
+// Faultline's own (systemd, Docker Desktop) the trial fails and says so; there,
+// FAULTLINE_SKIP_ENGINE_RESTART=1 leaves it out. CI never sets it.
+const engineDescribe = process.env.FAULTLINE_SKIP_ENGINE_RESTART === "1" ? describe.skip : describe;
+
+engineDescribe(`the Docker engine restarted mid-run (${TRIALS} trial(s))`, () => {
   const replica = useReplica(ENGINE_NAME);
   const figures: string[] = [];
   let decoy: { id: string; startedAt: string } | undefined;

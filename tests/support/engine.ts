@@ -13,7 +13,7 @@ const ENGINE_PID = "/var/run/docker.pid";
 const LOG = "/var/log/dockerd.log";
 
 function ownEnginePid(): number {
-  const why = `the engine restart trial restarts only a Docker engine that scripts/setup.sh started (as root it writes ${MARKER})`;
+  const why = `the engine restart trial restarts only a Docker engine that scripts/setup.sh started (as root it writes ${MARKER}); on a machine with another engine, set FAULTLINE_SKIP_ENGINE_RESTART=1 to leave the trial out`;
   if (!existsSync(MARKER) || !existsSync(ENGINE_PID)) throw new Error(`${why}; ${MARKER} is missing`);
   const pid = Number(readFileSync(ENGINE_PID, "utf8").trim());
   if (Number(readFileSync(MARKER, "utf8").trim()) !== pid)
