@@ -126,39 +126,58 @@ export function edgeUpstream(topology: Topology, edge: string): string {
 }
 
 export function edgeConfig(edge: string, upstream = `toxiproxy:${ORIGIN_LINK_PORT}`): string {
+  return cacheProxyConfig({
+    zone: "edge",
+    upstream,
+    healthz: [`X-Edge ${edge}`],
+    api: [`X-Edge ${edge}`],
+    cached: [`X-Edge ${edge}`, "X-Cache $upstream_cache_status"],
+  });
+}
+
+/**
+ * An nginx cache proxy in front of `upstream`, the one config of the edges and the shield:
+ * /healthz answered locally, /api/ passed through uncached, everything else cached. The
+ * headers it adds say who answered; the shield's must differ from the edge's, which clients
+ * read (X-Edge) and which pass through the edge from the shield.
+ */
+function cacheProxyConfig(proxy: {
+  zone: string;
+  upstream: string;
+  healthz: string[];
+  api: string[];
+  cached: string[];
+}): string {
+  const headers = (list: string[]) => list.map((h) => `\n      add_header ${h} always;`).join("");
   return `worker_processes 1;
 error_log stderr warn;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 100000;
-  proxy_cache_path /var/cache/faultline-edge levels=1:2 keys_zone=edge:10m max_size=64m inactive=1m use_temp_path=off;
+  proxy_cache_path /var/cache/faultline-${proxy.zone} levels=1:2 keys_zone=${proxy.zone}:10m max_size=64m inactive=1m use_temp_path=off;
   upstream origin {
-    server ${upstream};
+    server ${proxy.upstream};
     keepalive 32;
   }
   server {
     listen 80 default_server;
-    location = /healthz {
-      add_header X-Edge ${edge} always;
+    location = /healthz {${headers(proxy.healthz)}
       return 200 "ok\\n";
     }
     # APIs are not cacheable: no cache and no request collapsing, straight to the origin.
     location /api/ {
       proxy_pass http://origin;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      add_header X-Edge ${edge} always;
+      proxy_set_header Connection "";${headers(proxy.api)}
     }
     location / {
       proxy_pass http://origin;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_cache edge;
+      proxy_cache ${proxy.zone};
       proxy_cache_lock on;
-      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
-      add_header X-Edge ${edge} always;
-      add_header X-Cache $upstream_cache_status always;
+      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;${headers(proxy.cached)}
     }
   }
 }`;
@@ -195,37 +214,13 @@ ${global.length ? `${global.join("\n")}\n` : ""}  - job_name: toxiproxy
 
 /** The shield PoP: a cache tier in front of the origin that every PoP's uplink reaches. */
 export function shieldConfig(upstream: string): string {
-  return `worker_processes 1;
-error_log stderr warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000;
-  proxy_cache_path /var/cache/faultline-shield levels=1:2 keys_zone=shield:10m max_size=64m inactive=1m use_temp_path=off;
-  upstream origin {
-    server ${upstream};
-    keepalive 32;
-  }
-  server {
-    listen 80 default_server;
-    location = /healthz { return 200 "ok\\n"; }
-    location /api/ {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      add_header X-Shield hit-or-miss always;
-    }
-    location / {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_cache shield;
-      proxy_cache_lock on;
-      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
-      add_header X-Shield $upstream_cache_status always;
-    }
-  }
-}`;
+  return cacheProxyConfig({
+    zone: "shield",
+    upstream,
+    healthz: [],
+    api: ["X-Shield hit-or-miss"],
+    cached: ["X-Shield $upstream_cache_status"],
+  });
 }
 
 export function toxiproxyProxies(

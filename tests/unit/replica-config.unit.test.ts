@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { edgeConfig, haproxyConfig, toxiproxyProxies } from "../../src/replica/configs.js";
+import { edgeConfig, haproxyConfig, shieldConfig, toxiproxyProxies } from "../../src/replica/configs.js";
 import { parseHaproxyCsv } from "../../src/replica/replica.js";
 import { containerName, defaultTopology } from "../../src/replica/topology.js";
 
@@ -28,6 +28,15 @@ describe("default topology", () => {
     const config = edgeConfig("edge-2");
     expect(config).toContain("add_header X-Edge edge-2 always;");
     expect(config).toContain("server toxiproxy:21000;");
+  });
+
+  it("renders a shield that caches like an edge but never claims to be one", () => {
+    const config = shieldConfig("toxiproxy:21000");
+    expect(config).toContain("server toxiproxy:21000;");
+    expect(config).toContain("keys_zone=shield:10m");
+    expect(config).toContain("add_header X-Shield $upstream_cache_status always;");
+    // Clients read X-Edge: a shield's would pass through the edge and name the wrong server.
+    expect(config).not.toContain("X-Edge");
   });
 });
 
