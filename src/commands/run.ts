@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { liveProgress, plainProgress } from "../cli/live.js";
+import { parseParamFlags } from "../cli/params.js";
 import { renderEvaluation } from "../cli/render.js";
 import { abortOnSignals } from "../cli/signals.js";
 import { InvalidInputError } from "../errors.js";
@@ -115,15 +116,7 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
         `--check-tolerance: expected a percentage such as "10%", got "${flags["check-tolerance"]}"`,
       );
     }
-    const params: Record<string, string> = {};
-    for (const pair of flags.param ?? []) {
-      const match = /^([a-zA-Z][a-zA-Z0-9_-]*)=(.*)$/.exec(pair);
-      if (!match?.[1] || match[2] === undefined)
-        throw new InvalidInputError(`--param: expected name=value, got "${pair}"`, {
-          suggestion: "e.g. --param pop=pop-b",
-        });
-      params[match[1]] = match[2];
-    }
+    const params = parseParamFlags(flags.param);
     const live =
       !this.jsonEnabled() &&
       (flags.progress === "live" || (flags.progress === "auto" && process.stderr.isTTY === true));

@@ -2,6 +2,7 @@ import { readdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
+import { parseParamFlags } from "../cli/params.js";
 import { ExitCode, FaultlineError, type LocatedIssue, ValidationError } from "../errors.js";
 import { loadExperiment } from "../experiments/loader.js";
 import { plannedSeconds, planOf } from "../experiments/runner.js";
@@ -44,8 +45,9 @@ its params fill the experiments' \${name} placeholders (as --param does).`;
     const { argv, flags } = await this.parse(Validate);
     const given = argv.filter((a): a is string => typeof a === "string");
     const results: FileResult[] = [];
-    const params: Record<string, string> = {};
-    const files: string[] = [];
+    const givenParams = parseParamFlags(flags.param);
+    // Each file with the params it is checked with: its folder's suite.yaml's, then --param.
+    const files: { file: string; params: Record<string, string> }[] = [];
     const fail = (file: string, error: FaultlineError) => {
       const issues = error instanceof ValidationError ? error.issues.map(({ file: _, ...rest }) => rest) : [];
       results.push({ file, valid: false, issues, error: error.message });
@@ -57,14 +59,15 @@ its params fill the experiments' \${name} placeholders (as --param does).`;
     for (const path of given) {
       const isFolder = (await stat(path).catch(() => undefined))?.isDirectory() === true;
       if (!isFolder && basename(path) !== SUITE_FILE) {
-        files.push(path);
+        files.push({ file: path, params: givenParams });
         continue;
       }
       const folder = isFolder ? path : join(path, "..");
+      let params = givenParams;
       try {
         const suite = await loadSuiteFile(folder);
         if (suite) {
-          Object.assign(params, suite.params);
+          params = { ...suite.params, ...givenParams };
           results.push({ file: join(folder, SUITE_FILE), valid: true, name: suite.name, issues: [] });
           this.log(`ok  ${join(folder, SUITE_FILE)}: suite ${suite.name} ${suite.release}`);
         }
@@ -77,14 +80,10 @@ its params fill the experiments' \${name} placeholders (as --param does).`;
           ...(await readdir(path))
             .filter((f) => /\.ya?ml$/.test(f) && f !== SUITE_FILE)
             .sort()
-            .map((f) => join(path, f)),
+            .map((f) => ({ file: join(path, f), params })),
         );
     }
-    for (const pair of flags.param ?? []) {
-      const [name, ...value] = pair.split("=");
-      if (name && value.length) params[name] = value.join("=");
-    }
-    for (const file of files) {
+    for (const { file, params } of files) {
       try {
         const { experiment } = await loadExperiment(file, { params });
         const total = plannedSeconds(planOf(experiment));

@@ -1,7 +1,9 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${name} placeholders are what these tests are about
+
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseParamFlags } from "../../src/cli/params.js";
 import { InvalidInputError, ValidationError } from "../../src/errors.js";
 import { loadExperiment, parseYamlWithSchema } from "../../src/experiments/loader.js";
 import { experimentSchema } from "../../src/experiments/schema.js";
@@ -240,5 +242,20 @@ describe("the traffic.share check", () => {
     expect(measured?.value).toBe(4 / 8);
     const [none] = measureConditions([check], { buckets, probes: [] }, { start: 0, end: 2 }, () => "");
     expect(none?.value).toBeUndefined();
+  });
+});
+
+describe("--param flags", () => {
+  it("read name=value pairs, a value may hold '='", () => {
+    expect(parseParamFlags(["pop=pop-b", "query=a=b", "empty="])).toEqual({
+      pop: "pop-b",
+      query: "a=b",
+      empty: "",
+    });
+  });
+
+  it("refuse a pair without '=' or with a bad name, for run and validate alike", () => {
+    expect(() => parseParamFlags(["pop"])).toThrow(/--param: expected name=value, got "pop"/);
+    expect(() => parseParamFlags(["1pop=a"])).toThrow(/expected name=value/);
   });
 });
