@@ -1,6 +1,6 @@
 import { InvalidInputError } from "../errors.js";
 import { injectorFor } from "../injectors/index.js";
-import type { Topology } from "../replica/topology.js";
+import { popViews, type Topology } from "../replica/topology.js";
 import { formatDuration } from "../units.js";
 import type { Experiment, Fault } from "./schema.js";
 import { resolveTarget, seededRandom } from "./targets.js";
@@ -120,11 +120,20 @@ function guardCapacity(actions: readonly PlannedAction[], topology: Topology, mi
         );
       }
     }
-    const edgesDown = [...byService.keys()].filter((s) => topology.edges.includes(s));
+    // An edge serves no one while it, its PoP's load balancer or the global layer is out.
+    const out = new Set(byService.keys());
+    const front = topology.global?.service;
+    const lbOut = (edge: string) => popViews(topology).some((p) => p.edges.includes(edge) && out.has(p.lb));
+    const edgesDown = topology.edges.filter(
+      (e) => out.has(e) || lbOut(e) || (front !== undefined && out.has(front)),
+    );
     const serving = topology.edges.length - edgesDown.length;
     if (serving < minHealthyEdges) {
+      const causes = [...out].filter(
+        (s) => topology.edges.includes(s) || s === front || popViews(topology).some((p) => p.lb === s),
+      );
       throw new InvalidInputError(
-        `at +${formatDuration(start.atMs)} the plan would leave ${serving} of ${topology.edges.length} edges serving (${edgesDown.join(", ")} disrupted); safety.minHealthyEdges is ${minHealthyEdges}`,
+        `at +${formatDuration(start.atMs)} the plan would leave ${serving} of ${topology.edges.length} edges serving (${causes.join(", ")} disrupted); safety.minHealthyEdges is ${minHealthyEdges}`,
         {
           suggestion:
             "target fewer edges at once (pick/percent), stagger the faults, or lower safety.minHealthyEdges deliberately (0 allows a whole-PoP outage)",

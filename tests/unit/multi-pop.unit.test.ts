@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { InvalidInputError, ValidationError } from "../../src/errors.js";
 import type { JournalEvent } from "../../src/experiments/journal.js";
 import { loadExperiment, parseYamlWithSchema } from "../../src/experiments/loader.js";
+import { planFaults } from "../../src/experiments/plan.js";
 import { measurePopTimings, popTimingLines } from "../../src/experiments/pop-timings.js";
 import { experimentSchema, type Target, targetSchema } from "../../src/experiments/schema.js";
 import { resolveTarget, seededRandom } from "../../src/experiments/targets.js";
@@ -436,6 +437,28 @@ ${global}`;
 
 describe("PoP targets", () => {
   const rng = () => seededRandom(7);
+
+  it("count a PoP's edges as out while its load balancer is: one PoP may go, not both", async () => {
+    const topology = await loadTopology("topologies/two-pops.yaml");
+    const plan = (method: string) =>
+      planFaults(
+        parseYamlWithSchema(
+          "e.yaml",
+          `version: 1\nname: e\nload: { rate: 10/s }\nsteadyState: { checks: [{ metric: errors.rate, below: 1% }] }\nmethod:\n${method}`,
+          experimentSchema,
+        ),
+        topology,
+        1,
+      );
+    expect(plan("  - { fault: node-kill, target: { pop: pop-a, role: lb }, for: 10s }").actions).toHaveLength(
+      1,
+    );
+    expect(() =>
+      plan(
+        "  - { fault: node-kill, target: { pop: pop-a, role: lb }, for: 10s }\n  - { fault: node-kill, target: { pop: pop-b, role: lb }, for: 10s }",
+      ),
+    ).toThrow(/leave 0 of 4 edges serving \(pop-a-lb, pop-b-lb disrupted\)/);
+  });
 
   it("resolve to a PoP's edges, its load balancer or one of its links", async () => {
     const topology = await loadTopology("topologies/two-pops.yaml");

@@ -99,6 +99,19 @@ describe("planFaults", () => {
     ).toThrow(/leave 0 of 5 edges serving .*minHealthyEdges is 1/);
   });
 
+  it("counts the edges behind a load balancer that is out as not serving", () => {
+    expect(() =>
+      planFaults(experimentWith("  - { fault: node-kill, target: lb, mode: pause, for: 10s }"), topology, 1),
+    ).toThrow(/leave 0 of 5 edges serving \(lb disrupted\); safety.minHealthyEdges is 1/);
+    expect(
+      planFaults(
+        experimentWith("  - { fault: node-kill, target: lb, for: 10s }", "safety: { minHealthyEdges: 0 }"),
+        topology,
+        1,
+      ).actions,
+    ).toHaveLength(1);
+  });
+
   it("counts overlapping faults together, and allows them when staggered", () => {
     const overlapping = `  - { fault: node-kill, target: { role: edge, pick: 3 }, for: 10s }
   - { fault: timeout, target: { role: edge, pick: 1 }, at: 5s, for: 10s }`;
