@@ -44,14 +44,14 @@ const edgesSchema = z
   )
   .describe("how many edges (edge-1, edge-2, ...) or their names");
 
-const loadBalancerSchema = z
-  .strictObject({
-    balance: z
-      .enum(balances, { error: `expected balance to be one of ${balances.join(", ")}` })
-      .default("roundrobin"),
-    healthCheck: healthCheckSchema("an edge"),
-  })
-  .default({ balance: "roundrobin", healthCheck: DEFAULT_CHECK });
+const loadBalancerFields = z.strictObject({
+  balance: z
+    .enum(balances, { error: `expected balance to be one of ${balances.join(", ")}` })
+    .default("roundrobin"),
+  healthCheck: healthCheckSchema("an edge"),
+});
+const DEFAULT_LB = { balance: "roundrobin", healthCheck: DEFAULT_CHECK } as const;
+const loadBalancerSchema = loadBalancerFields.default(DEFAULT_LB);
 
 const popSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, {
@@ -63,7 +63,7 @@ const popSchema = z.strictObject({
     .enum(["primary", "backup"], { error: "expected role to be primary or backup" })
     .optional()
     .describe("primary-backup policy: default primary for the first PoP, backup for the others"),
-  weight: z.number().int().min(1).max(256).default(1).describe("weighted policy: its share of clients"),
+  weight: z.number().int().min(1).max(256).optional().describe("weighted policy: its share of clients (1)"),
 });
 
 export const topologySchema = z
@@ -77,7 +77,9 @@ export const topologySchema = z
       .describe("the replica's name: its containers are faultline-<name>-<service>"),
     description: z.string().optional(),
     edges: edgesSchema.optional(),
-    loadBalancer: loadBalancerSchema,
+    loadBalancer: loadBalancerFields
+      .optional()
+      .describe("the single PoP's load balancer (with pops: each PoP's own)"),
     pops: z
       .array(popSchema)
       .min(2, { message: "expected at least two PoPs (a single PoP is `edges:` without `pops:`)" })
@@ -122,6 +124,21 @@ export const topologySchema = z
       if (spec.global) issue(["global"], "expected global only with pops (it steers clients between PoPs)");
       if (spec.origin?.shield) issue(["origin", "shield"], "expected a shield only with pops");
     }
+    if (spec.pops && spec.loadBalancer)
+      issue(["loadBalancer"], "expected loadBalancer inside each PoP with pops (pops[].loadBalancer)");
+    const policy = spec.global?.policy ?? "primary-backup";
+    spec.pops?.forEach((pop, p) => {
+      if (policy === "weighted" && pop.role !== undefined)
+        issue(
+          ["pops", p, "role"],
+          "expected role only with global.policy: primary-backup (weighted uses weight)",
+        );
+      if (policy === "primary-backup" && pop.weight !== undefined)
+        issue(
+          ["pops", p, "weight"],
+          "expected weight only with global.policy: weighted (primary-backup uses role)",
+        );
+    });
     const seen = new Map<string, string>();
     const claim = (name: string, path: (string | number)[], what: string) => {
       const where = path
@@ -162,7 +179,7 @@ export const topologySchema = z
       });
     });
     const checks: { check: typeof DEFAULT_CHECK; path: (string | number)[] }[] = [
-      { check: spec.loadBalancer.healthCheck, path: ["loadBalancer", "healthCheck"] },
+      { check: (spec.loadBalancer ?? DEFAULT_LB).healthCheck, path: ["loadBalancer", "healthCheck"] },
       ...(spec.pops ?? []).map((pop, p) => ({
         check: pop.loadBalancer.healthCheck,
         path: ["pops", p, "loadBalancer", "healthCheck"],
@@ -223,8 +240,11 @@ export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topol
         edges: edgeNames(pop.name, pop.edges),
         healthCheck: toHealthCheck(pop.loadBalancer.healthCheck),
         balance: pop.loadBalancer.balance,
-        weight: pop.weight,
-        backup: (pop.role ?? (i === 0 ? "primary" : "backup")) === "backup",
+        weight: pop.weight ?? 1,
+        // Only primary-backup has backups; weighted spreads clients by weight alone.
+        backup:
+          (spec.global?.policy ?? "primary-backup") === "primary-backup" &&
+          (pop.role ?? (i === 0 ? "primary" : "backup")) === "backup",
       }),
     );
     return multiPopTopology(replica, {
@@ -249,8 +269,8 @@ export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topol
         ? { ...l, name: rename(l.name), upstream: { ...l.upstream, service: rename(l.upstream.service) } }
         : l,
     ),
-    healthCheck: toHealthCheck(spec.loadBalancer.healthCheck),
-    balance: spec.loadBalancer.balance,
+    healthCheck: toHealthCheck((spec.loadBalancer ?? DEFAULT_LB).healthCheck),
+    balance: (spec.loadBalancer ?? DEFAULT_LB).balance,
   };
   return direct.length
     ? {

@@ -35,13 +35,16 @@ const spec = (yaml: string) => parseYamlWithSchema("t.yaml", yaml, topologySchem
 const topologyOf = (yaml: string) => topologyFromSpec(spec(yaml));
 const problems = (yaml: string): string => validationMessage(() => spec(yaml));
 
-/** Two PoPs of two edges each, no shield; `extra` is appended at the top level. */
+/**
+ * Two PoPs of two edges each, no shield; `extra` is appended at the top level. pop-a weighs
+ * 3 under the weighted policy (a comment holds its line otherwise, keeping line numbers).
+ */
 const twoPops = (extra = "", global = "") => `version: 1
 name: duo
 pops:
   - name: pop-a
     edges: 2
-    weight: 3
+    ${global.includes("weighted") ? "weight: 3" : "# weight: 3 under the weighted policy"}
   - name: pop-b
     edges: 2
 ${global}${extra}`;
@@ -400,7 +403,7 @@ pops:
     ).toBe("t.yaml:4:3 pops: expected at least two PoPs (a single PoP is `edges:` without `pops:`)");
   });
 
-  it("rejects primary-backup without a primary, but not weighted", () => {
+  it("rejects primary-backup without a primary; weighted has no backups", () => {
     const allBackups = (global: string) => `version: 1
 name: x
 pops:
@@ -415,8 +418,28 @@ ${global}`;
     expect(problems(allBackups("global: { policy: primary-backup }\n"))).toBe(
       "t.yaml:4:3 pops: expected at least one PoP with role: primary",
     );
-    const weighted = topologyOf(allBackups("global: { policy: weighted }\n"));
+    const weighted = topologyOf(twoPops("", "global: { policy: weighted }\n"));
     expect(globalLbConfig(weighted)).not.toContain("backup");
+  });
+
+  it("refuses settings another policy or layout would silently ignore", () => {
+    const duo = (pops: string, top = "") => `version: 1
+name: x
+${top}pops:
+  - name: pop-a
+    edges: 1
+${pops}  - name: pop-b
+    edges: 1
+`;
+    expect(problems(duo("    role: backup\n", "global: { policy: weighted }\n"))).toBe(
+      "t.yaml:7:11 pops[0].role: expected role only with global.policy: primary-backup (weighted uses weight)",
+    );
+    expect(problems(duo("    weight: 2\n"))).toBe(
+      "t.yaml:6:13 pops[0].weight: expected weight only with global.policy: weighted (primary-backup uses role)",
+    );
+    expect(problems(duo("", "loadBalancer: { balance: leastconn }\n"))).toBe(
+      "t.yaml:3:15 loadBalancer: expected loadBalancer inside each PoP with pops (pops[].loadBalancer)",
+    );
   });
 
   it("defaults the first PoP to primary and the others to backup", () => {
