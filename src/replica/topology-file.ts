@@ -167,8 +167,19 @@ export const topologySchema = z
     spec.pops?.forEach((pop, p) => {
       if (seen.has(pop.name)) duplicatePops.add(p);
       claim(pop.name, ["pops", p, "name"], "a PoP");
-      for (const suffix of ["lb", "uplink", "ingress"])
-        seen.set(`${pop.name}-${suffix}`, `pops[${p}] (its ${suffix})`);
+      // A PoP named twice is one error, not four.
+      if (duplicatePops.has(p)) return;
+      for (const suffix of ["lb", "uplink", "ingress"]) {
+        // Checked whichever comes first: pops [a-lb, a] clash as [a, a-lb] do.
+        const generated = `${pop.name}-${suffix}`;
+        const first = seen.get(generated);
+        if (first !== undefined)
+          issue(
+            ["pops", p, "name"],
+            `expected unique names; "${generated}" (its ${suffix}) is also ${first}`,
+          );
+        else seen.set(generated, `pops[${p}] (its ${suffix})`);
+      }
     });
     spec.pops?.forEach((pop, p) => {
       // Listed names are claimed where they are written; generated ones (edges: N) at `edges`.

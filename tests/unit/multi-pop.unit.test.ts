@@ -422,6 +422,17 @@ ${global}`;
     expect(globalLbConfig(weighted)).not.toContain("backup");
   });
 
+  it("refuses a PoP name that another PoP's generated names take, in either order", () => {
+    const pops = (first: string, second: string) =>
+      `version: 1\nname: x\npops:\n  - name: ${first}\n    edges: 1\n  - name: ${second}\n    edges: 1\n`;
+    expect(problems(pops("a-lb", "a"))).toBe(
+      't.yaml:6:11 pops[1].name: expected unique names; "a-lb" (its lb) is also pops[0].name',
+    );
+    expect(problems(pops("a", "a-lb"))).toBe(
+      't.yaml:6:11 pops[1].name: expected unique names; "a-lb" (a PoP) is also pops[0] (its lb)',
+    );
+  });
+
   it("refuses settings another policy or layout would silently ignore", () => {
     const duo = (pops: string, top = "") => `version: 1
 name: x
