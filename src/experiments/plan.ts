@@ -81,7 +81,7 @@ export function planActions(
         service,
         atMs: fault.at,
         untilMs: fault.at + fault.for,
-        description: injector.describe(fault, service),
+        description: injector.describe(fault, service, topology),
         revert: injector.describeRevert(fault, service),
         disruptive: injector.disruptive(fault),
       });

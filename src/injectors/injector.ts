@@ -29,7 +29,7 @@ export interface AppliedFault {
 export interface Injector<F extends Fault = Fault> {
   readonly kind: F["fault"];
   check(fault: F, service: string, topology: Topology): void;
-  describe(fault: F, service: string): string;
+  describe(fault: F, service: string, topology: Topology): string;
   describeRevert(fault: F, service: string): string;
   /** Whether the service stops serving while the fault lasts (for the capacity guard). */
   disruptive(fault: F): boolean;

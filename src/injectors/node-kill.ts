@@ -1,5 +1,6 @@
 import { InvalidInputError } from "../errors.js";
 import type { NodeKillFault } from "../experiments/schema.js";
+import { waitUntil } from "../lifecycle/wait.js";
 import { docker, isNotFound, isNotModified } from "../replica/docker.js";
 import { containerName, type Topology } from "../replica/topology.js";
 import type { AppliedFault, Injector, InjectorContext } from "./injector.js";
@@ -23,6 +24,19 @@ export async function ensureRunning(name: string): Promise<"started" | "unpaused
     return "started";
   }
   return "running";
+}
+
+const TERMINATING: ReadonlySet<string> = new Set(["SIGTERM", "SIGINT", "SIGQUIT"]);
+
+/** Waits until the container is no longer running, for at most `timeoutMs` (then goes on). */
+async function exited(name: string, timeoutMs: number): Promise<void> {
+  await waitUntil(
+    async () =>
+      (await docker().getContainer(name).inspect()).State.Running
+        ? { done: false, reason: `${name} still runs` }
+        : { done: true, value: undefined },
+    { description: `${name} to exit`, timeoutMs, intervalMs: 50 },
+  ).catch(() => {});
 }
 
 export const nodeKillInjector: Injector<NodeKillFault> = {
@@ -64,6 +78,11 @@ export const nodeKillInjector: Injector<NodeKillFault> = {
       switch (fault.mode) {
         case "kill":
           await container.kill({ signal: fault.signal });
+          // Docker returns once SIGKILL has done its work, but as soon as any other signal is
+          // sent. A terminating one is in effect when the container has exited; waiting for
+          // that keeps "applied" truthful, and a revert that comes earlier from finding the
+          // service still running (and then dying for good).
+          if (TERMINATING.has(fault.signal)) await exited(name, 10_000);
           break;
         case "stop":
           await container.stop({ t: 10 });
@@ -81,7 +100,7 @@ export const nodeKillInjector: Injector<NodeKillFault> = {
       throw error;
     }
     return {
-      description: this.describe(fault, context.service),
+      description: this.describe(fault, context.service, context.replica.topology),
       revert: async () => {
         await ensureRunning(name);
       },

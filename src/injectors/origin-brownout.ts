@@ -114,6 +114,6 @@ export const originBrownoutInjector: Injector<OriginBrownoutFault> = {
       await revert().catch(() => {});
       throw error;
     }
-    return { description: this.describe(fault, context.service), revert };
+    return { description: this.describe(fault, context.service, context.replica.topology), revert };
   },
 };

@@ -41,7 +41,7 @@ export const packetLossInjector: Injector<PacketLossFault> = {
       context.revertBy,
     );
     return {
-      description: this.describe(fault, context.service),
+      description: this.describe(fault, context.service, context.replica.topology),
       details: { backend: sidecar.backend },
       revert: () => sidecar.stop(),
     };

@@ -27,12 +27,11 @@ export const partitionInjector: Injector<PartitionFault> = {
     }
     if (fault.from === service) throw new InvalidInputError(`cannot partition ${service} from itself`);
   },
-  describe(fault, service) {
-    return fault.from
-      ? `partition ${service} from ${fault.from}`
-      : /-(uplink|ingress)$/.test(service)
-        ? `cut link ${service} (packets dropped both ways)`
-        : `cut ${service} off the network`;
+  describe(fault, service, topology) {
+    if (fault.from) return `partition ${service} from ${fault.from}`;
+    return netfilterScope(topology, service).port !== undefined
+      ? `cut link ${service} (packets dropped both ways)`
+      : `cut ${service} off the network`;
   },
   describeRevert(_fault, service) {
     return `stop the netfilter sidecar of ${service}, which deletes its rule chain`;
@@ -54,7 +53,7 @@ export const partitionInjector: Injector<PartitionFault> = {
     }
     const sidecar = await startSidecar(context.replica, scope.service, context, rules, context.revertBy);
     return {
-      description: this.describe(fault, context.service),
+      description: this.describe(fault, context.service, context.replica.topology),
       details: { backend: sidecar.backend },
       revert: () => sidecar.stop(),
     };

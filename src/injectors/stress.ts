@@ -90,7 +90,7 @@ export const stressInjector: Injector<StressFault> = {
       throw error;
     }
     return {
-      description: `${this.describe(fault, context.service)} (ends by itself after ${formatDuration(ttl * 1000)})`,
+      description: `${this.describe(fault, context.service, context.replica.topology)} (ends by itself after ${formatDuration(ttl * 1000)})`,
       revert,
     };
   },

@@ -93,7 +93,7 @@ function toxicInjector<F extends ToxicFault>(spec: ToxicSpec<F>): Injector<F> {
         await revert().catch(() => {});
         throw error;
       }
-      return { description: this.describe(fault, context.service), revert };
+      return { description: this.describe(fault, context.service, context.replica.topology), revert };
     },
   };
 }

@@ -73,4 +73,35 @@ describe("node-kill on the real replica", () => {
       expect(up).toBeLessThan(inter * (rise + 1) + 3000);
     },
   );
+
+  it("a kill with SIGQUIT is in effect when apply returns, and its revert brings the edge back", async () => {
+    // nginx shuts down gracefully on SIGQUIT: Docker returns before the container has exited.
+    const name = containerName(replica().topology, "edge-3");
+    const applied = await nodeKillInjector.apply(
+      {
+        fault: "node-kill",
+        mode: "kill",
+        signal: "SIGQUIT",
+        at: 0,
+        for: 5000,
+        target: { kind: "name", name: "edge-3" },
+      },
+      {
+        replica: replica(),
+        runId: "it",
+        faultId: "kill-quit",
+        service: "edge-3",
+        revertBy: Date.now() + 5000,
+      },
+    );
+    const afterApply = (await docker().getContainer(name).inspect()).State;
+    await applied.revert();
+    const afterRevert = (await docker().getContainer(name).inspect()).State;
+    console.log(
+      `[node-kill SIGQUIT] after apply: ${afterApply.Status} (exit ${afterApply.ExitCode}); after revert: ${afterRevert.Status}`,
+    );
+    expect(afterApply.Running).toBe(false);
+    expect(afterRevert.Running).toBe(true);
+    expect(await timeUntilLb(replica(), "edge-3", "up")).toBeLessThan(10_000);
+  });
 });

@@ -492,6 +492,14 @@ describe("PoP targets", () => {
         "  - { fault: node-kill, target: { pop: pop-a, role: lb }, for: 10s }\n  - { fault: node-kill, target: { pop: pop-b, role: lb }, for: 10s }",
       ),
     ).toThrow(/leave 0 of 4 edges serving \(pop-a-lb, pop-b-lb disrupted\)/);
+    // A partition says whether it cuts a link or a service from what the topology knows.
+    expect(
+      plan("  - { fault: partition, target: { pop: pop-a, link: uplink }, for: 10s }").actions[0]
+        ?.description,
+    ).toBe("cut link pop-a-uplink (packets dropped both ways)");
+    expect(plan("  - { fault: partition, target: pop-a-edge-1, for: 10s }").actions[0]?.description).toBe(
+      "cut pop-a-edge-1 off the network",
+    );
   });
 
   it("resolve to a PoP's edges, its load balancer or one of its links", async () => {
