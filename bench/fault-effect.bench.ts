@@ -114,16 +114,9 @@ it("toxics on the origin link: decision to effect, and to revert, seen by reques
       if (back) revert.push(Math.max(0, back.startedAt - reverting));
     }
     expect(effect.length).toBeGreaterThan(TRIALS / 2);
-    const e = summarize(effect);
-    const r = summarize(revert);
-    const a = summarize(applyCall);
     figures[kind.name] = {
-      effectMedianMs: ms(e.median),
-      effectP90Ms: ms(e.p90),
-      revertMedianMs: ms(r.median),
-      revertP90Ms: ms(r.p90),
-      applyCallMedianMs: ms(a.median),
-      trials: effect.length,
+      ...effectFigures(effect, revert),
+      applyCallMedianMs: ms(summarize(applyCall).median),
     };
   }
   record("fault-effect-toxics", { ...figures, targetMedianMs: 50 });
@@ -156,15 +149,20 @@ it("kill, packet loss and partition on an edge: decision to effect, and to rever
       // Let HAProxy see the edge healthy again before the next trial.
       await sleep(kind.fault.fault === "node-kill" ? 4000 : 300);
     }
-    const e = summarize(effect);
-    const r = summarize(revert);
-    figures[kind.name] = {
-      effectMedianMs: ms(e.median),
-      effectP90Ms: ms(e.p90),
-      revertMedianMs: ms(r.median),
-      revertP90Ms: ms(r.p90),
-      trials: effect.length,
-    };
+    figures[kind.name] = effectFigures(effect, revert);
   }
   record("fault-effect-edge", { ...figures, targetMedianMs: 300 });
 });
+
+/** Median and p90 of the times to effect and to revert (ms), and how many trials measured. */
+function effectFigures(effect: number[], revert: number[]): Record<string, number> {
+  const e = summarize(effect);
+  const r = summarize(revert);
+  return {
+    effectMedianMs: ms(e.median),
+    effectP90Ms: ms(e.p90),
+    revertMedianMs: ms(r.median),
+    revertP90Ms: ms(r.p90),
+    trials: effect.length,
+  };
+}
