@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { parseLocated } from "../src/experiments/loader.js";
 import { plannedSeconds, planOf, runExperiment } from "../src/experiments/runner.js";
 import { experimentSchema } from "../src/experiments/schema.js";
+import { waitUntil } from "../src/lifecycle/wait.js";
 import { type Replica, replicaDown, replicaUp } from "../src/replica/replica.js";
 import { tempDir } from "../tests/support/temp.js";
 import { ms, record, summarize } from "./support.js";
@@ -17,6 +18,22 @@ let replica: Replica;
 
 beforeAll(async () => {
   replica = (await replicaUp({ replica: NAME })).replica;
+  // Warm means Prometheus has scraped once: a PromQL check's preflight waits for that, and on
+  // a replica just created it takes seconds (measured 4.5 s: the first run's whole excess).
+  const started = performance.now();
+  await waitUntil(
+    async () => {
+      const response = await fetch(`${replica.endpoints.prometheus}/api/v1/label/__name__/values`);
+      const body = (await response.json()) as { data?: string[] };
+      return body.data?.includes("up")
+        ? { done: true, value: undefined }
+        : { done: false, reason: "no scrape yet" };
+    },
+    { description: "Prometheus's first scrape", timeoutMs: 30_000, intervalMs: 200 },
+  );
+  console.log(
+    `[bench run-overhead] Prometheus's first scrape came ${ms(performance.now() - started)} ms after replica up`,
+  );
 });
 afterAll(async () => {
   await replicaDown(NAME);
