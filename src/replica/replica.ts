@@ -2,6 +2,9 @@ import { createServer } from "node:net";
 import type Docker from "dockerode";
 import { Toxiproxy } from "toxiproxy-node-client";
 import { EnvironmentError, errorMessage, InvalidInputError } from "../errors.js";
+import { clearEntry, readLedger } from "../lifecycle/ledger.js";
+import { readLock } from "../lifecycle/lock.js";
+import { isAlive } from "../lifecycle/state.js";
 import { waitUntil } from "../lifecycle/wait.js";
 import {
   edgeConfig,
@@ -619,6 +622,13 @@ export async function replicaDown(name = "default"): Promise<DownResult> {
       }
       throw error;
     }
+  }
+  // Every fault died with the containers: what crashed runs left in the ledger describes
+  // nothing any more, and would make the next replica of this name refuse to run. A live run
+  // keeps its own write-ahead record.
+  const holder = readLock(name);
+  if (!holder || !isAlive(holder.pid)) {
+    for (const entry of readLedger(name).entries) clearEntry(name, entry.runId, entry.faultId);
   }
   return { containers: removed.sort(), networks: removedNetworks, kept };
 }
