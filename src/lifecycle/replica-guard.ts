@@ -1,5 +1,6 @@
+import { errorMessage } from "../errors.js";
 import { docker, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
-import { POP_ROLES } from "../replica/topology.js";
+import { SERVICE_ROLES } from "../replica/topology.js";
 
 // The replica guard: while a run holds a replica, it checks once a second that the Docker
 // engine answers and that every service container of the replica is still the one the run
@@ -32,7 +33,7 @@ export interface ReplicaGuard {
   stop(): void;
 }
 
-const WATCHED_ROLES: ReadonlySet<string> = new Set([...POP_ROLES, "toxiproxy", "prometheus"]);
+const WATCHED_ROLES: ReadonlySet<string> = new Set(SERVICE_ROLES);
 
 /** Lists a replica's service containers (not netfilter sidecars, not unlabelled ones). */
 export function replicaContainers(replica: string): ReplicaGuardOptions["list"] {
@@ -54,7 +55,6 @@ export function startReplicaGuard(options: ReplicaGuardOptions): ReplicaGuard {
   const misses = options.misses ?? 2;
   let problem: string | undefined;
   let missed = 0;
-  let lastError = "";
   let known: Map<string, string> | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -69,9 +69,8 @@ export function startReplicaGuard(options: ReplicaGuardOptions): ReplicaGuard {
     } catch (error) {
       if (stopped) return;
       missed += 1;
-      lastError = error instanceof Error ? error.message : String(error);
       if (missed >= misses)
-        problem = `the Docker engine stopped answering (${missed} looks in a row failed: ${lastError})`;
+        problem = `the Docker engine stopped answering (${missed} looks in a row failed: ${errorMessage(error)})`;
       return;
     }
     missed = 0;

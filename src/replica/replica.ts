@@ -33,9 +33,9 @@ import {
   linkAddress,
   linkTo,
   MAX_EDGES,
-  POP_ROLES,
   PROMETHEUS_PORT,
   popViews,
+  SERVICE_ROLES,
   type Service,
   TOXIPROXY_API_PORT,
   type Topology,
@@ -147,7 +147,7 @@ export async function replicaUp(options: UpOptions = {}): Promise<UpResult> {
   const existing = await listContainers(client, name);
   if (existing.length > 0) {
     const current = await connectReplica(name).catch(() => undefined);
-    const own: readonly string[] = [...POP_ROLES, "toxiproxy", "prometheus"];
+    const own: readonly string[] = SERVICE_ROLES;
     const pop = existing.filter((c) => own.includes(c.Labels[LABEL_ROLE] ?? ""));
     const complete = current !== undefined && pop.length === current.topology.services.length;
     const notRunning = pop.filter((c) => c.State !== "running");

@@ -5,6 +5,8 @@ export type Role = "lb" | "edge" | "origin" | "shield" | "global" | "toxiproxy" 
 
 /** The roles of the PoP's own services (what faults act on and `recover` restores). */
 export const POP_ROLES: readonly Role[] = ["lb", "edge", "origin", "shield", "global"];
+/** Every role of a replica's own services (not netfilter sidecars). */
+export const SERVICE_ROLES: readonly Role[] = [...POP_ROLES, "toxiproxy", "prometheus"];
 
 export interface Link {
   /** Toxiproxy proxy name; also the name experiments use as a fault target. */
