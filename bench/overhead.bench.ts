@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { parseLocated } from "../src/experiments/loader.js";
-import { plannedSeconds, planOf, runExperiment } from "../src/experiments/runner.js";
 import { experimentSchema } from "../src/experiments/schema.js";
+import { parseLocated } from "../src/format/located-yaml.js";
 import { waitUntil } from "../src/lifecycle/wait.js";
 import { type Replica, replicaDown, replicaUp } from "../src/replica/replica.js";
+import { plannedSeconds, planOf, runExperiment } from "../src/run/runner.js";
 import { tempDir } from "../tests/support/temp.js";
 import { ms, record, summarize } from "./support.js";
 

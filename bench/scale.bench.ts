@@ -1,9 +1,9 @@
 import { performance } from "node:perf_hooks";
 import { afterAll, expect, it } from "vitest";
-import { parseLocated } from "../src/experiments/loader.js";
-import { runExperiment } from "../src/experiments/runner.js";
 import { experimentSchema } from "../src/experiments/schema.js";
+import { parseLocated } from "../src/format/located-yaml.js";
 import { replicaDown, replicaUp } from "../src/replica/replica.js";
+import { runExperiment } from "../src/run/runner.js";
 import { tempDir } from "../tests/support/temp.js";
 import { ms, record } from "./support.js";
 

@@ -1,5 +1,5 @@
 import { createLogUpdate } from "log-update";
-import type { JournalEvent, Phase } from "../experiments/journal.js";
+import type { JournalEvent, Phase } from "../journal/journal.js";
 import { formatValue } from "../steady-state/checks.js";
 import { progressLine } from "./render.js";
 

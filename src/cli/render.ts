@@ -1,8 +1,8 @@
-import type { CheckSummary, RunEvaluation } from "../experiments/evaluation.js";
-import type { JournalEvent, Phase } from "../experiments/journal.js";
-import { popTimingLines } from "../experiments/pop-timings.js";
+import type { JournalEvent, Phase } from "../journal/journal.js";
 import { phaseStatus } from "../reports/model.js";
 import { formatValue, holds } from "../steady-state/checks.js";
+import type { CheckSummary, RunEvaluation } from "../verdict/evaluation.js";
+import { popTimingLines } from "../verdict/pop-timings.js";
 
 // Human-readable rendering of journal events (live progress) and of the final evaluation.
 

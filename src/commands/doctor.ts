@@ -1,6 +1,6 @@
 import { Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
-import { type Finding, runDoctor } from "../doctor.js";
+import { type Finding, runDoctor } from "../cli/doctor.js";
 import { ExitCode } from "../errors.js";
 
 export default class Doctor extends BaseCommand {

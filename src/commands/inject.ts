@@ -5,15 +5,15 @@ import { parse as parseYaml } from "yaml";
 import { BaseCommand } from "../cli/base-command.js";
 import { abortOnSignals } from "../cli/signals.js";
 import { ExitCode, InvalidInputError } from "../errors.js";
-import { FaultSession } from "../experiments/fault-session.js";
-import { Journal } from "../experiments/journal.js";
 import { planActions } from "../experiments/plan.js";
-import { newRunId } from "../experiments/runner.js";
 import { faultKinds, faultSchema } from "../experiments/schema.js";
 import { newSeed } from "../experiments/targets.js";
-import { findLeftovers } from "../injectors/recover.js";
+import { Journal } from "../journal/journal.js";
 import { acquireLock } from "../lifecycle/lock.js";
+import { findLeftovers } from "../recovery/recover.js";
 import { connectReplica } from "../replica/replica.js";
+import { FaultSession } from "../run/fault-session.js";
+import { newRunId } from "../run/runner.js";
 import { formatDuration } from "../units.js";
 
 export default class Inject extends BaseCommand {

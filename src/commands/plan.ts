@@ -2,9 +2,9 @@ import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { loadExperiment } from "../experiments/loader.js";
 import { type FaultPlan, planFaults } from "../experiments/plan.js";
-import { type Plan, planOf } from "../experiments/runner.js";
 import { newSeed } from "../experiments/targets.js";
 import { replicaFor } from "../replica/topology-file.js";
+import { type Plan, planOf } from "../run/runner.js";
 import { formatDuration } from "../units.js";
 
 export default class PlanCommand extends BaseCommand {

@@ -1,8 +1,8 @@
 import { Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { EnvironmentError } from "../errors.js";
-import { type Recovered, recoverReplica } from "../injectors/recover.js";
 import { acquireLock } from "../lifecycle/lock.js";
+import { type Recovered, recoverReplica } from "../recovery/recover.js";
 import { connectReplica, reviveReplica } from "../replica/replica.js";
 
 export default class Recover extends BaseCommand {

@@ -7,9 +7,9 @@ import { parseParamFlags } from "../cli/params.js";
 import { renderEvaluation } from "../cli/render.js";
 import { abortOnSignals } from "../cli/signals.js";
 import { InvalidInputError } from "../errors.js";
-import { runSuite, type SuiteResult, type SuiteRun } from "../experiments/suite.js";
 import { renderJunit } from "../reports/junit.js";
 import { renderMarkdown } from "../reports/markdown.js";
+import { runSuite, type SuiteResult, type SuiteRun } from "../run/suite.js";
 import { parsePercent } from "../units.js";
 
 export default class Run extends BaseCommand {

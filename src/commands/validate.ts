@@ -5,8 +5,8 @@ import { BaseCommand } from "../cli/base-command.js";
 import { parseParamFlags } from "../cli/params.js";
 import { ExitCode, FaultlineError, type LocatedIssue, ValidationError } from "../errors.js";
 import { loadExperiment } from "../experiments/loader.js";
-import { plannedSeconds, planOf } from "../experiments/runner.js";
 import { loadSuiteFile, SUITE_FILE } from "../experiments/suite-file.js";
+import { plannedSeconds, planOf } from "../run/runner.js";
 import { formatDuration } from "../units.js";
 
 interface FileResult {

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { errorMessage } from "../errors.js";
+import { duration, weight } from "../format/unit-schemas.js";
 import { parseDuration, parsePercent, parseRate } from "../units.js";
-import { duration, weight } from "./schema-units.js";
 
 // Checks and abort conditions: what is measured (a load metric or a probe), on which side of
 // which threshold it must stay, and when. A load metric comes from the traffic Faultline

@@ -1,4 +1,4 @@
-import { parseYamlWithSchema } from "./loader.js";
+import { parseYamlWithSchema } from "../format/located-yaml.js";
 import { experimentSchema, type FaultKind } from "./schema.js";
 
 // `faultline init`: a commented experiment to start from, for one fault kind. What it writes

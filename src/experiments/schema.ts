@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { duration, rate, share, weight } from "../format/unit-schemas.js";
 import { formatDuration, parseBandwidth, parseBytes } from "../units.js";
 import { abortConditionSchema, checkSchema } from "./check-schema.js";
-import { duration, rate, share, weight } from "./schema-units.js";
 
 export * from "./check-schema.js";
 

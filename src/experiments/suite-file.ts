@@ -1,11 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import type { GateResult } from "../reports/junit.js";
-import type { RunReport } from "../reports/model.js";
-import { formatDuration } from "../units.js";
-import { parseYamlWithSchema, readInputFile } from "./loader.js";
-import { duration } from "./schema-units.js";
+import { parseYamlWithSchema, readInputFile } from "../format/located-yaml.js";
+import { duration } from "../format/unit-schemas.js";
 
 // A folder of experiments may carry a suite.yaml: the suite's name and version, parameter
 // values for its experiments (e.g. the PoP under test), and the criteria of its go/no-go
@@ -51,42 +48,4 @@ export async function loadSuiteFile(folder: string): Promise<SuiteFile | undefin
   if (!existsSync(file)) return undefined;
   const text = await readInputFile(file, "suite file", `experiments/launch-readiness/${SUITE_FILE}`);
   return parseYamlWithSchema(file, text, suiteFileSchema);
-}
-
-/** The go criteria as gates on one run: what must hold for the suite to be a go. */
-export function goGates(suite: SuiteFile, report: RunReport): GateResult[] {
-  const { go } = suite;
-  const gates: GateResult[] = [];
-  const verdict = report.verdict.verdict;
-  const verdictOk = verdict === "passed" || (go.acceptDegraded && verdict === "degraded");
-  gates.push({
-    name: "go: verdict",
-    ok: verdictOk,
-    message: `${verdict}${verdictOk ? "" : `; a go needs passed${go.acceptDegraded ? " or degraded" : ""}`}`,
-  });
-  const score = report.score?.value;
-  gates.push({
-    name: "go: score",
-    ok: score !== undefined && score >= go.minScore,
-    message: `${score ?? "none"} (at least ${go.minScore})`,
-  });
-  for (const failover of report.timings.pops?.failovers ?? []) {
-    if (go.maxDetect !== undefined) {
-      const ms = failover.detectMs;
-      gates.push({
-        name: `go: ${failover.pop} out of rotation`,
-        ok: ms !== null && ms <= go.maxDetect,
-        message: `${ms === null ? "never" : formatDuration(ms)} (at most ${formatDuration(go.maxDetect)})`,
-      });
-    }
-    if (go.maxFailBack !== undefined && failover.failBackApplies !== false) {
-      const ms = failover.failBackMs;
-      gates.push({
-        name: `go: ${failover.pop} fail-back`,
-        ok: ms !== null && ms <= go.maxFailBack,
-        message: `${ms === null ? "never" : formatDuration(ms)} (at most ${formatDuration(go.maxFailBack)})`,
-      });
-    }
-  }
-  return gates;
 }

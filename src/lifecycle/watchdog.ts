@@ -21,7 +21,7 @@ export function deadManSeconds(revertBy: number, now = Date.now()): number {
  * goes to the replica's state folder.
  */
 export function startWatchdog(replica: string, runId: string): { pid: number | undefined; log: string } {
-  const main = fileURLToPath(new URL("../../dist/lifecycle/watchdog-main.js", import.meta.url));
+  const main = fileURLToPath(new URL("../../dist/recovery/watchdog-main.js", import.meta.url));
   mkdirSync(stateDir(replica), { recursive: true });
   const log = join(stateDir(replica), `watchdog-${runId}.log`);
   const fd = openSync(log, "a");

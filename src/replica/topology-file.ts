@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { parseYamlWithSchema, readInputFile } from "../experiments/loader.js";
-import { duration } from "../experiments/schema-units.js";
+import { parseYamlWithSchema, readInputFile } from "../format/located-yaml.js";
+import { duration } from "../format/unit-schemas.js";
 import {
   defaultTopology,
   type HealthCheck,

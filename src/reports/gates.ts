@@ -1,3 +1,5 @@
+import type { SuiteFile } from "../experiments/suite-file.js";
+import { formatDuration } from "../units.js";
 import type { GateResult } from "./junit.js";
 import type { RunReport } from "./model.js";
 
@@ -78,6 +80,44 @@ export function evaluateGates(report: RunReport, options: GateOptions): GateResu
         name: `check "${check.name}" not regressed ${against}`,
         ok: problems.length === 0,
         message: `${(problems.length ? problems : notes).join("; ")}; tolerance ${pct(shareTolerance)} of windows`,
+      });
+    }
+  }
+  return gates;
+}
+
+/** The go criteria as gates on one run: what must hold for the suite to be a go. */
+export function goGates(suite: SuiteFile, report: RunReport): GateResult[] {
+  const { go } = suite;
+  const gates: GateResult[] = [];
+  const verdict = report.verdict.verdict;
+  const verdictOk = verdict === "passed" || (go.acceptDegraded && verdict === "degraded");
+  gates.push({
+    name: "go: verdict",
+    ok: verdictOk,
+    message: `${verdict}${verdictOk ? "" : `; a go needs passed${go.acceptDegraded ? " or degraded" : ""}`}`,
+  });
+  const score = report.score?.value;
+  gates.push({
+    name: "go: score",
+    ok: score !== undefined && score >= go.minScore,
+    message: `${score ?? "none"} (at least ${go.minScore})`,
+  });
+  for (const failover of report.timings.pops?.failovers ?? []) {
+    if (go.maxDetect !== undefined) {
+      const ms = failover.detectMs;
+      gates.push({
+        name: `go: ${failover.pop} out of rotation`,
+        ok: ms !== null && ms <= go.maxDetect,
+        message: `${ms === null ? "never" : formatDuration(ms)} (at most ${formatDuration(go.maxDetect)})`,
+      });
+    }
+    if (go.maxFailBack !== undefined && failover.failBackApplies !== false) {
+      const ms = failover.failBackMs;
+      gates.push({
+        name: `go: ${failover.pop} fail-back`,
+        ok: ms !== null && ms <= go.maxFailBack,
+        message: `${ms === null ? "never" : formatDuration(ms)} (at most ${formatDuration(go.maxFailBack)})`,
       });
     }
   }

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { popTimingLines } from "../experiments/pop-timings.js";
 import { formatValue } from "../steady-state/checks.js";
 import { formatDuration } from "../units.js";
+import { popTimingLines } from "../verdict/pop-timings.js";
 import type { RenderContext } from "./junit.js";
 import { phaseStatus, type RunReport, recoveryText } from "./model.js";
 

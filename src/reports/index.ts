@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { InvalidInputError } from "../errors.js";
-import { readJournal } from "../experiments/journal.js";
+import { readJournal } from "../journal/journal.js";
 import { renderHtml } from "./html.js";
 import { type RenderContext, renderJunit } from "./junit.js";
 import { renderMarkdown } from "./markdown.js";

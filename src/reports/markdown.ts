@@ -1,6 +1,6 @@
-import { popTimingLines } from "../experiments/pop-timings.js";
 import { formatValue } from "../steady-state/checks.js";
 import { formatDuration } from "../units.js";
+import { popTimingLines } from "../verdict/pop-timings.js";
 import type { RenderContext } from "./junit.js";
 import { phaseMark, type RunReport, recoveryText } from "./model.js";
 

@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { InvalidInputError } from "../errors.js";
-import { evaluateRun, metricsBuckets, phaseIntervals } from "../experiments/evaluation.js";
-import type { JournalEvent } from "../experiments/journal.js";
-import { parseLocated } from "../experiments/loader.js";
 import { type Experiment, experimentSchema, unitOf } from "../experiments/schema.js";
+import { parseLocated } from "../format/located-yaml.js";
+import type { JournalEvent } from "../journal/journal.js";
 import { windowStats } from "../steady-state/metrics.js";
 import { formatDuration } from "../units.js";
+import { evaluateRun, metricsBuckets, phaseIntervals } from "../verdict/evaluation.js";
 
 // The run report: everything a reader (person or pipeline) needs about one run, computed from
 // its journal alone. JSON, JUnit, Markdown and HTML are renderings of this one model. Its

@@ -2,7 +2,8 @@ import { closest } from "fastest-levenshtein";
 import { z } from "zod";
 import { EnvironmentError } from "../errors.js";
 import type { Condition } from "../experiments/check-schema.js";
-import { fieldError, type LoadedExperiment, type PathKey } from "../experiments/loader.js";
+import type { LoadedExperiment } from "../experiments/loader.js";
+import { fieldError, type PathKey } from "../format/located-yaml.js";
 import type { Replica } from "../replica/replica.js";
 import { PrometheusUnavailableError, PromqlQueryError, queryPrometheus } from "./probes.js";
 

@@ -1,16 +1,11 @@
 import { describe, expect, it } from "vitest";
-import {
-  bucketsIn,
-  evaluateRun,
-  metricsBuckets,
-  type RunEvaluation,
-} from "../../src/experiments/evaluation.js";
-import { type JournalEvent, readJournal } from "../../src/experiments/journal.js";
 import { loadExperiment } from "../../src/experiments/loader.js";
-import { runExperiment } from "../../src/experiments/runner.js";
 import type { Experiment } from "../../src/experiments/schema.js";
-import { findLeftovers } from "../../src/injectors/recover.js";
+import { type JournalEvent, readJournal } from "../../src/journal/journal.js";
+import { findLeftovers } from "../../src/recovery/recover.js";
+import { runExperiment } from "../../src/run/runner.js";
 import { type WindowStats, windowStats } from "../../src/steady-state/metrics.js";
+import { bucketsIn, evaluateRun, metricsBuckets, type RunEvaluation } from "../../src/verdict/evaluation.js";
 import { ms, pct } from "../support/experiment.js";
 import { useReplica } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";

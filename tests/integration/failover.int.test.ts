@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { findLeftovers } from "../../src/injectors/recover.js";
+import { findLeftovers } from "../../src/recovery/recover.js";
 import { pct, runShort } from "../support/experiment.js";
 import { useReplica } from "../support/replica.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { findLeftovers } from "../../src/injectors/recover.js";
 import { ToxiproxyApi } from "../../src/injectors/toxiproxy.js";
+import { findLeftovers } from "../../src/recovery/recover.js";
 import { runCli, startCli, waitForOutput } from "../support/cli.js";
 import { useReplica } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";

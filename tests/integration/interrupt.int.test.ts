@@ -1,8 +1,8 @@
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readJournal } from "../../src/experiments/journal.js";
 import { ToxiproxyApi } from "../../src/injectors/toxiproxy.js";
+import { readJournal } from "../../src/journal/journal.js";
 import { replicaDown } from "../../src/replica/replica.js";
 import { startCli, waitForOutput } from "../support/cli.js";
 import { leftovers, useReplica } from "../support/replica.js";

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { bucketsIn, metricsBuckets, phaseIntervals } from "../../src/experiments/evaluation.js";
-import { readJournal } from "../../src/experiments/journal.js";
-import { parseYamlWithSchema } from "../../src/experiments/loader.js";
-import { runExperiment } from "../../src/experiments/runner.js";
 import { experimentSchema } from "../../src/experiments/schema.js";
+import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
 import { ToxiproxyApi } from "../../src/injectors/toxiproxy.js";
+import { readJournal } from "../../src/journal/journal.js";
+import { runExperiment } from "../../src/run/runner.js";
 import { windowStats } from "../../src/steady-state/metrics.js";
+import { bucketsIn, metricsBuckets, phaseIntervals } from "../../src/verdict/evaluation.js";
 import { useReplica } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";
 

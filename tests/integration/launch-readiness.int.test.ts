@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { SuiteResult } from "../../src/experiments/suite.js";
+import type { SuiteResult } from "../../src/run/suite.js";
 import { runCli } from "../support/cli.js";
 import { leftovers } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";

@@ -1,12 +1,12 @@
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { metricsBuckets } from "../../src/experiments/evaluation.js";
-import { readJournal } from "../../src/experiments/journal.js";
-import type { SuiteResult } from "../../src/experiments/suite.js";
+import { readJournal } from "../../src/journal/journal.js";
 import { replicaDown, replicaUp } from "../../src/replica/replica.js";
 import { loadTopology } from "../../src/replica/topology-file.js";
+import type { SuiteResult } from "../../src/run/suite.js";
 import { type MetricsBucket, windowStats } from "../../src/steady-state/metrics.js";
+import { metricsBuckets } from "../../src/verdict/evaluation.js";
 import { runCli } from "../support/cli.js";
 import { leftovers } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";

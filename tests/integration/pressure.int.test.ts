@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { findLeftovers } from "../../src/injectors/recover.js";
+import { findLeftovers } from "../../src/recovery/recover.js";
 import { docker } from "../../src/replica/docker.js";
 import { containerName } from "../../src/replica/topology.js";
 import { ms, pct, runShort } from "../support/experiment.js";

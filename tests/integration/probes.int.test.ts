@@ -2,8 +2,8 @@ import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { EnvironmentError, ValidationError } from "../../src/errors.js";
-import type { JournalEvent } from "../../src/experiments/journal.js";
-import { findLeftovers } from "../../src/injectors/recover.js";
+import type { JournalEvent } from "../../src/journal/journal.js";
+import { findLeftovers } from "../../src/recovery/recover.js";
 import { pct, runShort } from "../support/experiment.js";
 import { useReplica } from "../support/replica.js";
 

@@ -1,15 +1,15 @@
+import { experimentSchema } from "../../src/experiments/schema.js";
+import { parseLocated } from "../../src/format/located-yaml.js";
+import { type JournalEvent, type Phase, readJournal } from "../../src/journal/journal.js";
+import type { Replica } from "../../src/replica/replica.js";
+import { runExperiment } from "../../src/run/runner.js";
+import { type WindowStats, windowStats } from "../../src/steady-state/metrics.js";
 import {
   bucketsIn,
   metricsBuckets,
   phaseIntervals,
   type RunEvaluation,
-} from "../../src/experiments/evaluation.js";
-import { type JournalEvent, type Phase, readJournal } from "../../src/experiments/journal.js";
-import { parseLocated } from "../../src/experiments/loader.js";
-import { runExperiment } from "../../src/experiments/runner.js";
-import { experimentSchema } from "../../src/experiments/schema.js";
-import type { Replica } from "../../src/replica/replica.js";
-import { type WindowStats, windowStats } from "../../src/steady-state/metrics.js";
+} from "../../src/verdict/evaluation.js";
 import { tempDir } from "./temp.js";
 
 export interface ShortRun {

@@ -1,4 +1,4 @@
-import type { JournalEvent, Phase } from "../../src/experiments/journal.js";
+import type { JournalEvent, Phase } from "../../src/journal/journal.js";
 import { BucketAggregator, type MetricsBucket } from "../../src/steady-state/metrics.js";
 
 /** Builds a synthetic journal: per second, `count` requests at `latencyMs` with `errors` failures. */

@@ -3,11 +3,11 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { applyEvent, newLiveState, renderLive } from "../../src/cli/live.js";
 import { ExitCode } from "../../src/errors.js";
-import type { JournalEvent } from "../../src/experiments/journal.js";
-import { parseYamlWithSchema } from "../../src/experiments/loader.js";
 import { defaultTargets, scaffoldExperiment } from "../../src/experiments/scaffold.js";
 import { experimentSchema, faultKinds } from "../../src/experiments/schema.js";
-import { loadSuite, mostSevere } from "../../src/experiments/suite.js";
+import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
+import type { JournalEvent } from "../../src/journal/journal.js";
+import { loadSuite, mostSevere } from "../../src/run/suite.js";
 import { validExperimentYaml } from "../support/experiments.js";
 import { tempDir } from "../support/temp.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { evaluateRun, windowsOf } from "../../src/experiments/evaluation.js";
 import type { Check } from "../../src/experiments/schema.js";
+import { evaluateRun, windowsOf } from "../../src/verdict/evaluation.js";
 import { syntheticJournal } from "../support/journal.js";
 
 const checks: Check[] = [

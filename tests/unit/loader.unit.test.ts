@@ -2,8 +2,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError, ValidationError } from "../../src/errors.js";
-import { loadExperiment, parseYamlWithSchema } from "../../src/experiments/loader.js";
+import { loadExperiment } from "../../src/experiments/loader.js";
 import { experimentSchema } from "../../src/experiments/schema.js";
+import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
 import { validExperimentYaml } from "../support/experiments.js";
 import { tempDir } from "../support/temp.js";
 

@@ -2,12 +2,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError, ValidationError } from "../../src/errors.js";
-import type { JournalEvent } from "../../src/experiments/journal.js";
-import { loadExperiment, parseYamlWithSchema } from "../../src/experiments/loader.js";
+import { loadExperiment } from "../../src/experiments/loader.js";
 import { planFaults } from "../../src/experiments/plan.js";
-import { measurePopTimings, popTimingLines } from "../../src/experiments/pop-timings.js";
 import { experimentSchema, type Target, targetSchema } from "../../src/experiments/schema.js";
 import { resolveTarget, seededRandom } from "../../src/experiments/targets.js";
+import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
+import type { JournalEvent } from "../../src/journal/journal.js";
 import {
   edgeUpstream,
   globalLbConfig,
@@ -27,6 +27,7 @@ import {
 import { loadTopology, topologyFromSpec, topologySchema } from "../../src/replica/topology-file.js";
 import { BucketAggregator, type MetricsBucket, windowStats } from "../../src/steady-state/metrics.js";
 import type { Sample } from "../../src/steady-state/sample.js";
+import { measurePopTimings, popTimingLines } from "../../src/verdict/pop-timings.js";
 import { validExperimentYaml } from "../support/experiments.js";
 import { tempDir } from "../support/temp.js";
 import { validationMessage } from "../support/validation.js";

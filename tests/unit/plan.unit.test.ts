@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../src/errors.js";
-import { parseYamlWithSchema } from "../../src/experiments/loader.js";
 import { planFaults } from "../../src/experiments/plan.js";
 import { experimentSchema } from "../../src/experiments/schema.js";
 import { resolveTarget, seededRandom } from "../../src/experiments/targets.js";
+import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
 import { defaultTopology } from "../../src/replica/topology.js";
 
 const topology = defaultTopology("default", 5);

@@ -1,10 +1,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { evaluateRun } from "../../src/experiments/evaluation.js";
-import type { JournalEvent } from "../../src/experiments/journal.js";
-import { parseYamlWithSchema } from "../../src/experiments/loader.js";
 import { type Check, checkSchema, experimentSchema, type Probe } from "../../src/experiments/schema.js";
+import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
+import type { JournalEvent } from "../../src/journal/journal.js";
 import type { Replica } from "../../src/replica/replica.js";
 import { formatValue, type ProbeSample, probeValue } from "../../src/steady-state/checks.js";
 import { metricNamesIn } from "../../src/steady-state/probe-preflight.js";
@@ -14,6 +13,7 @@ import {
   sampleProbe,
   startProbes,
 } from "../../src/steady-state/probes.js";
+import { evaluateRun } from "../../src/verdict/evaluation.js";
 import { validExperimentYaml as validExperiment } from "../support/experiments.js";
 import { syntheticJournal } from "../support/journal.js";
 import { validationMessage } from "../support/validation.js";

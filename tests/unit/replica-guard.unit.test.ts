@@ -1,10 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  type ReplicaGuard,
-  type ServiceContainer,
-  startReplicaGuard,
-} from "../../src/lifecycle/replica-guard.js";
 import { waitUntil } from "../../src/lifecycle/wait.js";
+import { type ReplicaGuard, type ServiceContainer, startReplicaGuard } from "../../src/run/replica-guard.js";
 
 // The guard against a fake engine: a list of containers the test edits between looks.
 

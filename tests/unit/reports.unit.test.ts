@@ -1,6 +1,6 @@
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
-import type { JournalEvent } from "../../src/experiments/journal.js";
+import type { JournalEvent } from "../../src/journal/journal.js";
 import { evaluateGates } from "../../src/reports/gates.js";
 import { renderReport } from "../../src/reports/index.js";
 import { renderJunit } from "../../src/reports/junit.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defaultScoreWeights } from "../../src/experiments/schema.js";
-import { computeScore, type ScoreInput } from "../../src/experiments/score.js";
+import { computeScore, type ScoreInput } from "../../src/verdict/score.js";
 
 /** The worked example of docs/scoring.md, number for number. */
 const workedExample: ScoreInput = {

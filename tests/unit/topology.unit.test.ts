@@ -1,8 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadExperiment, parseYamlWithSchema } from "../../src/experiments/loader.js";
+import { loadExperiment } from "../../src/experiments/loader.js";
 import { planFaults } from "../../src/experiments/plan.js";
+import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
 import { haproxyConfig } from "../../src/replica/configs.js";
 import { defaultTopology, linkTo } from "../../src/replica/topology.js";
 import {

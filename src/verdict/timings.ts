@@ -1,5 +1,5 @@
+import type { JournalEvent } from "../journal/journal.js";
 import type { MetricsBucket } from "../steady-state/metrics.js";
-import type { JournalEvent } from "./journal.js";
 import type { PopTimings } from "./pop-timings.js";
 
 // Failover timings, from the journal's timestamps: when each fault was applied, when the load

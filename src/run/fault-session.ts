@@ -1,12 +1,12 @@
 import { errorMessage } from "../errors.js";
+import type { PlannedAction } from "../experiments/plan.js";
 import { injectorFor } from "../injectors/index.js";
-import { revertEntry } from "../injectors/recover.js";
+import type { Journal } from "../journal/journal.js";
 import { type CleanupEntry, CleanupRegistry } from "../lifecycle/cleanup-registry.js";
 import { clearEntry, type LedgerEntry, writeIntent } from "../lifecycle/ledger.js";
 import { startWatchdog } from "../lifecycle/watchdog.js";
+import { revertEntry } from "../recovery/recover.js";
 import type { Replica } from "../replica/replica.js";
-import type { Journal } from "./journal.js";
-import type { PlannedAction } from "./plan.js";
 
 /**
  * Applies planned actions to a replica the one safe way, for `run` and `inject` alike:

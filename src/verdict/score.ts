@@ -1,4 +1,4 @@
-import type { ScoreWeights } from "./schema.js";
+import type { ScoreWeights } from "../experiments/schema.js";
 
 // The resilience score, 0-100, explained. Inputs are plain numbers taken from a run's
 // evaluation, so the formula is a pure function that docs/scoring.md's worked example and

@@ -9,24 +9,24 @@ import {
   InvalidInputError,
   ValidationError,
 } from "../errors.js";
+import { type LoadedExperiment, loadExperiment } from "../experiments/loader.js";
+import { planFaults } from "../experiments/plan.js";
+import { loadSuiteFile, SUITE_FILE, type SuiteFile } from "../experiments/suite-file.js";
+import { newSeed } from "../experiments/targets.js";
 import { History } from "../history/store.js";
-import { recoverReplica } from "../injectors/recover.js";
+import type { JournalEvent } from "../journal/journal.js";
 import { assertNotLocked } from "../lifecycle/lock.js";
+import { recoverReplica } from "../recovery/recover.js";
 import { connectReplica, type Replica, replicaDown, replicaUp } from "../replica/replica.js";
 import type { Topology } from "../replica/topology.js";
 import { replicaFor } from "../replica/topology-file.js";
-import { evaluateGates, type GateOptions } from "../reports/gates.js";
+import { evaluateGates, type GateOptions, goGates } from "../reports/gates.js";
 import { loadReport, type ReportFormat, writeRunReports } from "../reports/index.js";
 import type { GateResult } from "../reports/junit.js";
 import { type RunReport, runReportSchema } from "../reports/model.js";
 import { formatDuration } from "../units.js";
-import type { RunEvaluation } from "./evaluation.js";
-import type { JournalEvent } from "./journal.js";
-import { type LoadedExperiment, loadExperiment } from "./loader.js";
-import { planFaults } from "./plan.js";
+import type { RunEvaluation } from "../verdict/evaluation.js";
 import { plannedSeconds, planOf, runExperiment } from "./runner.js";
-import { goGates, loadSuiteFile, SUITE_FILE, type SuiteFile } from "./suite-file.js";
-import { newSeed } from "./targets.js";
 
 // One or many experiments, run in order, with CI gates and one summary. `faultline run` is a
 // thin shell around runSuite; a single file is a suite of one.

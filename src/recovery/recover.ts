@@ -1,9 +1,4 @@
 import { errorMessage } from "../errors.js";
-import { clearEntry, type LedgerEntry, readLedger } from "../lifecycle/ledger.js";
-import { docker, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
-import { execIn } from "../replica/exec.js";
-import type { Replica } from "../replica/replica.js";
-import { containerName, linkTo, POP_ROLES as POP_SERVICE_ROLES } from "../replica/topology.js";
 import {
   LABEL_FAULT,
   LABEL_RUN,
@@ -11,11 +6,16 @@ import {
   SIDECAR_ROLE,
   stopSidecar,
   sweepNamespace,
-} from "./netfilter.js";
-import { ensureRunning } from "./node-kill.js";
-import { isBrownedOut, restoreOrigin } from "./origin-brownout.js";
-import { STRESS_PREFIX, stopStress, stressTag } from "./stress.js";
-import { ToxiproxyApi } from "./toxiproxy.js";
+} from "../injectors/netfilter.js";
+import { ensureRunning } from "../injectors/node-kill.js";
+import { isBrownedOut, restoreOrigin } from "../injectors/origin-brownout.js";
+import { STRESS_PREFIX, stopStress, stressTag } from "../injectors/stress.js";
+import { ToxiproxyApi } from "../injectors/toxiproxy.js";
+import { clearEntry, type LedgerEntry, readLedger } from "../lifecycle/ledger.js";
+import { docker, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
+import { execIn } from "../replica/exec.js";
+import type { Replica } from "../replica/replica.js";
+import { containerName, linkTo, POP_ROLES as POP_SERVICE_ROLES } from "../replica/topology.js";
 
 export interface Recovered {
   kind: "ledger" | "toxic" | "sidecar" | "chain" | "container" | "process" | "config";

@@ -1,5 +1,5 @@
+import type { JournalEvent } from "../journal/journal.js";
 import { type MetricsBucket, windowStats } from "../steady-state/metrics.js";
-import type { JournalEvent } from "./journal.js";
 
 // Cross-PoP timings for multi-PoP replicas, from the journal alone: each PoP's share of the
 // clients' requests per phase, and for every fault that takes a whole PoP out (all its

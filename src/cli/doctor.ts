@@ -5,14 +5,14 @@ import { release } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { errorMessage } from "./errors.js";
-import { History } from "./history/store.js";
-import { readLedger } from "./lifecycle/ledger.js";
-import { assertNotLocked } from "./lifecycle/lock.js";
-import { stateDir } from "./lifecycle/state.js";
-import { docker } from "./replica/docker.js";
-import { imageFor } from "./replica/topology.js";
-import { VegetaDriver } from "./steady-state/vegeta.js";
+import { errorMessage } from "../errors.js";
+import { History } from "../history/store.js";
+import { readLedger } from "../lifecycle/ledger.js";
+import { assertNotLocked } from "../lifecycle/lock.js";
+import { stateDir } from "../lifecycle/state.js";
+import { docker } from "../replica/docker.js";
+import { imageFor } from "../replica/topology.js";
+import { VegetaDriver } from "../steady-state/vegeta.js";
 
 // `faultline doctor`: everything a run needs from this machine, each problem with its fix.
 // A "fail" stops runs (exit 4); a "warn" limits something without stopping them.
@@ -101,7 +101,7 @@ async function checkLoadDriver(): Promise<Finding> {
 async function checkToxiproxy(): Promise<Finding> {
   if (process.env.FAULTLINE_TOXIPROXY_IMAGE)
     return { check: "toxiproxy", status: "ok", detail: `image ${process.env.FAULTLINE_TOXIPROXY_IMAGE}` };
-  const binary = fileURLToPath(new URL("../.tools/bin/toxiproxy-server", import.meta.url));
+  const binary = fileURLToPath(new URL("../../.tools/bin/toxiproxy-server", import.meta.url));
   try {
     const { stdout } = await execFileAsync(binary, ["-version"]);
     return { check: "toxiproxy", status: "ok", detail: `${stdout.trim()} (built into faultline/toxiproxy)` };

@@ -1,12 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { EnvironmentError, errorMessage } from "../errors.js";
-import { findLeftovers, recoverReplica } from "../injectors/recover.js";
+import type { LoadedExperiment } from "../experiments/loader.js";
+import { type FaultPlan, type PlannedAction, planFaults } from "../experiments/plan.js";
+import { type Experiment, probeTimeoutMs } from "../experiments/schema.js";
+import { newSeed } from "../experiments/targets.js";
+import { Journal, type JournalEvent, type Phase } from "../journal/journal.js";
 import type { CleanupEntry } from "../lifecycle/cleanup-registry.js";
 import { readLedger } from "../lifecycle/ledger.js";
 import { acquireLock } from "../lifecycle/lock.js";
-import { replicaContainers, startReplicaGuard } from "../lifecycle/replica-guard.js";
 import { type Clock, systemClock } from "../lifecycle/wait.js";
+import { findLeftovers, recoverReplica } from "../recovery/recover.js";
 import type { Replica } from "../replica/replica.js";
 import { type ReportFormat, writeRunReports } from "../reports/index.js";
 import { buildReport, type RunReport } from "../reports/model.js";
@@ -31,13 +35,9 @@ import {
   type Interval,
   type RunEvaluation,
   windowsOf,
-} from "./evaluation.js";
+} from "../verdict/evaluation.js";
 import { FaultSession } from "./fault-session.js";
-import { Journal, type JournalEvent, type Phase } from "./journal.js";
-import type { LoadedExperiment } from "./loader.js";
-import { type FaultPlan, type PlannedAction, planFaults } from "./plan.js";
-import { type Experiment, probeTimeoutMs } from "./schema.js";
-import { newSeed } from "./targets.js";
+import { replicaContainers, startReplicaGuard } from "./replica-guard.js";
 
 export interface RunOptions {
   loaded: LoadedExperiment;

@@ -1,5 +1,12 @@
 import { ExitCode, type ExitCodeValue } from "../errors.js";
 import {
+  type Check,
+  type CheckPhase,
+  defaultScoreWeights,
+  type ScoreWeights,
+} from "../experiments/schema.js";
+import type { JournalEvent, Phase } from "../journal/journal.js";
+import {
   breaks,
   type CheckResult,
   formatValue,
@@ -13,9 +20,7 @@ import {
   worstOf,
 } from "../steady-state/checks.js";
 import { type MetricsBucket, windowStats } from "../steady-state/metrics.js";
-import type { JournalEvent, Phase } from "./journal.js";
 import { measurePopTimings } from "./pop-timings.js";
-import { type Check, type CheckPhase, defaultScoreWeights, type ScoreWeights } from "./schema.js";
 import { computeScore, type Score } from "./score.js";
 import { measureTimings, type Timings } from "./timings.js";
 

@@ -2,12 +2,12 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage } from "../errors.js";
-import { revertEntry } from "../injectors/recover.js";
+import { clearEntry, readLedger } from "../lifecycle/ledger.js";
+import { readLock } from "../lifecycle/lock.js";
+import { isAlive, stateDir } from "../lifecycle/state.js";
+import { WATCHDOG_GRACE_MS } from "../lifecycle/watchdog.js";
 import { connectReplica } from "../replica/replica.js";
-import { clearEntry, readLedger } from "./ledger.js";
-import { readLock } from "./lock.js";
-import { isAlive, stateDir } from "./state.js";
-import { WATCHDOG_GRACE_MS } from "./watchdog.js";
+import { revertEntry } from "./recover.js";
 
 // The dead-man's switch: `node watchdog-main.js <replica> <run-id> <cli-pid>`, started detached
 // by a run. While the CLI lives and keeps to its timeline, it only watches. It reverts the
