@@ -1,8 +1,8 @@
 import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Fault, faultSchema } from "../src/experiments/schema.js";
-import { injectorFor } from "../src/injectors/index.js";
-import type { AppliedFault } from "../src/injectors/injector.js";
+import type { AppliedFault } from "../src/faults/fault-kind.js";
+import { kindOf } from "../src/faults/registry.js";
 import { docker } from "../src/replica/docker.js";
 import { type Replica, replicaDown, replicaUp } from "../src/replica/replica.js";
 import { containerName } from "../src/replica/topology.js";
@@ -65,7 +65,7 @@ function startProber(url: string): { samples: Probe[]; stop(): Promise<void> } {
 const sleep = (msDelay: number) => new Promise((resolve) => setTimeout(resolve, msDelay));
 
 async function apply(fault: Fault, service: string, trial: number): Promise<AppliedFault> {
-  return injectorFor(fault).apply(fault, {
+  return kindOf(fault).apply(fault, {
     replica,
     runId: "bench-effect",
     faultId: `t${trial}`,

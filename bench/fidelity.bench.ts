@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { faultSchema } from "../src/experiments/schema.js";
-import { injectorFor } from "../src/injectors/index.js";
+import { kindOf } from "../src/faults/registry.js";
 import { docker } from "../src/replica/docker.js";
 import { execIn } from "../src/replica/exec.js";
 import { type Replica, replicaDown, replicaUp } from "../src/replica/replica.js";
@@ -47,7 +47,7 @@ it("requested vs measured latency", async () => {
       latency: `${requested}ms`,
       for: "60s",
     });
-    const applied = await injectorFor(fault).apply(fault, {
+    const applied = await kindOf(fault).apply(fault, {
       replica,
       runId: "bench-fidelity",
       faultId: `l${requested}`,
@@ -113,7 +113,7 @@ it("requested vs measured packet loss", async () => {
       direction: "ingress",
       for: "60s",
     });
-    const applied = await injectorFor(fault).apply(fault, {
+    const applied = await kindOf(fault).apply(fault, {
       replica,
       runId: "bench-fidelity",
       faultId: `p${requested * 100}`,

@@ -4,7 +4,7 @@ import { input, select } from "@inquirer/prompts";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { InvalidInputError, ValidationError } from "../errors.js";
-import { defaultTargets, scaffoldExperiment } from "../experiments/scaffold.js";
+import { defaultTarget, scaffoldExperiment } from "../experiments/scaffold.js";
 import { type FaultKind, faultKinds } from "../experiments/schema.js";
 import { parseDuration, parseRate } from "../units.js";
 
@@ -56,8 +56,8 @@ written, and an existing file is never overwritten without --force.`;
         default: "latency",
       }),
     )) as FaultKind;
-    const target = await ask(flags.target, defaultTargets[fault], () =>
-      input({ message: "Target (a service, or a selector)", default: defaultTargets[fault] }),
+    const target = await ask(flags.target, defaultTarget(fault), () =>
+      input({ message: "Target (a service, or a selector)", default: defaultTarget(fault) }),
     );
     const rate = await ask(flags.rate, "100/s", () =>
       input({

@@ -1,5 +1,6 @@
 import { dirname, isAbsolute, join } from "node:path";
 import { InvalidInputError, ValidationError } from "../errors.js";
+import { kindOf } from "../faults/registry.js";
 import {
   fieldError,
   type LocatedDocument,
@@ -7,7 +8,6 @@ import {
   parseLocated,
   readInputFile,
 } from "../format/located-yaml.js";
-import { injectorFor } from "../injectors/index.js";
 import type { Topology } from "../replica/topology.js";
 import { isTopologyPath, loadTopology } from "../replica/topology-file.js";
 import { unknownPops } from "./plan.js";
@@ -76,6 +76,6 @@ function checkTargets(loaded: LoadedExperiment, topology: Topology): void {
       services = resolveTarget(fault.target, topology, seededRandom(0));
     });
     for (const service of services)
-      at(["method", index], () => injectorFor(fault).check(fault, service, topology));
+      at(["method", index], () => kindOf(fault).check(fault, service, topology));
   });
 }

@@ -1,5 +1,5 @@
 import { InvalidInputError } from "../errors.js";
-import { injectorFor } from "../injectors/index.js";
+import { kindOf } from "../faults/registry.js";
 import { popViews, type Topology } from "../replica/topology.js";
 import { formatDuration } from "../units.js";
 import type { Experiment, Fault } from "./schema.js";
@@ -71,7 +71,7 @@ export function planActions(
   const actions: PlannedAction[] = [];
   method.forEach((fault, index) => {
     const services = located(`method[${index}].target`, () => resolveTarget(fault.target, topology, rng));
-    const injector = injectorFor(fault);
+    const injector = kindOf(fault);
     for (const service of services) {
       located(`method[${index}]`, () => injector.check(fault, service, topology));
       actions.push({
@@ -82,7 +82,7 @@ export function planActions(
         atMs: fault.at,
         untilMs: fault.at + fault.for,
         description: injector.describe(fault, service, topology),
-        revert: injector.describeRevert(fault, service),
+        revert: injector.describeRevert(fault, service, topology),
         disruptive: injector.disruptive(fault),
       });
     }

@@ -1,3 +1,4 @@
+import { kindByName } from "../faults/registry.js";
 import { parseYamlWithSchema } from "../format/located-yaml.js";
 import { experimentSchema, type FaultKind } from "./schema.js";
 
@@ -13,33 +14,10 @@ export interface ScaffoldOptions {
   description?: string | undefined;
 }
 
-/** The fault's own lines (two-space indented under `- fault:`), with a sensible default each. */
-const faultLines: Record<FaultKind, string[]> = {
-  latency: ["latency: 150ms            # added to every response", "jitter: 10ms", "direction: downstream"],
-  bandwidth: ["rate: 100KB/s             # per connection", "direction: downstream"],
-  timeout: ["after: 0s                 # 0s holds connections until reverted (black hole)"],
-  reset: ["after: 0s                 # reset connections as soon as data flows"],
-  "packet-loss": ["loss: 5%", "direction: both"],
-  "node-kill": ["mode: kill                # kill, stop, pause or restart", "signal: SIGKILL"],
-  partition: ["# from: origin            # cut off from one service only (default: everything)"],
-  stress: ["cpu: 1                    # busy workers, about one core each", "memory: 256MB"],
-  "origin-brownout": [
-    "errors: 30%               # share of origin responses replaced by a 5xx",
-    "status: 503",
-  ],
-};
-
-export const defaultTargets: Record<FaultKind, string> = {
-  latency: "edge-1",
-  bandwidth: "edge-1",
-  timeout: "edge-1",
-  reset: "edge-1",
-  "packet-loss": "edge-2",
-  "node-kill": "{ role: edge, pick: 1 }",
-  partition: "edge-1",
-  stress: "edge-1",
-  "origin-brownout": "origin",
-};
+/** The target `init` suggests for a kind: its module's. */
+export function defaultTarget(fault: FaultKind): string {
+  return kindByName(fault).scaffold.target;
+}
 
 export function scaffoldExperiment(options: ScaffoldOptions): string {
   const text = `# ${options.name}: ${options.fault} on ${options.target}, written by \`faultline init\`.
@@ -73,7 +51,9 @@ method:
   - fault: ${options.fault}
     target: ${options.target}
     for: ${options.for}
-${faultLines[options.fault].map((line) => `    ${line}`).join("\n")}
+${kindByName(options.fault)
+  .scaffold.lines.map((line) => `    ${line}`)
+  .join("\n")}
 
 abort:                            # reverts every fault at once when breached
   - name: more than half of requests failing

@@ -2,17 +2,22 @@ import { createHash } from "node:crypto";
 import { EnvironmentError, InvalidInputError } from "../errors.js";
 import { waitUntil } from "../lifecycle/wait.js";
 import { deadManSeconds } from "../lifecycle/watchdog.js";
-import { docker, isNotFound, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
+import {
+  docker,
+  isNotFound,
+  LABEL_FAULT,
+  LABEL_REPLICA,
+  LABEL_ROLE,
+  LABEL_RUN,
+  LABEL_SERVICE,
+  SIDECAR_ROLE,
+} from "../replica/docker.js";
 import type { Replica } from "../replica/replica.js";
 import { containerName, imageFor, type Topology } from "../replica/topology.js";
 
 // Packet-level faults run in a sidecar container that shares the target's network namespace
 // and holds Faultline's rules there (see docker/netfilter). The sidecar removes its rules on
 // SIGTERM and, whatever happens to Faultline, when its deadline passes.
-
-export const SIDECAR_ROLE = "netfilter";
-export const LABEL_RUN = "faultline.run";
-export const LABEL_FAULT = "faultline.fault";
 
 export interface SidecarRules {
   ingress: string[];
@@ -116,6 +121,21 @@ export async function startSidecar(
     throw error;
   }
   return { backend, stop: () => stopSidecar(container.id) };
+}
+
+/** The sidecars of one action of a run, by their labels. */
+export async function sidecarsOf(replica: Replica, runId: string, faultId: string): Promise<string[]> {
+  const sidecars = await docker().listContainers({
+    all: true,
+    filters: {
+      label: [
+        `${LABEL_REPLICA}=${replica.topology.replica}`,
+        `${LABEL_RUN}=${runId}`,
+        `${LABEL_FAULT}=${faultId}`,
+      ],
+    },
+  });
+  return sidecars.map((s) => s.Id);
 }
 
 /** Asks a sidecar to remove its rules and waits until it is gone. Gone already is fine. */

@@ -82,6 +82,8 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     target: z.string(),
     description: z.string(),
     params: z.record(z.string(), z.unknown()),
+    /** Whether the kind takes its target out of service with these parameters (absent in older journals). */
+    disruptive: z.boolean().optional(),
   }),
   z.object({
     ...base,

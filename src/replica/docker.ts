@@ -4,6 +4,11 @@ import { EnvironmentError, errorMessage } from "../errors.js";
 export const LABEL_REPLICA = "faultline.replica";
 export const LABEL_ROLE = "faultline.role";
 export const LABEL_SERVICE = "faultline.service";
+/** On a container that some action of a run created (a netfilter sidecar): the run and the action. */
+export const LABEL_RUN = "faultline.run";
+export const LABEL_FAULT = "faultline.fault";
+/** The role label of netfilter sidecars: containers of a fault's, not of the PoP's. */
+export const SIDECAR_ROLE = "netfilter";
 
 let shared: Docker | undefined;
 

@@ -1,6 +1,6 @@
 import { errorMessage } from "../errors.js";
 import type { PlannedAction } from "../experiments/plan.js";
-import { injectorFor } from "../injectors/index.js";
+import { kindOf } from "../faults/registry.js";
 import type { Journal } from "../journal/journal.js";
 import { type CleanupEntry, CleanupRegistry } from "../lifecycle/cleanup-registry.js";
 import { clearEntry, type LedgerEntry, writeIntent } from "../lifecycle/ledger.js";
@@ -35,7 +35,7 @@ export class FaultSession {
   async apply(action: PlannedAction, revertBy: number): Promise<CleanupEntry> {
     const { replica, runId, journal } = this;
     const replicaName = replica.topology.replica;
-    const injector = injectorFor(action.fault);
+    const injector = kindOf(action.fault);
     const { fault: kind, target: _target, ...params } = action.fault;
     if (this.options.watchdog && !this.watchdogStarted) {
       this.watchdogStarted = true;
@@ -64,6 +64,7 @@ export class FaultSession {
       target: action.service,
       description: action.description,
       params,
+      disruptive: action.disruptive,
     });
     let handle: Awaited<ReturnType<typeof injector.apply>>;
     try {

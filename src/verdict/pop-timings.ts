@@ -1,3 +1,4 @@
+import { wasDisruptive } from "../faults/registry.js";
 import type { JournalEvent } from "../journal/journal.js";
 import { type MetricsBucket, windowStats } from "../steady-state/metrics.js";
 
@@ -35,8 +36,6 @@ export interface PopTimings {
   failovers: PopFailover[];
 }
 
-const DISRUPTIVE = new Set(["node-kill", "partition", "timeout", "reset"]);
-
 type PopsMap = Record<string, { lb: string; edges: string[]; uplink: string; ingress: string }>;
 
 export function measurePopTimings(
@@ -63,9 +62,10 @@ export function measurePopTimings(
   }
 
   // Group a fault's actions (f1.pop-b-edge-1, f1.pop-b-edge-2, ...) by fault and PoP.
-  const intents = new Map<string, { fault: string; service: string }>();
+  const intents = new Map<string, { fault: string; service: string; disruptive: boolean }>();
   for (const e of events)
-    if (e.type === "fault-intent") intents.set(e.id, { fault: e.fault, service: e.target });
+    if (e.type === "fault-intent")
+      intents.set(e.id, { fault: e.fault, service: e.target, disruptive: wasDisruptive(e) });
   const groups = new Map<
     string,
     {
@@ -81,7 +81,7 @@ export function measurePopTimings(
     if (e.type !== "fault-applied" && e.type !== "fault-reverted") continue;
     const intent = intents.get(e.id);
     // Only faults that take a service out of service can take a PoP out of rotation.
-    if (!intent || !DISRUPTIVE.has(intent.fault)) continue;
+    if (!intent?.disruptive) continue;
     const pop = Object.entries(pops).find(
       ([, p]) =>
         p.lb === intent.service ||

@@ -1,3 +1,4 @@
+import { wasDisruptive } from "../faults/registry.js";
 import type { JournalEvent } from "../journal/journal.js";
 import type { MetricsBucket } from "../steady-state/metrics.js";
 import type { PopTimings } from "./pop-timings.js";
@@ -30,10 +31,9 @@ export function measureTimings(
   inject: { start: number; end: number } | undefined,
   sloRate: number,
 ): Timings {
-  const intents = new Map<string, { fault: string; service: string }>();
+  const intents = new Map<string, { disruptive: boolean; service: string }>();
   for (const e of events)
-    if (e.type === "fault-intent") intents.set(e.id, { fault: e.fault, service: e.target });
-  const disruptiveKinds = new Set(["node-kill", "partition", "timeout", "reset"]);
+    if (e.type === "fault-intent") intents.set(e.id, { disruptive: wasDisruptive(e), service: e.target });
   const started = events.find((e) => e.type === "run-started");
   // Journals written before run-started listed the edges named them edge-N.
   const edges = started?.type === "run-started" ? started.edges : undefined;
@@ -43,7 +43,7 @@ export function measureTimings(
   for (const e of events) {
     if (e.type !== "fault-applied") continue;
     const intent = intents.get(e.id);
-    if (!intent || !disruptiveKinds.has(intent.fault) || !isEdge(intent.service)) continue;
+    if (!intent?.disruptive || !isEdge(intent.service)) continue;
     firstDisruptiveSecond ??= e.second;
     const appliedAt = Date.parse(e.at);
     const down = events.find(

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { PacketLossFault, PartitionFault } from "../../src/experiments/schema.js";
-import { packetLossInjector } from "../../src/injectors/packet-loss.js";
-import { partitionInjector } from "../../src/injectors/partition.js";
+import { type PacketLossFault, packetLoss } from "../../src/faults/packet-loss.js";
+import { type PartitionFault, partition } from "../../src/faults/partition.js";
 import { docker, LABEL_REPLICA, LABEL_ROLE } from "../../src/replica/docker.js";
 import { ms, pct, runShort } from "../support/experiment.js";
 import { timeUntilLb } from "../support/lb.js";
@@ -39,7 +38,7 @@ describe("packet-level faults on the real replica", () => {
       for: 60_000,
       target: { kind: "name", name: "edge-1" },
     };
-    const applied = await packetLossInjector.apply(fault, context(replica(), "edge-1", "loss"));
+    const applied = await packetLoss.apply(fault, context(replica(), "edge-1", "loss"));
     let result: Awaited<ReturnType<typeof ping>>;
     try {
       result = await ping(replica(), "edge-1", 1000);
@@ -84,7 +83,7 @@ describe("packet-level faults on the real replica", () => {
       for: 60_000,
       target: { kind: "name", name: "edge-3" },
     };
-    const applied = await partitionInjector.apply(fault, context(replica(), "edge-3", "cut"));
+    const applied = await partition.apply(fault, context(replica(), "edge-3", "cut"));
     let during: Awaited<ReturnType<typeof ping>>;
     let down = Number.NaN;
     try {
@@ -125,7 +124,7 @@ describe("packet-level faults on the real replica", () => {
       from: "prometheus",
       target: { kind: "name", name: "origin" },
     };
-    const applied = await partitionInjector.apply(fault, context(replica(), "origin", "pair"));
+    const applied = await partition.apply(fault, context(replica(), "origin", "pair"));
     let fromPeer: Awaited<ReturnType<typeof ping>>;
     let fromOther: Awaited<ReturnType<typeof ping>>;
     try {

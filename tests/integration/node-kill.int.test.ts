@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { NodeKillFault } from "../../src/experiments/schema.js";
-import { nodeKillInjector } from "../../src/injectors/node-kill.js";
+import { type NodeKillFault, nodeKill } from "../../src/faults/node-kill.js";
 import { docker } from "../../src/replica/docker.js";
 import { containerName } from "../../src/replica/topology.js";
 import { pct, runShort } from "../support/experiment.js";
@@ -44,7 +43,7 @@ describe("node-kill on the real replica", () => {
         target: { kind: "name", name: "edge-2" },
       };
       const { intervalMs: inter, timeoutMs, fall, rise } = replica().topology.healthCheck;
-      const applied = await nodeKillInjector.apply(fault, {
+      const applied = await nodeKill.apply(fault, {
         replica: replica(),
         runId: "it",
         faultId: `kill-${mode}`,
@@ -77,7 +76,7 @@ describe("node-kill on the real replica", () => {
   it("a kill with SIGQUIT is in effect when apply returns, and its revert brings the edge back", async () => {
     // nginx shuts down gracefully on SIGQUIT: Docker returns before the container has exited.
     const name = containerName(replica().topology, "edge-3");
-    const applied = await nodeKillInjector.apply(
+    const applied = await nodeKill.apply(
       {
         fault: "node-kill",
         mode: "kill",

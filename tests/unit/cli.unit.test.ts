@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { applyEvent, newLiveState, renderLive } from "../../src/cli/live.js";
 import { ExitCode } from "../../src/errors.js";
-import { defaultTargets, scaffoldExperiment } from "../../src/experiments/scaffold.js";
+import { defaultTarget, scaffoldExperiment } from "../../src/experiments/scaffold.js";
 import { experimentSchema, faultKinds } from "../../src/experiments/schema.js";
 import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
 import type { JournalEvent } from "../../src/journal/journal.js";
@@ -113,7 +113,7 @@ describe("faultline init's scaffold", () => {
     const text = scaffoldExperiment({
       name: `try-${fault}`,
       fault,
-      target: defaultTargets[fault],
+      target: defaultTarget(fault),
       rate: "100/s",
       for: "30s",
     });
