@@ -136,10 +136,10 @@ name: conformance-${kind.kind}
 replica: ${NAME}
 load: { rate: 20/s, warmup: 1s, timeout: 1s }
 steadyState:
-  window: 2s
-  baseline: 2s
-  recover: 2s
-  verify: 2s
+  window: 1s
+  baseline: 1s
+  recover: 1s
+  verify: 1s
   checks: [{ metric: errors.rate, atMost: 100% }]
 method:
 ${scaffoldFault(kind, 2).yaml}
