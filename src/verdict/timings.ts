@@ -5,6 +5,11 @@ import type { PopTimings } from "./pop-timings.js";
 // Failover timings, from the journal's timestamps: when each fault was applied, when the load
 // balancer marked its node down, and when client errors came back under the SLO.
 
+/** Fault kinds that take a service out of service: their detection and failover are timed. */
+export function takesServiceOut(kind: string): boolean {
+  return kind === "node-kill" || kind === "partition" || kind === "timeout" || kind === "reset";
+}
+
 export interface DetectionTiming {
   fault: string;
   service: string;
@@ -33,7 +38,6 @@ export function measureTimings(
   const intents = new Map<string, { fault: string; service: string }>();
   for (const e of events)
     if (e.type === "fault-intent") intents.set(e.id, { fault: e.fault, service: e.target });
-  const disruptiveKinds = new Set(["node-kill", "partition", "timeout", "reset"]);
   const started = events.find((e) => e.type === "run-started");
   // Journals written before run-started listed the edges named them edge-N.
   const edges = started?.type === "run-started" ? started.edges : undefined;
@@ -43,7 +47,7 @@ export function measureTimings(
   for (const e of events) {
     if (e.type !== "fault-applied") continue;
     const intent = intents.get(e.id);
-    if (!intent || !disruptiveKinds.has(intent.fault) || !isEdge(intent.service)) continue;
+    if (!intent || !takesServiceOut(intent.fault) || !isEdge(intent.service)) continue;
     firstDisruptiveSecond ??= e.second;
     const appliedAt = Date.parse(e.at);
     const down = events.find(
