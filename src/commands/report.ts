@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
+import { runsDirFlag } from "../cli/flags.js";
 import { loadReport, type ReportFormat, renderReport, reportFormats, reportJson } from "../reports/index.js";
 
 export default class Report extends BaseCommand {
@@ -31,7 +32,7 @@ criteria) is rendered with their results and the exit code it had, as its journa
       default: "md",
     }),
     output: Flags.string({ char: "o", description: "write to this file instead of stdout" }),
-    "runs-dir": Flags.string({ description: "where run folders are", default: "runs" }),
+    "runs-dir": runsDirFlag("where run folders are"),
   };
 
   async run(): Promise<ReturnType<typeof reportJson>> {
