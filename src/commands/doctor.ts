@@ -1,6 +1,6 @@
-import { Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { type Finding, runDoctor } from "../cli/doctor.js";
+import { runsDirFlag } from "../cli/flags.js";
 import { ExitCode } from "../errors.js";
 
 export default class Doctor extends BaseCommand {
@@ -14,7 +14,7 @@ fails (warnings allowed), 4 otherwise.`;
   static override examples = ["<%= config.bin %> doctor", "<%= config.bin %> doctor --json"];
   static override enableJsonFlag = true;
   static override flags = {
-    "runs-dir": Flags.string({ description: "where run folders and history.db are", default: "runs" }),
+    "runs-dir": runsDirFlag("where run folders and history.db are"),
   };
 
   async run(): Promise<{ ok: boolean; findings: Finding[] }> {

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
+import { runsDirFlag } from "../cli/flags.js";
 import { History, type HistoryRun, type Trend, trends } from "../history/store.js";
 import { formatDuration } from "../units.js";
 
@@ -17,7 +18,7 @@ the trend shows each experiment's last scores, oldest to newest, and the change 
   ];
   static override enableJsonFlag = true;
   static override flags = {
-    "runs-dir": Flags.string({ description: "where run folders and history.db are", default: "runs" }),
+    "runs-dir": runsDirFlag("where run folders and history.db are"),
     experiment: Flags.string({ char: "e", description: "only this experiment's runs" }),
     limit: Flags.integer({ char: "n", description: "how many runs to list", default: 20, min: 1 }),
   };

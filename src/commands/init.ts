@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { input, select } from "@inquirer/prompts";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
+import { durationFlag } from "../cli/flags.js";
 import { InvalidInputError, ValidationError } from "../errors.js";
 import { defaultTarget, scaffoldExperiment } from "../experiments/scaffold.js";
 import { type FaultKind, faultKinds } from "../experiments/schema.js";
@@ -30,7 +31,7 @@ written, and an existing file is never overwritten without --force.`;
       description: "service or selector to fault, e.g. edge-1 or '{ role: edge, pick: 1 }'",
     }),
     rate: Flags.string({ description: "load rate, e.g. 100/s" }),
-    for: Flags.string({ description: "how long the fault stays applied, e.g. 30s" }),
+    for: durationFlag({ description: "how long the fault stays applied, e.g. 30s" }),
     yes: Flags.boolean({ char: "y", description: "do not ask: take defaults for what flags do not give" }),
     force: Flags.boolean({ description: "overwrite an existing file" }),
   };
@@ -66,7 +67,8 @@ written, and an existing file is never overwritten without --force.`;
         validate: (v) => parseRate(v) !== undefined || 'a rate such as "100/s"',
       }),
     );
-    const duration = await ask(flags.for, "30s", () =>
+    // The text as given: the scaffold is validated as a whole, naming the flag of a bad value.
+    const duration = await ask(flags.for?.text, "30s", () =>
       input({
         message: "Fault duration",
         default: "30s",

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Args, Flags } from "@oclif/core";
 import { parse as parseYaml } from "yaml";
 import { BaseCommand } from "../cli/base-command.js";
+import { type DurationFlagValue, durationFlag, replicaFlag, runsDirFlag } from "../cli/flags.js";
 import { abortOnSignals } from "../cli/signals.js";
 import { ExitCode, InvalidInputError } from "../errors.js";
 import { planActions } from "../experiments/plan.js";
@@ -48,19 +49,19 @@ fault are given with --set, in the units of experiment files.`;
       description: "with --role: choose this share at random, e.g. 50%",
       dependsOn: ["role"],
     }),
-    for: Flags.string({ description: "how long to hold the fault, e.g. 30s", required: true }),
+    for: durationFlag({ description: "how long to hold the fault, e.g. 30s", required: true }),
     set: Flags.string({
       description: "fault parameter KEY=VALUE (repeatable), e.g. latency=150ms",
       multiple: true,
     }),
-    replica: Flags.string({ description: "replica to act on (must be up)", default: "default" }),
+    replica: replicaFlag("replica to act on (must be up)"),
     seed: Flags.integer({ description: "seed for random target choices", min: 0 }),
     "min-healthy-edges": Flags.integer({
       description: "capacity guard: edges that must stay untouched",
       default: 1,
       min: 0,
     }),
-    "runs-dir": Flags.string({ description: "where the journal is written", default: "runs" }),
+    "runs-dir": runsDirFlag("where the journal is written"),
   };
 
   async run(): Promise<{
@@ -138,9 +139,17 @@ fault are given with --set, in the units of experiment files.`;
 /** Builds the fault from flags and validates it with the experiment schema, naming flags in errors. */
 function parseFault(
   kind: string,
-  flags: { target?: string; role?: string; pick?: number; percent?: string; for: string; set?: string[] },
+  flags: {
+    target?: string;
+    role?: string;
+    pick?: number;
+    percent?: string;
+    for: DurationFlagValue;
+    set?: string[];
+  },
 ): ReturnType<typeof faultSchema.parse> {
-  const raw: Record<string, unknown> = { fault: kind, for: flags.for };
+  // The text, not its milliseconds: a bad --for is reported with the other bad parameters.
+  const raw: Record<string, unknown> = { fault: kind, for: flags.for.text };
   raw.target = flags.target ?? {
     role: flags.role,
     ...(flags.pick ? { pick: flags.pick } : {}),

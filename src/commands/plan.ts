@@ -1,5 +1,6 @@
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
+import { replicaOverrideFlag } from "../cli/flags.js";
 import { loadExperiment } from "../experiments/loader.js";
 import { type FaultPlan, planFaults } from "../experiments/plan.js";
 import { newSeed } from "../experiments/targets.js";
@@ -22,7 +23,7 @@ the phase timeline. Needs no Docker engine.`;
   static override flags = {
     seed: Flags.integer({ description: "seed for random target choices", min: 0 }),
     edges: Flags.integer({ description: "edge count of the replica to plan against", default: 3, min: 1 }),
-    replica: Flags.string({ description: "replica name (overrides the experiment's `replica`)" }),
+    replica: replicaOverrideFlag("replica name (overrides the experiment's `replica`)"),
   };
 
   async run(): Promise<{ experiment: string; replica: string; timeline: Plan; faults: FaultPlan }> {

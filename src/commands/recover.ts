@@ -1,5 +1,5 @@
-import { Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
+import { replicaFlag } from "../cli/flags.js";
 import { EnvironmentError } from "../errors.js";
 import { acquireLock } from "../lifecycle/lock.js";
 import { type Recovered, recoverReplica } from "../recovery/recover.js";
@@ -19,7 +19,7 @@ while a live run holds the replica.`;
   ];
   static override enableJsonFlag = true;
   static override flags = {
-    replica: Flags.string({ description: "replica to recover", default: "default" }),
+    replica: replicaFlag("replica to recover"),
   };
 
   async run(): Promise<{ replica: string; started: string[]; recovered: Recovered[]; errors: string[] }> {

@@ -2,6 +2,7 @@ import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
+import { replicaOverrideFlag, runsDirFlag } from "../cli/flags.js";
 import { liveProgress, plainProgress } from "../cli/live.js";
 import { parseParamFlags } from "../cli/params.js";
 import { renderEvaluation } from "../cli/render.js";
@@ -46,11 +47,8 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
     files: Args.string({ description: "experiment YAML file(s) or folder(s)", required: true }),
   };
   static override flags = {
-    "runs-dir": Flags.string({
-      description: "where run folders (journals, reports) are written",
-      default: "runs",
-    }),
-    replica: Flags.string({ description: "replica to run against (overrides each experiment's `replica`)" }),
+    "runs-dir": runsDirFlag("where run folders (journals, reports) are written"),
+    replica: replicaOverrideFlag("replica to run against (overrides each experiment's `replica`)"),
     edges: Flags.integer({
       description: "edge count when a replica has to be brought up",
       default: 3,

@@ -251,6 +251,31 @@ function defaultName(metric: MetricName, probe: Probe | undefined, comparator: s
 
 /** Shared by checks and abort conditions: one source, exactly one comparator, a threshold in its unit. */
 function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
+  const everyMs = sourceInterval(condition, ctx);
+  if (everyMs === undefined) return undefined;
+  const { metric, probe } = sourceOf(condition, everyMs);
+  const rule = parseRule(condition, metric, ctx);
+  if (!rule) return undefined;
+  const { comparator, text, threshold, thresholdHigh } = rule;
+  return {
+    name:
+      condition.name ??
+      defaultName(metric, probe, comparator, text).replace(
+        /^traffic\.share/,
+        `traffic.share of ${condition.pop ?? "?"}`,
+      ),
+    metric,
+    ...(condition.pop === undefined ? {} : { pop: condition.pop }),
+    ...(probe ? { probe } : {}),
+    comparator,
+    threshold,
+    ...(thresholdHigh === undefined ? {} : { thresholdHigh }),
+    thresholdText: text,
+  };
+}
+
+/** Exactly one source, sampled how often; undefined (with the issue added) when the source is wrong. */
+function sourceInterval(condition: ConditionInput, ctx: z.RefinementCtx): number | undefined {
   const sources = sourceKeys.filter((k) => condition[k] !== undefined);
   if (sources.length !== 1) {
     ctx.addIssue({
@@ -285,7 +310,17 @@ function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
     });
     return undefined;
   }
-  const { metric, probe } = sourceOf(condition, everyMs);
+  return everyMs;
+}
+
+/** Exactly one comparator, and its threshold (or [low, high]) in the metric's unit. */
+function parseRule(
+  condition: ConditionInput,
+  metric: MetricName,
+  ctx: z.RefinementCtx,
+):
+  | { comparator: Comparator; text: string; threshold: number; thresholdHigh: number | undefined }
+  | undefined {
   const given = comparators.filter((c) => condition[c] !== undefined);
   if (given.length !== 1) {
     ctx.addIssue({
@@ -316,21 +351,7 @@ function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
     });
     return undefined;
   }
-  return {
-    name:
-      condition.name ??
-      defaultName(metric, probe, comparator, text).replace(
-        /^traffic\.share/,
-        `traffic.share of ${condition.pop ?? "?"}`,
-      ),
-    metric,
-    ...(condition.pop === undefined ? {} : { pop: condition.pop }),
-    ...(probe ? { probe } : {}),
-    comparator,
-    threshold,
-    ...(thresholdHigh === undefined ? {} : { thresholdHigh }),
-    thresholdText: text,
-  };
+  return { comparator, text, threshold, thresholdHigh };
 }
 export type Condition = NonNullable<ReturnType<typeof parseCondition>>;
 

@@ -25,6 +25,9 @@ export function parseYamlWithSchema<S extends z.ZodType>(file: string, text: str
   return parseLocated(file, text, schema).data;
 }
 
+type Locate = (offset: number) => { line: number; col: number };
+type Document = ReturnType<typeof parseDocument>;
+
 /** As parseYamlWithSchema, and also returns where each field of the document is. */
 export function parseLocated<S extends z.ZodType>(
   file: string,
@@ -34,45 +37,11 @@ export function parseLocated<S extends z.ZodType>(
 ): { data: z.output<S>; locate: (path: readonly PathKey[]) => { line: number; column: number } } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const locate = (offset: number) => lineCounter.linePos(offset);
-
-  if (doc.errors.length > 0) {
-    throw new ValidationError(
-      doc.errors.map((error) => {
-        const pos = locate(error.pos[0]);
-        return {
-          file,
-          line: pos.line,
-          column: pos.col,
-          path: "",
-          message: `YAML syntax: ${error.message.split("\n")[0] ?? error.code}`,
-          suggestion: "check indentation and quoting near that line",
-        };
-      }),
-    );
-  }
-
+  const locate: Locate = (offset) => lineCounter.linePos(offset);
+  refuseSyntaxErrors(file, doc, locate);
   if (params) substituteParams(file, doc, params, locate);
   const value = toPlain(file, doc, locate);
-  if (value === null || value === undefined || typeof value !== "object" || Array.isArray(value)) {
-    const pos = locate(isNode(doc.contents) ? (doc.contents.range?.[0] ?? 0) : 0);
-    const got =
-      value === null || value === undefined
-        ? "an empty document"
-        : Array.isArray(value)
-          ? "a list"
-          : "a plain value";
-    throw new ValidationError([
-      {
-        file,
-        line: pos.line,
-        column: pos.col,
-        path: "",
-        message: `expected a YAML mapping of fields (key: value lines, starting with version: 1), got ${got}`,
-        suggestion: "start from an example: experiments/edge-latency.yaml, or `faultline init`",
-      },
-    ]);
-  }
+  refuseNonMapping(file, doc, value, locate);
   const result = schema.safeParse(value);
   if (result.success) {
     return {
@@ -83,51 +52,111 @@ export function parseLocated<S extends z.ZodType>(
       },
     };
   }
+  throw new ValidationError(locateIssues(file, doc, schema, value, result.error.issues, locate));
+}
 
-  const located: (LocatedIssue & { missing?: string; guessed?: string })[] = result.error.issues.map(
-    (issue) => {
-      const path = issue.path.filter((k): k is PathKey => typeof k === "string" || typeof k === "number");
-      let node = nodeAt(doc.contents, path);
-      let message = issue.message;
-      let suggestion: string | undefined;
-      let shownPath = formatPath(path);
-
-      if (issue.code === "unrecognized_keys") {
-        const key = issue.keys[0] ?? "";
-        const keyNode = keyNodeAt(doc.contents, path, key);
-        if (keyNode) node = keyNode;
-        const known = knownKeys(schema, path, value);
-        const guess = known.length ? closest(key, known) : undefined;
-        shownPath = formatPath([...path, key]);
-        message = `unknown field "${key}"${known.length ? ` (expected one of: ${known.join(", ")})` : ""}`;
-        if (guess) suggestion = `did you mean "${guess}"?`;
-        const pos = locate(node.offset);
-        return {
-          file,
-          line: pos.line,
-          column: pos.col,
-          path: shownPath,
-          message,
-          suggestion,
-          guessed: formatPath([...path, guess ?? ""]),
-        };
-      }
-      let missing: string | undefined;
-      if (issue.code === "invalid_type" && node.exact === false && isMissing(doc.contents, path)) {
-        message = `is required: ${issue.message.replace(/^Invalid input: /, "")}`;
-        missing = shownPath;
-      }
-      const pos = locate(node.offset);
-      return { file, line: pos.line, column: pos.col, path: shownPath, message, suggestion, missing };
-    },
+function refuseSyntaxErrors(file: string, doc: Document, locate: Locate): void {
+  if (doc.errors.length === 0) return;
+  throw new ValidationError(
+    doc.errors.map((error) => {
+      const pos = locate(error.pos[0]);
+      return {
+        file,
+        line: pos.line,
+        column: pos.col,
+        path: "",
+        message: `YAML syntax: ${error.message.split("\n")[0] ?? error.code}`,
+        suggestion: "check indentation and quoting near that line",
+      };
+    }),
   );
+}
+
+function refuseNonMapping(file: string, doc: Document, value: unknown, locate: Locate): void {
+  if (value !== null && value !== undefined && typeof value === "object" && !Array.isArray(value)) return;
+  const pos = locate(isNode(doc.contents) ? (doc.contents.range?.[0] ?? 0) : 0);
+  const got =
+    value === null || value === undefined
+      ? "an empty document"
+      : Array.isArray(value)
+        ? "a list"
+        : "a plain value";
+  throw new ValidationError([
+    {
+      file,
+      line: pos.line,
+      column: pos.col,
+      path: "",
+      message: `expected a YAML mapping of fields (key: value lines, starting with version: 1), got ${got}`,
+      suggestion: "start from an example: experiments/edge-latency.yaml, or `faultline init`",
+    },
+  ]);
+}
+
+type LocatedCandidate = LocatedIssue & { missing?: string; guessed?: string };
+
+/** Each schema issue with its file position, a guess for a misspelt field, and "is required" for a missing one. */
+function locateIssues(
+  file: string,
+  doc: Document,
+  schema: z.ZodType,
+  value: unknown,
+  zodIssues: readonly z.core.$ZodIssue[],
+  locate: Locate,
+): LocatedIssue[] {
+  const located = zodIssues.map((issue): LocatedCandidate => {
+    const path = issue.path.filter((k): k is PathKey => typeof k === "string" || typeof k === "number");
+    if (issue.code === "unrecognized_keys")
+      return unknownKeyIssue(file, doc, schema, value, path, issue.keys[0] ?? "", locate);
+    const node = nodeAt(doc.contents, path);
+    let message = issue.message;
+    const shownPath = formatPath(path);
+    let missing: string | undefined;
+    if (issue.code === "invalid_type" && node.exact === false && isMissing(doc.contents, path)) {
+      message = `is required: ${issue.message.replace(/^Invalid input: /, "")}`;
+      missing = shownPath;
+    }
+    const pos = locate(node.offset);
+    return {
+      file,
+      line: pos.line,
+      column: pos.col,
+      path: shownPath,
+      message,
+      suggestion: undefined,
+      missing,
+    };
+  });
   // "for is required" next to "unknown field fro (did you mean for?)" is one mistake: keep the
   // issue that names the misspelling.
   const guessed = new Set(located.flatMap((i) => (i.guessed ? [i.guessed] : [])));
-  const issues: LocatedIssue[] = located
+  return located
     .filter((i) => !(i.missing && guessed.has(i.missing)))
     .map(({ missing: _m, guessed: _g, ...issue }) => issue);
-  throw new ValidationError(issues);
+}
+
+function unknownKeyIssue(
+  file: string,
+  doc: Document,
+  schema: z.ZodType,
+  value: unknown,
+  path: PathKey[],
+  key: string,
+  locate: Locate,
+): LocatedCandidate {
+  const node = keyNodeAt(doc.contents, path, key) ?? nodeAt(doc.contents, path);
+  const known = knownKeys(schema, path, value);
+  const guess = known.length ? closest(key, known) : undefined;
+  const pos = locate(node.offset);
+  return {
+    file,
+    line: pos.line,
+    column: pos.col,
+    path: formatPath([...path, key]),
+    message: `unknown field "${key}"${known.length ? ` (expected one of: ${known.join(", ")})` : ""}`,
+    suggestion: guess ? `did you mean "${guess}"?` : undefined,
+    guessed: formatPath([...path, guess ?? ""]),
+  };
 }
 
 /** `${name}` in a string value; `$${` escapes a literal `${`. */

@@ -69,6 +69,8 @@ export interface HistoryRun {
   runDir: string;
 }
 
+const scoreRowSchema = z.object({ experiment: z.string(), score: z.number().nullable() });
+
 const toRun = (row: unknown): HistoryRun => {
   const r = rowSchema.parse(row);
   return {
@@ -186,6 +188,22 @@ export class History {
     return runReportSchema.parse(JSON.parse(z.object({ report: z.string() }).parse(row).report));
   }
 
+  /** Per experiment (by name), the scores of its last `limit` runs, oldest first: one query. */
+  recentScores(limit: number): { experiment: string; score: number | null }[] {
+    return this.db
+      .prepare(
+        `SELECT experiment, score FROM (
+           SELECT experiment, score, started_at, id,
+             ROW_NUMBER() OVER (PARTITION BY experiment ORDER BY started_at DESC, id DESC) AS newest
+           FROM runs
+         )
+         WHERE newest <= ?
+         ORDER BY experiment, started_at, id`,
+      )
+      .all(limit)
+      .map((row) => scoreRowSchema.parse(row));
+  }
+
   close(): void {
     this.db.close();
   }
@@ -203,9 +221,13 @@ export interface Trend {
 
 /** Per experiment, its last `limit` runs' scores and how the latest compares. */
 export function trends(history: History, limit = 10): Trend[] {
-  return history.experiments().map((experiment) => {
-    const runs = history.list({ experiment, limit }).reverse();
-    const scores = runs.map((r) => r.score);
+  const byExperiment = new Map<string, (number | null)[]>();
+  for (const { experiment, score } of history.recentScores(limit)) {
+    const scores = byExperiment.get(experiment) ?? [];
+    scores.push(score);
+    byExperiment.set(experiment, scores);
+  }
+  return [...byExperiment].map(([experiment, scores]) => {
     const scored = scores.filter((s): s is number => s !== null);
     const latest = scored.at(-1) ?? null;
     const previous = scored.at(-2);

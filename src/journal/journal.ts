@@ -29,6 +29,9 @@ const checkResultSchema = z.object({
   detail: z.string().optional(),
 });
 
+/** One CI gate's result, as the reports render it. */
+export const gateResultSchema = z.object({ name: z.string(), ok: z.boolean(), message: z.string() });
+
 const base = { at: z.string() };
 
 export const journalEventSchema = z.discriminatedUnion("type", [
@@ -144,30 +147,64 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     score: z.number().optional(),
   }),
   z.object({ ...base, type: z.literal("run-finished"), durationMs: z.number() }),
+  /**
+   * The CI gates evaluated on the run's report (`--fail-under`, `--baseline`, a suite's go
+   * criteria) and the exit code the run was given; after run-finished, only when the gates ran
+   * or the exit code is not the verdict's. `faultline report` renders the run with them.
+   */
+  z.object({
+    ...base,
+    type: z.literal("gates"),
+    gates: z.array(gateResultSchema),
+    exitCode: z.number(),
+  }),
 ]);
 export type JournalEvent = z.infer<typeof journalEventSchema>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 export type NewJournalEvent = DistributiveOmit<JournalEvent, "at">;
 
-export class Journal {
-  private readonly listeners: ((event: JournalEvent) => void)[] = [];
+export type JournalListener = (event: JournalEvent) => void;
 
+export class Journal {
+  private readonly listeners: JournalListener[] = [];
+  private readonly failedListeners = new Set<JournalListener>();
+
+  /**
+   * `onListenerError` hears of a listener that threw (once per listener); by default it is
+   * ignored. A listener (a progress view, a test hook) never breaks the run that writes.
+   */
   constructor(
     readonly path: string,
     private readonly now: () => Date = () => new Date(),
+    private readonly onListenerError: (error: unknown, event: JournalEvent) => void = () => {},
   ) {
     mkdirSync(dirname(path), { recursive: true });
   }
 
-  onEvent(listener: (event: JournalEvent) => void): void {
+  onEvent(listener: JournalListener): void {
     this.listeners.push(listener);
   }
 
   write(event: NewJournalEvent): JournalEvent {
     const full = { at: this.now().toISOString(), ...event } as JournalEvent;
     appendFileSync(this.path, `${JSON.stringify(full)}\n`);
-    for (const listener of this.listeners) listener(full);
+    for (const listener of this.listeners) this.notify(listener, full);
     return full;
+  }
+
+  /** The event is on disk already: whatever a listener does, the journal and the run go on. */
+  private notify(listener: JournalListener, event: JournalEvent): void {
+    try {
+      listener(event);
+    } catch (error) {
+      if (this.failedListeners.has(listener)) return;
+      this.failedListeners.add(listener);
+      try {
+        this.onListenerError(error, event);
+      } catch {
+        // Reporting the failure failed too: nothing more to do without breaking the run.
+      }
+    }
   }
 }
 

@@ -102,14 +102,12 @@ const drawCharts = `
 })();
 `;
 
-export function renderHtml(report: RunReport, context: RenderContext = {}): string {
-  const { run, verdict, score, timings } = report;
-  const gates = context.gates ?? [];
-  const exitCode = context.exitCode ?? verdict.exitCode;
-  const phases = ["baseline", "inject", "recover", "verify"] as const;
-  const checkRows = report.checks
+const reportPhases = ["baseline", "inject", "recover", "verify"] as const;
+
+function checkRows(report: RunReport): string {
+  return report.checks
     .map((check) => {
-      const cells = phases.map((phase) => {
+      const cells = reportPhases.map((phase) => {
         const s = check.phases[phase];
         if (!s) return "<td>–</td>";
         const cls = phaseStatus(s);
@@ -118,7 +116,10 @@ export function renderHtml(report: RunReport, context: RenderContext = {}): stri
       return `<tr><th>${escapeHtml(check.name)}</th>${cells.join("")}</tr>`;
     })
     .join("\n");
-  const timingItems = [
+}
+
+function timingItems(timings: RunReport["timings"]): string {
+  return [
     ...timings.detection.map(
       (d) =>
         `time to detect (${d.fault}, ${d.service}): ${d.detectMs === null ? "never marked down" : formatDuration(d.detectMs)}`,
@@ -131,30 +132,46 @@ export function renderHtml(report: RunReport, context: RenderContext = {}): stri
   ]
     .map((t) => `<li>${escapeHtml(t)}</li>`)
     .join("");
-  const scoreTable = score
-    ? `<h2>Score ${score.value}/100</h2><p><code>${escapeHtml(score.formula)}</code></p>
+}
+
+function scoreSection(report: RunReport): string {
+  const { score, verdict } = report;
+  if (!score) return `<h2>Score</h2><p>none: a ${verdict.verdict} run measured nothing to score.</p>`;
+  return `<h2>Score ${score.value}/100</h2><p><code>${escapeHtml(score.formula)}</code></p>
 <div class="chart short"><canvas id="chart-score" role="img" aria-label="score components"></canvas></div>
 <table><tr><th>component</th><th>value</th><th>weight</th><th>how</th></tr>${score.components
-        .map(
-          (c) =>
-            `<tr><td>${c.name}</td><td>${c.value === null ? "n/a" : c.value.toFixed(3)}</td><td>${c.weight}</td><td>${escapeHtml(c.explanation)}</td></tr>`,
-        )
-        .join(
-          "",
-        )}</table>${score.noData.length ? `<p>No data (left out): ${escapeHtml(score.noData.join(", "))}</p>` : ""}`
-    : `<h2>Score</h2><p>none: a ${verdict.verdict} run measured nothing to score.</p>`;
-  const faultRows = report.faults
+    .map(
+      (c) =>
+        `<tr><td>${c.name}</td><td>${c.value === null ? "n/a" : c.value.toFixed(3)}</td><td>${c.weight}</td><td>${escapeHtml(c.explanation)}</td></tr>`,
+    )
+    .join(
+      "",
+    )}</table>${score.noData.length ? `<p>No data (left out): ${escapeHtml(score.noData.join(", "))}</p>` : ""}`;
+}
+
+function faultRows(report: RunReport): string {
+  return report.faults
     .map(
       (f) =>
         `<tr><td>${escapeHtml(f.id)}</td><td>${escapeHtml(f.fault)}</td><td>${escapeHtml(f.target)}</td><td>${escapeHtml(f.description)}${f.error ? ` <b>error: ${escapeHtml(f.error)}</b>` : ""}</td><td>${f.appliedSecond ?? "–"}</td><td>${f.revertedSecond ?? "–"}</td></tr>`,
     )
     .join("");
-  const gateRows = gates
+}
+
+function gateRows(gates: RenderContext["gates"] = []): string {
+  return gates
     .map(
       (g) =>
         `<tr><td class="${g.ok ? "held" : "broke"}">${g.ok ? "pass" : "FAIL"}</td><td>${escapeHtml(g.name)}</td><td>${escapeHtml(g.message)}</td></tr>`,
     )
     .join("");
+}
+
+export function renderHtml(report: RunReport, context: RenderContext = {}): string {
+  const { run, verdict, score, timings } = report;
+  const gates = context.gates ?? [];
+  const exitCode = context.exitCode ?? verdict.exitCode;
+  const phases = reportPhases;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -174,17 +191,17 @@ td.held { background: #dafbe1; } td.broke { background: #ffebe9; } td.nodata { b
 <h1>${escapeHtml(run.experiment.name)}: <span class="verdict">${verdict.verdict.toUpperCase()}</span>${score ? ` · score ${score.value}/100` : ""}</h1>
 <p class="meta">run ${escapeHtml(run.id)} · replica ${escapeHtml(run.replica)} · ${escapeHtml(run.load.driver)} ${escapeHtml(run.load.version)} at ${run.load.ratePerSecond}/s · seed ${run.seed} · started ${escapeHtml(run.startedAt)}${run.durationMs === null ? "" : ` · ${formatDuration(run.durationMs)}`}</p>
 <p>${escapeHtml(verdict.reason)} (exit ${exitCode})</p>
-${gates.length ? `<h2>Gates</h2><table>${gateRows}</table>` : ""}
+${gates.length ? `<h2>Gates</h2><table>${gateRows(gates)}</table>` : ""}
 <h2>Latency</h2><div class="chart"><canvas id="chart-latency" role="img" aria-label="latency percentiles over time"></canvas></div>
 <h2>Errors</h2><div class="chart"><canvas id="chart-errors" role="img" aria-label="error rate over time"></canvas></div>
 <h2>Throughput</h2><div class="chart"><canvas id="chart-throughput" role="img" aria-label="throughput over time"></canvas></div>
 <h2>Checks</h2>
 <table><tr><th>check</th>${phases.map((p) => `<th>${p}</th>`).join("")}</tr>
-${checkRows}</table>
+${checkRows(report)}</table>
 <p class="meta">Worst value per phase; windows that held / windows.</p>
-<h2>Timings</h2><ul>${timingItems}</ul>
-${scoreTable}
-${report.faults.length ? `<h2>Faults</h2><table><tr><th>id</th><th>fault</th><th>target</th><th>what</th><th>applied (s)</th><th>reverted (s)</th></tr>${faultRows}</table>` : ""}
+<h2>Timings</h2><ul>${timingItems(timings)}</ul>
+${scoreSection(report)}
+${report.faults.length ? `<h2>Faults</h2><table><tr><th>id</th><th>fault</th><th>target</th><th>what</th><th>applied (s)</th><th>reverted (s)</th></tr>${faultRows(report)}</table>` : ""}
 <script type="application/json" id="faultline-report">${scriptJson(report)}</script>
 ${inlineLibraries()}
 <script>${drawCharts}</script>

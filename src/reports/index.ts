@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { InvalidInputError } from "../errors.js";
-import { readJournal } from "../journal/journal.js";
+import { type JournalEvent, readJournal } from "../journal/journal.js";
 import { renderHtml } from "./html.js";
-import { type RenderContext, renderJunit } from "./junit.js";
+import { type GateResult, type RenderContext, renderJunit } from "./junit.js";
 import { renderMarkdown } from "./markdown.js";
 import { buildReport, type RunReport } from "./model.js";
 
@@ -18,19 +18,24 @@ export const reportFiles: Record<ReportFormat, string> = {
   html: "report.html",
 };
 
+/** The JSON report: the model, and the gates and exit code when the run had them. */
+export function reportJson(
+  report: RunReport,
+  context: RenderContext = {},
+): RunReport & { gates?: readonly GateResult[]; exitCode?: number } {
+  const gates = context.gates ?? [];
+  return {
+    ...report,
+    ...(gates.length ? { gates } : {}),
+    ...(context.exitCode === undefined ? {} : { exitCode: context.exitCode }),
+  };
+}
+
 export function renderReport(report: RunReport, format: ReportFormat, context: RenderContext = {}): string {
   const gates = context.gates ?? [];
   switch (format) {
     case "json":
-      return `${JSON.stringify(
-        {
-          ...report,
-          ...(gates.length ? { gates } : {}),
-          ...(context.exitCode === undefined ? {} : { exitCode: context.exitCode }),
-        },
-        null,
-        2,
-      )}\n`;
+      return `${JSON.stringify(reportJson(report, context), null, 2)}\n`;
     case "junit":
       return renderJunit([
         { report, gates, ...(context.exitCode === undefined ? {} : { exitCode: context.exitCode }) },
@@ -77,7 +82,18 @@ export function resolveJournal(ref: string, runsDir: string): string {
   );
 }
 
-export function loadReport(ref: string, runsDir: string): { report: RunReport; runDir: string } {
+/** The gates and exit code a run was reported with, from its journal's gates event (none: {}). */
+export function journalContext(events: readonly JournalEvent[]): RenderContext {
+  const judged = events.findLast((e) => e.type === "gates");
+  if (judged?.type !== "gates") return {};
+  return { gates: judged.gates, exitCode: judged.exitCode };
+}
+
+/** A past run's report, and the gates and exit code its reports were written with. */
+export function loadReport(
+  ref: string,
+  runsDir: string,
+): { report: RunReport; runDir: string; context: RenderContext } {
   const journal = resolveJournal(ref, runsDir);
   let events: ReturnType<typeof readJournal>;
   try {
@@ -87,5 +103,5 @@ export function loadReport(ref: string, runsDir: string): { report: RunReport; r
       suggestion: `is ${basename(journal)} a Faultline journal?`,
     });
   }
-  return { report: buildReport(events), runDir: dirname(journal) };
+  return { report: buildReport(events), runDir: dirname(journal), context: journalContext(events) };
 }

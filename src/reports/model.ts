@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { InvalidInputError } from "../errors.js";
-import { type Experiment, experimentSchema, unitOf } from "../experiments/schema.js";
+import { type Check, type Experiment, experimentSchema, unitOf } from "../experiments/schema.js";
 import { parseLocated } from "../format/located-yaml.js";
 import type { JournalEvent } from "../journal/journal.js";
-import { windowStats } from "../steady-state/metrics.js";
+import { type MetricsBucket, windowStats } from "../steady-state/metrics.js";
 import { formatDuration } from "../units.js";
-import { evaluateRun, metricsBuckets, phaseIntervals } from "../verdict/evaluation.js";
+import { evaluateRun, metricsBuckets, phaseIntervals, type RunEvaluation } from "../verdict/evaluation.js";
 
 // The run report: everything a reader (person or pipeline) needs about one run, computed from
 // its journal alone. JSON, JUnit, Markdown and HTML are renderings of this one model. Its
@@ -188,18 +188,129 @@ export function experimentOf(events: readonly JournalEvent[]): Experiment {
   ).data;
 }
 
-export function buildReport(events: readonly JournalEvent[]): RunReport {
+/**
+ * The report of a run from its journal; `evaluation` is the run's evaluation of these events
+ * when the caller has it already (the runner does), so that it is not computed twice.
+ */
+export function buildReport(events: readonly JournalEvent[], evaluation?: RunEvaluation): RunReport {
   const experiment = experimentOf(events);
   const started = events.find((e) => e.type === "run-started");
   if (started?.type !== "run-started") throw new Error("unreachable: experimentOf checked it");
-  const finished = events.find((e) => e.type === "run-finished");
   const checks = experiment.steadyState.checks;
-  const evaluation = evaluateRun(events, checks, experiment.score.weights);
+  const evaluated = evaluation ?? evaluateRun(events, checks, experiment.score.weights);
   const buckets = metricsBuckets(events);
   const lastSecond = buckets.length ? (buckets[buckets.length - 1]?.second ?? 0) + 1 : 0;
+  return {
+    schema: REPORT_SCHEMA,
+    run: reportRun(events, started, experiment),
+    verdict: { verdict: evaluated.verdict, reason: evaluated.reason, exitCode: evaluated.exitCode },
+    score: reportScore(evaluated.score),
+    timings: reportTimings(evaluated),
+    phases: phaseIntervals(events, lastSecond),
+    checks: checks.map((check, index) => reportCheck(check, index, evaluated)),
+    faults: reportFaults(events),
+    abort: reportAbort(events),
+    series: reportSeries(buckets),
+  };
+}
 
+type RunStarted = Extract<JournalEvent, { type: "run-started" }>;
+
+function reportRun(
+  events: readonly JournalEvent[],
+  started: RunStarted,
+  experiment: Experiment,
+): RunReport["run"] {
+  const finished = events.find((e) => e.type === "run-finished");
+  return {
+    id: started.runId,
+    experiment: {
+      name: experiment.name,
+      file: started.experiment.file,
+      description: orNull(experiment.description),
+      tags: experiment.tags,
+    },
+    replica: started.replica,
+    startedAt: started.at,
+    finishedAt: finished ? finished.at : null,
+    durationMs: finished?.type === "run-finished" ? finished.durationMs : null,
+    seed: started.seed,
+    load: started.load,
+  };
+}
+
+function reportScore(score: RunEvaluation["score"]): RunReport["score"] {
+  if (!score) return null;
+  return {
+    value: score.value,
+    formula: score.formula,
+    components: score.components.map((c) => ({
+      name: c.name,
+      weight: c.weight,
+      value: orNull(c.value),
+      explanation: c.explanation,
+    })),
+    noData: score.noData,
+  };
+}
+
+function reportTimings(evaluation: RunEvaluation): RunReport["timings"] {
+  return {
+    detection: evaluation.timings.detection,
+    failoverMs: orNull(evaluation.timings.failoverMs),
+    timeToRecoveryMs: orNull(evaluation.timeToRecoveryMs),
+    recovery:
+      evaluation.timeToRecoveryMs === undefined
+        ? "not measured"
+        : evaluation.timeToRecoveryMs === null
+          ? "never"
+          : "measured",
+    recoveryTargetMs: evaluation.recoveryTargetMs,
+    ...(evaluation.timings.pops ? { pops: evaluation.timings.pops } : {}),
+  };
+}
+
+type ReportCheck = RunReport["checks"][number];
+
+function reportCheck(check: Check, index: number, evaluation: RunEvaluation): ReportCheck {
+  const summary = evaluation.checks[index];
+  const windows = evaluation.phases.flatMap((phase) =>
+    phase.windows.flatMap((w): ReportCheck["windows"] => {
+      const r = w.results[index];
+      if (!r || r.applies === false) return [];
+      return [
+        {
+          phase: phase.phase,
+          start: w.start,
+          end: w.end,
+          value: orNull(r.value),
+          ok: orNull(r.ok),
+          tolerated: r.tolerated === true,
+          detail: orNull(r.detail),
+        },
+      ];
+    }),
+  );
+  return {
+    name: check.name,
+    metric: check.metric,
+    unit: unitOf(check.metric),
+    comparator: check.comparator,
+    threshold: check.threshold,
+    thresholdHigh: orNull(check.thresholdHigh),
+    thresholdText: check.thresholdText,
+    weight: check.weight,
+    phases: Object.fromEntries(
+      Object.entries(summary?.phases ?? {}).map(([phase, s]) => [phase, { ...s, worst: orNull(s.worst) }]),
+    ),
+    broke: windows.some((w) => w.phase !== "baseline" && w.ok === false && !w.tolerated),
+    windows,
+  };
+}
+
+function reportFaults(events: readonly JournalEvent[]): RunReport["faults"] {
   const intents = events.flatMap((e) => (e.type === "fault-intent" ? [e] : []));
-  const faults = intents.map((intent) => {
+  return intents.map((intent) => {
     const of = <T extends JournalEvent["type"]>(type: T) =>
       events.find(
         (e): e is Extract<JournalEvent, { type: T }> => e.type === type && "id" in e && e.id === intent.id,
@@ -217,111 +328,30 @@ export function buildReport(events: readonly JournalEvent[]): RunReport {
       error: failed ? failed.error : null,
     };
   });
+}
 
+function reportAbort(events: readonly JournalEvent[]): RunReport["abort"] {
   const aborted = events.find((e) => e.type === "aborted");
+  return aborted?.type === "aborted"
+    ? {
+        condition: aborted.condition,
+        second: aborted.second,
+        value: aborted.value,
+        threshold: aborted.threshold,
+      }
+    : null;
+}
+
+function reportSeries(buckets: readonly MetricsBucket[]): RunReport["series"] {
   const perSecond = buckets.map((b) => windowStats([b]));
   return {
-    schema: REPORT_SCHEMA,
-    run: {
-      id: started.runId,
-      experiment: {
-        name: experiment.name,
-        file: started.experiment.file,
-        description: orNull(experiment.description),
-        tags: experiment.tags,
-      },
-      replica: started.replica,
-      startedAt: started.at,
-      finishedAt: finished ? finished.at : null,
-      durationMs: finished?.type === "run-finished" ? finished.durationMs : null,
-      seed: started.seed,
-      load: started.load,
-    },
-    verdict: { verdict: evaluation.verdict, reason: evaluation.reason, exitCode: evaluation.exitCode },
-    score: evaluation.score
-      ? {
-          value: evaluation.score.value,
-          formula: evaluation.score.formula,
-          components: evaluation.score.components.map((c) => ({
-            name: c.name,
-            weight: c.weight,
-            value: orNull(c.value),
-            explanation: c.explanation,
-          })),
-          noData: evaluation.score.noData,
-        }
-      : null,
-    timings: {
-      detection: evaluation.timings.detection,
-      failoverMs: orNull(evaluation.timings.failoverMs),
-      timeToRecoveryMs: orNull(evaluation.timeToRecoveryMs),
-      recovery:
-        evaluation.timeToRecoveryMs === undefined
-          ? "not measured"
-          : evaluation.timeToRecoveryMs === null
-            ? "never"
-            : "measured",
-      recoveryTargetMs: evaluation.recoveryTargetMs,
-      ...(evaluation.timings.pops ? { pops: evaluation.timings.pops } : {}),
-    },
-    phases: phaseIntervals(events, lastSecond),
-    checks: checks.map((check, index) => {
-      const summary = evaluation.checks[index];
-      const windows = evaluation.phases.flatMap((phase) =>
-        phase.windows.flatMap((w) => {
-          const r = w.results[index];
-          if (!r || r.applies === false) return [];
-          return [
-            {
-              phase: phase.phase,
-              start: w.start,
-              end: w.end,
-              value: orNull(r.value),
-              ok: orNull(r.ok),
-              tolerated: r.tolerated === true,
-              detail: orNull(r.detail),
-            },
-          ];
-        }),
-      );
-      return {
-        name: check.name,
-        metric: check.metric,
-        unit: unitOf(check.metric),
-        comparator: check.comparator,
-        threshold: check.threshold,
-        thresholdHigh: orNull(check.thresholdHigh),
-        thresholdText: check.thresholdText,
-        weight: check.weight,
-        phases: Object.fromEntries(
-          Object.entries(summary?.phases ?? {}).map(([phase, s]) => [
-            phase,
-            { ...s, worst: orNull(s.worst) },
-          ]),
-        ),
-        broke: windows.some((w) => w.phase !== "baseline" && w.ok === false && !w.tolerated),
-        windows,
-      };
-    }),
-    faults,
-    abort:
-      aborted?.type === "aborted"
-        ? {
-            condition: aborted.condition,
-            second: aborted.second,
-            value: aborted.value,
-            threshold: aborted.threshold,
-          }
-        : null,
-    series: {
-      second: buckets.map((b) => b.second),
-      requests: perSecond.map((s) => s.count),
-      errorRate: perSecond.map((s) => orNull(s.errorRate)),
-      throughput: perSecond.map((s) => s.count),
-      p50: perSecond.map((s) => orNull(s.latency?.p50)),
-      p95: perSecond.map((s) => orNull(s.latency?.p95)),
-      p99: perSecond.map((s) => orNull(s.latency?.p99)),
-    },
+    second: buckets.map((b) => b.second),
+    requests: perSecond.map((s) => s.count),
+    errorRate: perSecond.map((s) => orNull(s.errorRate)),
+    throughput: perSecond.map((s) => s.count),
+    p50: perSecond.map((s) => orNull(s.latency?.p50)),
+    p95: perSecond.map((s) => orNull(s.latency?.p95)),
+    p99: perSecond.map((s) => orNull(s.latency?.p99)),
   };
 }
 

@@ -21,12 +21,20 @@ import { connectReplica, type Replica, replicaDown, replicaUp } from "../replica
 import type { Topology } from "../replica/topology.js";
 import { replicaFor } from "../replica/topology-file.js";
 import { evaluateGates, type GateOptions, goGates } from "../reports/gates.js";
-import { loadReport, type ReportFormat, writeRunReports } from "../reports/index.js";
+import { loadReport, type ReportFormat } from "../reports/index.js";
 import type { GateResult } from "../reports/junit.js";
 import { type RunReport, runReportSchema } from "../reports/model.js";
 import { formatDuration } from "../units.js";
 import type { RunEvaluation } from "../verdict/evaluation.js";
-import { plannedSeconds, planOf, runExperiment } from "./runner.js";
+import type { ResolvedPlan } from "./preflight.js";
+import {
+  type JudgeInput,
+  plannedSeconds,
+  planOf,
+  type RunJudgement,
+  type RunResult,
+  runExperiment,
+} from "./runner.js";
 
 // One or many experiments, run in order, with CI gates and one summary. `faultline run` is a
 // thin shell around runSuite; a single file is a suite of one.
@@ -181,21 +189,47 @@ export function loadBaseline(ref: string, runsDir: string): RunReport {
 
 export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const progress = options.onProgress ?? (() => {});
+  const prepared = await prepareSuite(options, progress);
+  const history = options.historyPath ? History.open(options.historyPath) : undefined;
+  const brought = new Set<string>();
+  const runs: SuiteRun[] = [];
+  try {
+    for (const loaded of prepared.suite) {
+      if (options.signal.aborted) break;
+      const run = await runOne(loaded, { options, prepared, history, brought, progress, index: runs.length });
+      runs.push(run);
+      if (run.evaluation?.verdict === "interrupted") break;
+    }
+  } finally {
+    history?.close();
+    for (const name of brought) {
+      progress(`  replica ${name}: taking down what this run brought up (keep it with --keep-replica)`);
+      await replicaDown(name);
+    }
+  }
+  return summarize(runs, prepared, options.signal);
+}
+
+/** A suite checked before anything starts: its files, params, every plan, the baseline to compare with. */
+interface PreparedSuite {
+  definition: SuiteFile | undefined;
+  params: Record<string, string>;
+  suite: LoadedExperiment[];
+  seed: number;
+  /** Each experiment's fault plan, resolved once, against the shape its replica will have. */
+  plans: Map<LoadedExperiment, ResolvedPlan>;
+  baselineRef: string | undefined;
+  baseline: RunReport | undefined;
+}
+
+async function prepareSuite(
+  options: SuiteOptions,
+  progress: (message: string) => void,
+): Promise<PreparedSuite> {
   const definition = await suiteDefinition(options.paths);
   const params = { ...definition?.params, ...options.params };
   const suite = await loadSuite(options.paths, options.tags, params);
-  // A value no experiment declares is a typo (--param pob=pop-b), not something to ignore.
-  const declared = new Set(suite.flatMap((l) => Object.keys(l.experiment.params ?? {})));
-  const stray = Object.keys(params).filter((name) => !declared.has(name));
-  if (stray.length)
-    throw new InvalidInputError(
-      `no experiment declares the parameter${stray.length > 1 ? "s" : ""} ${stray.join(", ")}`,
-      {
-        suggestion: declared.size
-          ? `the experiments declare: ${[...declared].join(", ")}`
-          : "these experiments take no parameters; drop --param",
-      },
-    );
+  refuseStrayParams(suite, params);
   if (definition)
     progress(
       `suite ${definition.name} ${definition.release}${
@@ -207,9 +241,12 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       }: ${suite.length} experiment(s)`,
     );
   const seed = options.seed ?? newSeed();
-  // Every plan is checked against the replica's shape before anything starts.
-  for (const l of suite)
-    planFaults(l.experiment, replicaFor(l, options.replica, options.edges).topology, seed);
+  // Every plan is checked against the replica's shape before anything starts; the runs use them.
+  const plans = new Map<LoadedExperiment, ResolvedPlan>();
+  for (const l of suite) {
+    const { topology } = replicaFor(l, options.replica, options.edges);
+    plans.set(l, { faults: planFaults(l.experiment, topology, seed), topology });
+  }
   const baselineRef = options.gates?.baseline;
   if (baselineRef === "latest" && !options.historyPath)
     throw new InvalidInputError("--baseline latest needs the run history", {
@@ -217,118 +254,139 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     });
   const baseline =
     baselineRef && baselineRef !== "latest" ? loadBaseline(baselineRef, options.runsDir) : undefined;
-  const history = options.historyPath ? History.open(options.historyPath) : undefined;
+  return { definition, params, suite, seed, plans, baselineRef, baseline };
+}
 
-  const brought = new Set<string>();
-  const runs: SuiteRun[] = [];
+/** A value no experiment declares is a typo (--param pob=pop-b), not something to ignore. */
+function refuseStrayParams(suite: readonly LoadedExperiment[], params: Record<string, string>): void {
+  const declared = new Set(suite.flatMap((l) => Object.keys(l.experiment.params ?? {})));
+  const stray = Object.keys(params).filter((name) => !declared.has(name));
+  if (stray.length)
+    throw new InvalidInputError(
+      `no experiment declares the parameter${stray.length > 1 ? "s" : ""} ${stray.join(", ")}`,
+      {
+        suggestion: declared.size
+          ? `the experiments declare: ${[...declared].join(", ")}`
+          : "these experiments take no parameters; drop --param",
+      },
+    );
+}
+
+interface SuiteState {
+  options: SuiteOptions;
+  prepared: PreparedSuite;
+  history: History | undefined;
+  brought: Set<string>;
+  progress: (message: string) => void;
+  /** How many runs came before this one. */
+  index: number;
+}
+
+/** One experiment of the suite: its replica, its run (gates judged in it), its history row. */
+async function runOne(loaded: LoadedExperiment, state: SuiteState): Promise<SuiteRun> {
+  const { options, prepared, progress } = state;
+  const { experiment, file } = loaded;
+  const shape = replicaFor(loaded, options.replica, options.edges);
+  const total = plannedSeconds(planOf(experiment));
+  progress(
+    `faultline: ${experiment.name} (${file}), about ${formatDuration(total * 1000)}${prepared.suite.length > 1 ? ` [${state.index + 1}/${prepared.suite.length}]` : ""}`,
+  );
   try {
-    for (const loaded of suite) {
-      const { experiment, file } = loaded;
-      if (options.signal.aborted) break;
-      const shape = replicaFor(loaded, options.replica, options.edges);
-      const total = plannedSeconds(planOf(experiment));
-      progress(
-        `faultline: ${experiment.name} (${file}), about ${formatDuration(total * 1000)}${suite.length > 1 ? ` [${runs.length + 1}/${suite.length}]` : ""}`,
-      );
-      try {
-        const replica = await prepareReplica(shape, options, progress, brought);
-        options.onRunStart?.(loaded, total);
-        const result = await runExperiment({
-          loaded,
-          replica,
-          runsDir: options.runsDir,
-          seed,
-          recoverFirst: options.recover ?? false,
-          signal: options.signal,
-          onEvent: (event) => options.onEvent?.(event, loaded),
-        });
-        // The report model comes from the run's events in memory: the gates never depend on
-        // the report files having been written.
-        const { report } = result;
-        let reportError = result.reportError;
-        const previous =
-          baselineRef === "latest"
-            ? history?.latestScored(experiment.name, result.runId)
-            : matchingBaseline(baseline, experiment.name);
-        if (baselineRef === "latest" && !previous)
-          progress(`  ${experiment.name}: no earlier scored run in the history; nothing to compare with yet`);
-        const gatesWanted = options.gates?.failUnder !== undefined || baselineRef !== undefined;
-        const gates: GateResult[] = report
-          ? [
-              ...evaluateGates(report, { ...options.gates, baseline: previous }),
-              ...(definition ? goGates(definition, report) : []),
-            ]
-          : gatesWanted || definition
-            ? [{ name: "gates", ok: false, message: `the gates could not be evaluated: ${reportError}` }]
-            : [];
-        let code = result.evaluation.exitCode;
-        const acceptDegraded = options.acceptDegraded || definition?.go.acceptDegraded === true;
-        if (code === ExitCode.degraded && acceptDegraded) code = ExitCode.passed;
-        const exitCode = mostSevere([code, gates.some((g) => !g.ok) ? ExitCode.gateFailed : ExitCode.passed]);
-        let reports = result.reports;
-        // With gates, or an exit code other than the verdict's, the reports say so too.
-        if (report && (gates.length || exitCode !== result.evaluation.exitCode)) {
-          try {
-            reports = writeRunReports(result.runDir, report, { gates, exitCode });
-          } catch (error) {
-            reportError ??= errorMessage(error);
-          }
-        }
-        if (report) {
-          try {
-            history?.record(report, result.runDir, gates, exitCode);
-          } catch (error) {
-            progress(`  history: could not record ${result.runId}: ${errorMessage(error)}`);
-          }
-        }
-        runs.push({
-          file,
-          experiment: experiment.name,
-          runId: result.runId,
-          runDir: result.runDir,
-          journalPath: result.journalPath,
-          ...(report ? { report } : {}),
-          evaluation: result.evaluation,
-          ...(reports ? { reports } : {}),
-          gates,
-          exitCode,
-          ...(reportError ? { error: `reports not written: ${reportError}` } : {}),
-        });
-        if (result.evaluation.verdict === "interrupted") break;
-      } catch (error) {
-        if (options.signal.aborted) {
-          // Ctrl-C while a replica came up: nothing was injected; the suite stops here.
-          runs.push({
-            file,
-            experiment: experiment.name,
-            gates: [],
-            exitCode: ExitCode.interrupted,
-            error: "interrupted",
-          });
-          break;
-        }
-        if (!(error instanceof FaultlineError)) throw error;
-        if (suite.length === 1) throw error;
-        progress(`  ${experiment.name}: ${error.message}`);
-        runs.push({
-          file,
-          experiment: experiment.name,
-          gates: [],
-          exitCode: error.exitCode,
-          error: error.message,
-        });
-      }
-    }
-  } finally {
-    history?.close();
-    for (const name of brought) {
-      progress(`  replica ${name}: taking down what this run brought up (keep it with --keep-replica)`);
-      await replicaDown(name);
-    }
+    const replica = await prepareReplica(shape, options, progress, state.brought);
+    options.onRunStart?.(loaded, total);
+    const planned = prepared.plans.get(loaded);
+    const result = await runExperiment({
+      loaded,
+      replica,
+      runsDir: options.runsDir,
+      seed: prepared.seed,
+      ...(planned ? { planned } : {}),
+      recoverFirst: options.recover ?? false,
+      signal: options.signal,
+      onEvent: (event) => options.onEvent?.(event, loaded),
+      // The report model comes from the run's events in memory: the gates never depend on
+      // the report files having been written.
+      judge: (input) => judgeRun(input, experiment.name, state),
+    });
+    recordHistory(result, state);
+    return {
+      file,
+      experiment: experiment.name,
+      runId: result.runId,
+      runDir: result.runDir,
+      journalPath: result.journalPath,
+      ...(result.report ? { report: result.report } : {}),
+      evaluation: result.evaluation,
+      ...(result.reports ? { reports: result.reports } : {}),
+      gates: result.gates,
+      exitCode: result.exitCode,
+      ...(result.reportError ? { error: `reports not written: ${result.reportError}` } : {}),
+    };
+  } catch (error) {
+    return notRun(error, loaded, state);
   }
+}
+
+/** The gates on a run's report (--fail-under, --baseline, the suite's go criteria) and its exit code. */
+function judgeRun(input: JudgeInput, experiment: string, state: SuiteState): RunJudgement {
+  const { options, prepared, history, progress } = state;
+  const { baselineRef, definition } = prepared;
+  const { report, evaluation } = input;
+  const previous =
+    baselineRef === "latest"
+      ? history?.latestScored(experiment, input.runId)
+      : matchingBaseline(prepared.baseline, experiment);
+  if (baselineRef === "latest" && !previous)
+    progress(`  ${experiment}: no earlier scored run in the history; nothing to compare with yet`);
+  const gatesWanted = options.gates?.failUnder !== undefined || baselineRef !== undefined;
+  const gates: GateResult[] = report
+    ? [
+        ...evaluateGates(report, { ...options.gates, baseline: previous }),
+        ...(definition ? goGates(definition, report) : []),
+      ]
+    : gatesWanted || definition
+      ? [{ name: "gates", ok: false, message: `the gates could not be evaluated: ${input.reportError}` }]
+      : [];
+  let code = evaluation.exitCode;
+  const acceptDegraded = options.acceptDegraded || definition?.go.acceptDegraded === true;
+  if (code === ExitCode.degraded && acceptDegraded) code = ExitCode.passed;
+  const exitCode = mostSevere([code, gates.some((g) => !g.ok) ? ExitCode.gateFailed : ExitCode.passed]);
+  return { gates, exitCode };
+}
+
+function recordHistory(result: RunResult, state: SuiteState): void {
+  if (!result.report) return;
+  try {
+    state.history?.record(result.report, result.runDir, result.gates, result.exitCode);
+  } catch (error) {
+    state.progress(`  history: could not record ${result.runId}: ${errorMessage(error)}`);
+  }
+}
+
+/** A run that could not be carried out; rethrows what is not the environment's or the input's. */
+function notRun(error: unknown, loaded: LoadedExperiment, state: SuiteState): SuiteRun {
+  const { experiment, file } = loaded;
+  if (state.options.signal.aborted) {
+    // Ctrl-C while a replica came up: nothing was injected; the suite stops here.
+    return {
+      file,
+      experiment: experiment.name,
+      gates: [],
+      exitCode: ExitCode.interrupted,
+      error: "interrupted",
+    };
+  }
+  if (!(error instanceof FaultlineError)) throw error;
+  if (state.prepared.suite.length === 1) throw error;
+  state.progress(`  ${experiment.name}: ${error.message}`);
+  return { file, experiment: experiment.name, gates: [], exitCode: error.exitCode, error: error.message };
+}
+
+function summarize(runs: SuiteRun[], prepared: PreparedSuite, signal: AbortSignal): SuiteResult {
+  const { definition, suite, params } = prepared;
   const codes = runs.map((r) => r.exitCode);
   // Interrupted between runs: the experiments not run yet make this an interrupted suite.
-  if (options.signal.aborted) codes.push(ExitCode.interrupted);
+  if (signal.aborted) codes.push(ExitCode.interrupted);
   const exitCode = mostSevere(codes);
   if (!definition) return { runs, exitCode };
   const reasons = runs.flatMap((run) => [

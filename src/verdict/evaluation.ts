@@ -223,6 +223,17 @@ function describeFailure(w: WindowResult, kind: "failed" | "no data"): string {
     .join("; ");
 }
 
+/**
+ * The error rate an experiment's SLO allows: its strictest errors.rate check with an upper
+ * bound; 1% when it has none. The failover timing and the score's budget both use it.
+ */
+export function errorBudgetRate(checks: readonly Check[]): number {
+  const sloRates = checks
+    .filter((c) => c.metric === "errors.rate" && (c.comparator === "below" || c.comparator === "atMost"))
+    .map((c) => c.threshold);
+  return sloRates.length ? Math.min(...sloRates) : 0.01;
+}
+
 export function evaluateRun(
   events: readonly JournalEvent[],
   checks: readonly Check[],
@@ -240,8 +251,48 @@ export function evaluateRun(
     windows: p.phase === "warmup" ? [] : evaluatePhase(measurements, p, checks, p.phase, windowSeconds),
   }));
   const phase = (name: Phase) => phases.find((p) => p.phase === name);
+  const summaries = summarizeChecks(checks, phases);
+  const inject = phase("inject");
+  const timeToRecoveryMs = measureRecovery(
+    measurements,
+    checks,
+    inject,
+    phase("recover"),
+    phase("verify"),
+    windowSeconds,
+  );
+  const sloRate = errorBudgetRate(checks);
+  const popTimings = measurePopTimings(events, buckets, phases);
+  const timings = {
+    ...measureTimings(events, buckets, inject, sloRate),
+    ...(popTimings ? { pops: popTimings } : {}),
+  };
+  const { verdict, reason } = decideVerdict(events, phases, timeToRecoveryMs, recoveryTargetMs);
+  const scored =
+    verdict === "passed" || verdict === "degraded" || verdict === "failed" || verdict === "aborted";
+  return {
+    verdict,
+    reason,
+    exitCode: verdictExitCode[verdict],
+    timeToRecoveryMs,
+    recoveryTargetMs,
+    phases,
+    checks: summaries,
+    timings,
+    score:
+      scored && inject
+        ? scoreRun(summaries, checks, buckets, inject, {
+            timeToRecoveryMs,
+            recoveryTargetMs,
+            sloRate,
+            weights,
+          })
+        : undefined,
+  };
+}
 
-  const summaries: CheckSummary[] = checks.map((check, index) => ({
+function summarizeChecks(checks: readonly Check[], phases: readonly PhaseResult[]): CheckSummary[] {
+  return checks.map((check, index) => ({
     check: check.name,
     metric: check.metric,
     comparator: check.comparator,
@@ -258,37 +309,31 @@ export function evaluateRun(
         ]),
     ),
   }));
+}
 
-  const recover = phase("recover");
+type Decision = { verdict: Verdict; reason: string };
+
+/** The verdict, in order: how the run stopped, then the baseline, then the faults and after. */
+function decideVerdict(
+  events: readonly JournalEvent[],
+  phases: readonly PhaseResult[],
+  timeToRecoveryMs: number | null | undefined,
+  recoveryTargetMs: number,
+): Decision {
+  const phase = (name: Phase) => phases.find((p) => p.phase === name);
+  const stopped = stopVerdict(events);
+  if (stopped) return stopped;
+  const baseline = baselineVerdict(phase("baseline"));
+  if (baseline) return baseline;
   const inject = phase("inject");
   const verify = phase("verify");
-  const timeToRecoveryMs = measureRecovery(measurements, checks, inject, recover, verify, windowSeconds);
+  if (!inject || !verify)
+    return { verdict: "errored", reason: "the run ended before its inject and verify phases" };
+  return faultVerdict(inject, verify, timeToRecoveryMs, recoveryTargetMs);
+}
 
-  const scored = (verdict: Verdict) =>
-    verdict === "passed" || verdict === "degraded" || verdict === "failed" || verdict === "aborted";
-  const sloRates = checks
-    .filter((c) => c.metric === "errors.rate" && (c.comparator === "below" || c.comparator === "atMost"))
-    .map((c) => c.threshold);
-  const popTimings = measurePopTimings(events, buckets, phases);
-  const timings = {
-    ...measureTimings(events, buckets, inject, sloRates.length ? Math.min(...sloRates) : 0.01),
-    ...(popTimings ? { pops: popTimings } : {}),
-  };
-  const result = (verdict: Verdict, reason: string): RunEvaluation => ({
-    verdict,
-    reason,
-    exitCode: verdictExitCode[verdict],
-    timeToRecoveryMs,
-    recoveryTargetMs,
-    phases,
-    checks: summaries,
-    timings,
-    score:
-      scored(verdict) && inject
-        ? scoreRun(summaries, checks, buckets, inject, timeToRecoveryMs, recoveryTargetMs, weights)
-        : undefined,
-  });
-
+/** Interrupted, errored or aborted: the run did not go its planned course. */
+function stopVerdict(events: readonly JournalEvent[]): Decision | undefined {
   // Faults whose revert failed and never succeeded later: the ledger keeps them for `recover`.
   const reverted = new Set(events.flatMap((e) => (e.type === "fault-reverted" ? [e.id] : [])));
   const stuck = [
@@ -301,63 +346,78 @@ export function evaluateRun(
     : "every fault was reverted";
   const interrupted = events.find((e) => e.type === "interrupted");
   if (interrupted?.type === "interrupted")
-    return result("interrupted", `interrupted by ${interrupted.signal}; ${rollback}`);
+    return { verdict: "interrupted", reason: `interrupted by ${interrupted.signal}; ${rollback}` };
   const error = events.find((e) => e.type === "error");
-  if (error?.type === "error") return result("errored", error.message);
+  if (error?.type === "error") return { verdict: "errored", reason: error.message };
   const aborted = events.find((e) => e.type === "aborted");
   if (aborted?.type === "aborted") {
     const show = (v: number) => (aborted.metric ? formatValue(aborted.metric, v) : String(v));
-    return result(
-      "aborted",
-      `abort condition "${aborted.condition}" breached at second ${aborted.second} (${show(aborted.value)} against ${show(aborted.threshold)}); ${stuck.length ? rollback : "every fault was reverted at once"}`,
-    );
+    return {
+      verdict: "aborted",
+      reason: `abort condition "${aborted.condition}" breached at second ${aborted.second} (${show(aborted.value)} against ${show(aborted.threshold)}); ${stuck.length ? rollback : "every fault was reverted at once"}`,
+    };
   }
+  return undefined;
+}
 
-  const baseline = phase("baseline");
-  if (!baseline || baseline.windows.length === 0) return result("inconclusive", "no baseline was measured");
+/** Inconclusive when the baseline was not measured, did not hold, or lacked data. */
+function baselineVerdict(baseline: PhaseResult | undefined): Decision | undefined {
+  if (!baseline || baseline.windows.length === 0)
+    return { verdict: "inconclusive", reason: "no baseline was measured" };
   const baselineFailed = baseline.windows.find((w) => w.results.some(breaks));
   if (baselineFailed) {
-    return result(
-      "inconclusive",
-      `the steady state did not hold at baseline, so no fault was injected: ${describeFailure(baselineFailed, "failed")}`,
-    );
+    return {
+      verdict: "inconclusive",
+      reason: `the steady state did not hold at baseline, so no fault was injected: ${describeFailure(baselineFailed, "failed")}`,
+    };
   }
   const baselineEmpty = baseline.windows.find((w) => w.results.some(lacksData));
   if (baselineEmpty)
-    return result("inconclusive", `no data at baseline: ${describeFailure(baselineEmpty, "no data")}`);
-  if (!inject || !verify) return result("errored", "the run ended before its inject and verify phases");
+    return {
+      verdict: "inconclusive",
+      reason: `no data at baseline: ${describeFailure(baselineEmpty, "no data")}`,
+    };
+  return undefined;
+}
 
+/** Passed, degraded or failed: how the steady state fared under fault and after it. */
+function faultVerdict(
+  inject: PhaseResult,
+  verify: PhaseResult,
+  timeToRecoveryMs: number | null | undefined,
+  recoveryTargetMs: number,
+): Decision {
   const deviated = inject.windows.filter((w) => w.results.some(breaks));
   // A check that could not be measured under fault did not hold: no pass on missing data.
   const unmeasured = inject.windows.filter((w) => w.results.some(lacksData));
   const verifyFailed = verify.windows.find((w) => !allHeld(w));
   if (deviated.length === 0 && unmeasured.length === 0 && !verifyFailed)
-    return result("passed", "the steady state held throughout the fault and after it");
+    return { verdict: "passed", reason: "the steady state held throughout the fault and after it" };
   if (verifyFailed) {
-    return result(
-      "failed",
-      `the steady state did not hold after recovery: ${describeFailure(verifyFailed, verifyFailed.results.some(breaks) ? "failed" : "no data")}`,
-    );
+    return {
+      verdict: "failed",
+      reason: `the steady state did not hold after recovery: ${describeFailure(verifyFailed, verifyFailed.results.some(breaks) ? "failed" : "no data")}`,
+    };
   }
   if (timeToRecoveryMs === null || timeToRecoveryMs === undefined)
-    return result("failed", "the steady state did not come back after the faults were reverted");
+    return { verdict: "failed", reason: "the steady state did not come back after the faults were reverted" };
   if (timeToRecoveryMs > recoveryTargetMs) {
-    return result(
-      "failed",
-      `recovered in ${timeToRecoveryMs / 1000}s, beyond the ${recoveryTargetMs / 1000}s target`,
-    );
+    return {
+      verdict: "failed",
+      reason: `recovered in ${timeToRecoveryMs / 1000}s, beyond the ${recoveryTargetMs / 1000}s target`,
+    };
   }
   const recovered = `recovered in ${timeToRecoveryMs / 1000}s (target ${recoveryTargetMs / 1000}s)`;
   if (deviated.length === 0) {
-    return result(
-      "degraded",
-      `not measured in ${unmeasured.length} of ${inject.windows.length} windows under fault, so not known to have held (${describeFailure(unmeasured[0] as WindowResult, "no data")}); ${recovered}`,
-    );
+    return {
+      verdict: "degraded",
+      reason: `not measured in ${unmeasured.length} of ${inject.windows.length} windows under fault, so not known to have held (${describeFailure(unmeasured[0] as WindowResult, "no data")}); ${recovered}`,
+    };
   }
-  return result(
-    "degraded",
-    `deviated in ${deviated.length} of ${inject.windows.length} windows under fault (${describeFailure(deviated[0] as WindowResult, "failed")}); ${recovered}`,
-  );
+  return {
+    verdict: "degraded",
+    reason: `deviated in ${deviated.length} of ${inject.windows.length} windows under fault (${describeFailure(deviated[0] as WindowResult, "failed")}); ${recovered}`,
+  };
 }
 
 function scoreRun(
@@ -365,14 +425,14 @@ function scoreRun(
   checks: readonly Check[],
   buckets: readonly MetricsBucket[],
   inject: Interval,
-  timeToRecoveryMs: number | null | undefined,
-  recoveryTargetMs: number,
-  weights: ScoreWeights,
+  run: {
+    timeToRecoveryMs: number | null | undefined;
+    recoveryTargetMs: number;
+    sloRate: number;
+    weights: ScoreWeights;
+  },
 ): Score {
   const underFault = windowStats(bucketsIn(buckets, inject));
-  const sloRates = checks
-    .filter((c) => c.metric === "errors.rate" && (c.comparator === "below" || c.comparator === "atMost"))
-    .map((c) => c.threshold);
   return computeScore({
     checks: summaries.map((s, i) => ({
       name: s.check,
@@ -380,11 +440,11 @@ function scoreRun(
       inject: s.phases.inject,
       verify: s.phases.verify,
     })),
-    timeToRecoveryMs,
-    recoveryTargetMs,
+    timeToRecoveryMs: run.timeToRecoveryMs,
+    recoveryTargetMs: run.recoveryTargetMs,
     inject: { requests: underFault.count, errors: underFault.errors },
-    errorBudgetRate: sloRates.length ? Math.min(...sloRates) : 0.01,
-    weights,
+    errorBudgetRate: run.sloRate,
+    weights: run.weights,
   });
 }
 

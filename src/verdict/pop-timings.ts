@@ -38,6 +38,9 @@ export interface PopTimings {
 
 type PopsMap = Record<string, { lb: string; edges: string[]; uplink: string; ingress: string }>;
 
+/** Requests a PoP's edges served in a bucket. */
+type Served = (b: MetricsBucket, pop: string) => number;
+
 export function measurePopTimings(
   events: readonly JournalEvent[],
   buckets: readonly MetricsBucket[],
@@ -46,9 +49,23 @@ export function measurePopTimings(
   const started = events.find((e) => e.type === "run-started");
   const pops: PopsMap | undefined = started?.type === "run-started" ? started.pops : undefined;
   if (!pops) return undefined;
-  const served = (b: MetricsBucket, pop: string) =>
+  const served: Served = (b, pop) =>
     (pops[pop]?.edges ?? []).reduce((n, edge) => n + (b.byEdge[edge]?.count ?? 0), 0);
+  const share = trafficShare(buckets, phases, pops, served);
+  const failovers: PopFailover[] = [];
+  for (const group of popFaults(events, pops).values()) {
+    const failover = measureFailover(group, { events, buckets, pops, served, share });
+    if (failover) failovers.push(failover);
+  }
+  return { share, failovers };
+}
 
+function trafficShare(
+  buckets: readonly MetricsBucket[],
+  phases: readonly { phase: string; start: number; end: number }[],
+  pops: PopsMap,
+  served: Served,
+): PopTimings["share"] {
   const share: PopTimings["share"] = {};
   for (const phase of phases) {
     const inPhase = buckets.filter((b) => b.second >= phase.start && b.second < phase.end);
@@ -60,23 +77,28 @@ export function measurePopTimings(
       ]),
     );
   }
+  return share;
+}
 
-  // Group a fault's actions (f1.pop-b-edge-1, f1.pop-b-edge-2, ...) by fault and PoP.
+type FaultApplied = Extract<JournalEvent, { type: "fault-applied" }>;
+type FaultReverted = Extract<JournalEvent, { type: "fault-reverted" }>;
+
+interface PopFault {
+  fault: string;
+  pop: string;
+  kind: string;
+  services: Set<string>;
+  applied?: FaultApplied;
+  reverted?: FaultReverted;
+}
+
+/** A fault's actions (f1.pop-b-edge-1, f1.pop-b-edge-2, ...) grouped by fault and PoP. */
+function popFaults(events: readonly JournalEvent[], pops: PopsMap): Map<string, PopFault> {
   const intents = new Map<string, { fault: string; service: string; disruptive: boolean }>();
   for (const e of events)
     if (e.type === "fault-intent")
       intents.set(e.id, { fault: e.fault, service: e.target, disruptive: wasDisruptive(e) });
-  const groups = new Map<
-    string,
-    {
-      fault: string;
-      pop: string;
-      kind: string;
-      services: Set<string>;
-      applied?: JournalEvent;
-      reverted?: JournalEvent;
-    }
-  >();
+  const groups = new Map<string, PopFault>();
   for (const e of events) {
     if (e.type !== "fault-applied" && e.type !== "fault-reverted") continue;
     const intent = intents.get(e.id);
@@ -99,74 +121,90 @@ export function measurePopTimings(
     if (e.type === "fault-reverted" && (!group.reverted || e.at < group.reverted.at)) group.reverted = e;
     groups.set(key, group);
   }
+  return groups;
+}
 
-  const failovers: PopFailover[] = [];
-  for (const group of groups.values()) {
-    const p = pops[group.pop];
-    const { applied, reverted } = group;
-    if (!p || applied?.type !== "fault-applied") continue;
-    const wholePop =
-      p.edges.every((edge) => group.services.has(edge)) ||
-      group.services.has(p.lb) ||
-      group.services.has(p.ingress);
-    if (!wholePop) continue;
-    const appliedAt = Date.parse(applied.at);
-    const revertedAt = reverted ? Date.parse(reverted.at) : undefined;
-    const revertSecond = reverted?.type === "fault-reverted" ? reverted.second : undefined;
-    const popEvent = (state: string, after: number, before = Number.POSITIVE_INFINITY) =>
-      events.find(
-        (x) =>
-          x.type === "pop-state" &&
-          x.pop === group.pop &&
-          x.state === state &&
-          Date.parse(x.at) >= after &&
-          Date.parse(x.at) <= before,
-      );
-    // Marked down while this fault was in force, not by a later one.
-    const down = popEvent("down", appliedAt, revertedAt);
-    const until = revertSecond ?? Math.max(...buckets.map((b) => b.second), applied.second) + 1;
-    const during = buckets.filter((b) => b.second >= applied.second && b.second < until);
-    // Moved: from this second on, the PoP served nothing and (almost) every request was
-    // served by another PoP. A killed PoP stops serving at once, but until the global layer
-    // steers its clients away, their requests fail without any PoP serving them.
-    const unserved = (b: MetricsBucket) =>
-      b.all.count - Object.keys(pops).reduce((n, other) => n + served(b, other), 0);
-    const settled = (b: MetricsBucket) =>
-      served(b, group.pop) === 0 && unserved(b) <= Math.max(1, b.all.count * 0.01);
-    let movedSecond: number | undefined;
-    for (let i = 0; i < during.length; i++) {
-      if (during.slice(i).every(settled)) {
-        movedSecond = (during[i] as MetricsBucket).second;
-        break;
-      }
-    }
-    const move = buckets.filter((b) => b.second >= applied.second && b.second < (movedSecond ?? until));
-    const stats = move.length ? windowStats(move) : undefined;
-    const requests = move.reduce((n, b) => n + b.all.count, 0);
-    const errors = move.reduce((n, b) => n + b.all.errors, 0);
-    const up = revertedAt !== undefined ? popEvent("up", revertedAt) : undefined;
-    const back =
-      revertSecond !== undefined
-        ? buckets.find((b) => b.second >= revertSecond && served(b, group.pop) > 0)
-        : undefined;
-    failovers.push({
-      fault: group.fault,
-      pop: group.pop,
-      kind: group.kind,
-      detectMs: down ? Date.parse(down.at) - appliedAt : null,
-      movedMs: movedSecond !== undefined ? (movedSecond - applied.second) * 1000 : null,
-      duringMove: {
-        requests,
-        errors,
-        errorRate: requests ? errors / requests : 0,
-        p99Ms: stats?.latency ? stats.latency.p99 : null,
-      },
-      backInRotationMs: up && revertedAt !== undefined ? Date.parse(up.at) - revertedAt : null,
-      failBackMs: back && revertSecond !== undefined ? (back.second - revertSecond) * 1000 : null,
-      failBackApplies: (share.baseline?.[group.pop] ?? 1) > 0,
-    });
+interface PopRun {
+  events: readonly JournalEvent[];
+  buckets: readonly MetricsBucket[];
+  pops: PopsMap;
+  served: Served;
+  share: PopTimings["share"];
+}
+
+/** The failover of a fault that took a whole PoP out; undefined when it took out only part of one. */
+function measureFailover(group: PopFault, run: PopRun): PopFailover | undefined {
+  const { events, buckets } = run;
+  const p = run.pops[group.pop];
+  const { applied, reverted } = group;
+  if (!p || !applied) return undefined;
+  const wholePop =
+    p.edges.every((edge) => group.services.has(edge)) ||
+    group.services.has(p.lb) ||
+    group.services.has(p.ingress);
+  if (!wholePop) return undefined;
+  const appliedAt = Date.parse(applied.at);
+  const revertedAt = reverted ? Date.parse(reverted.at) : undefined;
+  const revertSecond = reverted?.second;
+  const popEvent = (state: string, after: number, before = Number.POSITIVE_INFINITY) =>
+    events.find(
+      (x) =>
+        x.type === "pop-state" &&
+        x.pop === group.pop &&
+        x.state === state &&
+        Date.parse(x.at) >= after &&
+        Date.parse(x.at) <= before,
+    );
+  // Marked down while this fault was in force, not by a later one.
+  const down = popEvent("down", appliedAt, revertedAt);
+  const until = revertSecond ?? Math.max(...buckets.map((b) => b.second), applied.second) + 1;
+  const moved = movedSecond(group.pop, applied.second, until, run);
+  const up = revertedAt !== undefined ? popEvent("up", revertedAt) : undefined;
+  const back =
+    revertSecond !== undefined
+      ? buckets.find((b) => b.second >= revertSecond && run.served(b, group.pop) > 0)
+      : undefined;
+  return {
+    fault: group.fault,
+    pop: group.pop,
+    kind: group.kind,
+    detectMs: down ? Date.parse(down.at) - appliedAt : null,
+    movedMs: moved !== undefined ? (moved - applied.second) * 1000 : null,
+    duringMove: duringMove(buckets.filter((b) => b.second >= applied.second && b.second < (moved ?? until))),
+    backInRotationMs: up && revertedAt !== undefined ? Date.parse(up.at) - revertedAt : null,
+    failBackMs: back && revertSecond !== undefined ? (back.second - revertSecond) * 1000 : null,
+    failBackApplies: (run.share.baseline?.[group.pop] ?? 1) > 0,
+  };
+}
+
+/**
+ * Moved: from this second on (until `until`), the PoP served nothing and (almost) every
+ * request was served by another PoP. A killed PoP stops serving at once, but until the global
+ * layer steers its clients away, their requests fail without any PoP serving them.
+ */
+function movedSecond(pop: string, from: number, until: number, run: PopRun): number | undefined {
+  const { pops, served } = run;
+  const during = run.buckets.filter((b) => b.second >= from && b.second < until);
+  const unserved = (b: MetricsBucket) =>
+    b.all.count - Object.keys(pops).reduce((n, other) => n + served(b, other), 0);
+  const settled = (b: MetricsBucket) =>
+    served(b, pop) === 0 && unserved(b) <= Math.max(1, b.all.count * 0.01);
+  for (let i = 0; i < during.length; i++) {
+    if (during.slice(i).every(settled)) return (during[i] as MetricsBucket).second;
   }
-  return { share, failovers };
+  return undefined;
+}
+
+function duringMove(move: readonly MetricsBucket[]): PopFailover["duringMove"] {
+  const stats = move.length ? windowStats(move) : undefined;
+  const requests = move.reduce((n, b) => n + b.all.count, 0);
+  const errors = move.reduce((n, b) => n + b.all.errors, 0);
+  return {
+    requests,
+    errors,
+    errorRate: requests ? errors / requests : 0,
+    p99Ms: stats?.latency ? stats.latency.p99 : null,
+  };
 }
 
 const seconds = (ms: number | null, never: string) => (ms === null ? never : `${(ms / 1000).toFixed(2)}s`);

@@ -53,104 +53,12 @@ const pct = (n: number) => `${Math.round(n * 1000) / 10}%`;
 
 export function computeScore(input: ScoreInput): Score {
   const noData = new Set<string>();
-
-  // Tolerance: per check, the share of inject windows (with data) in which it held; weighted.
-  const tolerated = input.checks.flatMap((c) => {
-    const tally = c.inject;
-    // No tally: the check does not apply in this phase; it is left out, and not as "no data".
-    if (!tally) return [];
-    const withData = tally.windows - tally.noData;
-    if (withData <= 0) {
-      noData.add(c.name);
-      return [];
-    }
-    return [
-      {
-        name: c.name,
-        weight: c.weight,
-        share: tally.held / withData,
-        text: `${c.name} held ${tally.held}/${withData}`,
-      },
-    ];
-  });
-  const tolerance = weightedMean(tolerated.map((t) => ({ weight: t.weight, value: t.share })));
-
-  // Restoration: the (weighted) share of checks that held in every verify window with data.
-  const restored = input.checks.flatMap((c) => {
-    const tally = c.verify;
-    // No tally: the check does not apply in this phase; it is left out, and not as "no data".
-    if (!tally) return [];
-    const withData = tally.windows - tally.noData;
-    if (withData <= 0) {
-      noData.add(c.name);
-      return [];
-    }
-    return [{ name: c.name, weight: c.weight, value: tally.held === withData ? 1 : 0 }];
-  });
-  const restoration = weightedMean(restored);
-
-  // Recovery: 1 within the target, target / measured beyond it, 0 when it never came back.
-  const ttr = input.timeToRecoveryMs;
-  const recovery =
-    ttr === undefined
-      ? undefined
-      : ttr === null
-        ? 0
-        : ttr <= input.recoveryTargetMs
-          ? 1
-          : input.recoveryTargetMs / ttr;
-
-  // Budget: 1 - errors under fault / errors the SLO allows for that many requests, floored at 0.
-  const allowed = input.errorBudgetRate * input.inject.requests;
-  const budget =
-    input.inject.requests === 0
-      ? undefined
-      : allowed === 0
-        ? input.inject.errors === 0
-          ? 1
-          : 0
-        : Math.max(0, 1 - input.inject.errors / allowed);
-
   const w = input.weights;
   const components: ScoreComponent[] = [
-    {
-      name: "tolerance",
-      weight: w.tolerance,
-      value: tolerance,
-      explanation: tolerated.length
-        ? `weighted share of inject windows held: ${tolerated.map((t) => `${t.text} (weight ${t.weight})`).join(", ")}`
-        : "no check produced data under fault",
-    },
-    {
-      name: "recovery",
-      weight: w.recovery,
-      value: recovery,
-      explanation:
-        ttr === undefined
-          ? "not measured (no inject phase)"
-          : ttr === null
-            ? "the steady state never came back"
-            : ttr <= input.recoveryTargetMs
-              ? `recovered in ${ttr / 1000}s, within the ${input.recoveryTargetMs / 1000}s target`
-              : `recovered in ${ttr / 1000}s: target ${input.recoveryTargetMs / 1000}s / ${ttr / 1000}s`,
-    },
-    {
-      name: "restoration",
-      weight: w.restoration,
-      value: restoration,
-      explanation: restored.length
-        ? `checks holding in every verify window: ${restored.filter((r) => r.value === 1).length}/${restored.length}`
-        : "no check produced data after recovery",
-    },
-    {
-      name: "budget",
-      weight: w.budget,
-      value: budget,
-      explanation:
-        budget === undefined
-          ? "no requests under fault"
-          : `${input.inject.errors} errors under fault; the ${pct(input.errorBudgetRate)} SLO allows ${round3(allowed)} of ${input.inject.requests} requests`,
-    },
+    toleranceComponent(input, w.tolerance, noData),
+    recoveryComponent(input, w.recovery),
+    restorationComponent(input, w.restoration, noData),
+    budgetComponent(input, w.budget),
   ];
   const counted = components.filter((c) => c.value !== undefined && c.weight > 0);
   const totalWeight = counted.reduce((sum, c) => sum + c.weight, 0);
@@ -163,6 +71,95 @@ export function computeScore(input: ScoreInput): Score {
     components,
     noData: [...noData],
     formula: `100 × (${counted.map((c) => `${c.weight} × ${c.name} ${round3(c.value as number)}`).join(" + ")}) / ${round3(totalWeight)}`,
+  };
+}
+
+/** A check's tally of windows with data in a phase; undefined when it does not apply there. */
+function withDataOf(
+  c: ScoreInput["checks"][number],
+  tally: WindowTally | undefined,
+  noData: Set<string>,
+): number | undefined {
+  // No tally: the check does not apply in this phase; it is left out, and not as "no data".
+  if (!tally) return undefined;
+  const withData = tally.windows - tally.noData;
+  if (withData <= 0) {
+    noData.add(c.name);
+    return undefined;
+  }
+  return withData;
+}
+
+/** Tolerance: per check, the share of inject windows (with data) in which it held; weighted. */
+function toleranceComponent(input: ScoreInput, weight: number, noData: Set<string>): ScoreComponent {
+  const tolerated = input.checks.flatMap((c) => {
+    const withData = withDataOf(c, c.inject, noData);
+    if (withData === undefined || !c.inject) return [];
+    const { held } = c.inject;
+    return [
+      { name: c.name, weight: c.weight, share: held / withData, text: `${c.name} held ${held}/${withData}` },
+    ];
+  });
+  return {
+    name: "tolerance",
+    weight,
+    value: weightedMean(tolerated.map((t) => ({ weight: t.weight, value: t.share }))),
+    explanation: tolerated.length
+      ? `weighted share of inject windows held: ${tolerated.map((t) => `${t.text} (weight ${t.weight})`).join(", ")}`
+      : "no check produced data under fault",
+  };
+}
+
+/** Restoration: the (weighted) share of checks that held in every verify window with data. */
+function restorationComponent(input: ScoreInput, weight: number, noData: Set<string>): ScoreComponent {
+  const restored = input.checks.flatMap((c) => {
+    const withData = withDataOf(c, c.verify, noData);
+    if (withData === undefined || !c.verify) return [];
+    return [{ name: c.name, weight: c.weight, value: c.verify.held === withData ? 1 : 0 }];
+  });
+  return {
+    name: "restoration",
+    weight,
+    value: weightedMean(restored),
+    explanation: restored.length
+      ? `checks holding in every verify window: ${restored.filter((r) => r.value === 1).length}/${restored.length}`
+      : "no check produced data after recovery",
+  };
+}
+
+/** Recovery: 1 within the target, target / measured beyond it, 0 when it never came back. */
+function recoveryComponent(input: ScoreInput, weight: number): ScoreComponent {
+  const ttr = input.timeToRecoveryMs;
+  const target = input.recoveryTargetMs;
+  return {
+    name: "recovery",
+    weight,
+    value: ttr === undefined ? undefined : ttr === null ? 0 : ttr <= target ? 1 : target / ttr,
+    explanation:
+      ttr === undefined
+        ? "not measured (no inject phase)"
+        : ttr === null
+          ? "the steady state never came back"
+          : ttr <= target
+            ? `recovered in ${ttr / 1000}s, within the ${target / 1000}s target`
+            : `recovered in ${ttr / 1000}s: target ${target / 1000}s / ${ttr / 1000}s`,
+  };
+}
+
+/** Budget: 1 - errors under fault / errors the SLO allows for that many requests, floored at 0. */
+function budgetComponent(input: ScoreInput, weight: number): ScoreComponent {
+  const { requests, errors } = input.inject;
+  const allowed = input.errorBudgetRate * requests;
+  const budget =
+    requests === 0 ? undefined : allowed === 0 ? (errors === 0 ? 1 : 0) : Math.max(0, 1 - errors / allowed);
+  return {
+    name: "budget",
+    weight,
+    value: budget,
+    explanation:
+      budget === undefined
+        ? "no requests under fault"
+        : `${errors} errors under fault; the ${pct(input.errorBudgetRate)} SLO allows ${round3(allowed)} of ${requests} requests`,
   };
 }
 

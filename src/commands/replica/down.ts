@@ -1,5 +1,5 @@
-import { Flags } from "@oclif/core";
 import { BaseCommand } from "../../cli/base-command.js";
+import { replicaFlag } from "../../cli/flags.js";
 import { type DownResult, replicaDown } from "../../replica/replica.js";
 
 export default class ReplicaDown extends BaseCommand {
@@ -11,7 +11,7 @@ export default class ReplicaDown extends BaseCommand {
   ];
   static override enableJsonFlag = true;
   static override flags = {
-    replica: Flags.string({ description: "replica name", default: "default" }),
+    replica: replicaFlag(),
   };
 
   async run(): Promise<DownResult & { replica: string }> {

@@ -1,5 +1,5 @@
-import { Flags } from "@oclif/core";
 import { BaseCommand } from "../../cli/base-command.js";
+import { replicaFlag } from "../../cli/flags.js";
 import { type ReplicaStatus, replicaStatus } from "../../replica/replica.js";
 
 export default class ReplicaStatusCommand extends BaseCommand {
@@ -8,7 +8,7 @@ export default class ReplicaStatusCommand extends BaseCommand {
   static override examples = ["<%= config.bin %> replica status", "<%= config.bin %> replica status --json"];
   static override enableJsonFlag = true;
   static override flags = {
-    replica: Flags.string({ description: "replica name", default: "default" }),
+    replica: replicaFlag(),
   };
 
   async run(): Promise<ReplicaStatus> {

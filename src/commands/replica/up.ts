@@ -1,5 +1,6 @@
 import { Flags } from "@oclif/core";
 import { BaseCommand } from "../../cli/base-command.js";
+import { replicaOverrideFlag } from "../../cli/flags.js";
 import { abortOnSignals } from "../../cli/signals.js";
 import { type Endpoints, replicaUp } from "../../replica/replica.js";
 import { loadTopology } from "../../replica/topology-file.js";
@@ -19,7 +20,7 @@ Without --topology: the built-in PoP (topologies/default.yaml), with --edges edg
   ];
   static override enableJsonFlag = true;
   static override flags = {
-    replica: Flags.string({ description: "replica name (default: default, or the topology's name)" }),
+    replica: replicaOverrideFlag("replica name (default: default, or the topology's name)"),
     edges: Flags.integer({
       description: "number of edge nodes of the built-in PoP (default 3)",
       min: 1,

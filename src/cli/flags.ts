@@ -1,0 +1,32 @@
+import { Flags } from "@oclif/core";
+import { parseDuration } from "../units.js";
+
+// Flags that several commands share, declared once: what they are called, their type and
+// their default. Each command says in its own words what the flag means to it.
+
+/** `--replica NAME` of a command that acts on a replica that is up: `default` unless given. */
+export const replicaFlag = (description = "replica name") =>
+  Flags.string({ description, default: "default" });
+
+/**
+ * `--replica NAME` of a command where the replica comes from elsewhere unless given (an
+ * experiment's `replica`, a topology file's name): no default.
+ */
+export const replicaOverrideFlag = (description: string) => Flags.string({ description });
+
+/** `--runs-dir DIR`: where run folders (journals, reports) and history.db are. */
+export const runsDirFlag = (description: string) => Flags.string({ description, default: "runs" });
+
+/**
+ * A duration flag (`--for 30s`): its text and its value in milliseconds, parsed with
+ * src/units.ts as experiment files are; `ms` is undefined for text that is not a duration.
+ * The command refuses that (exit 2), together with its other bad input, naming the flag.
+ */
+export interface DurationFlagValue {
+  text: string;
+  ms: number | undefined;
+}
+
+export const durationFlag = Flags.custom<DurationFlagValue>({
+  parse: async (text) => ({ text, ms: parseDuration(text) }),
+});

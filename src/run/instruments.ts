@@ -1,0 +1,69 @@
+import type { Experiment } from "../experiments/schema.js";
+import type { Journal } from "../journal/journal.js";
+import type { CleanupRegistry } from "../lifecycle/cleanup-registry.js";
+import type { Replica } from "../replica/replica.js";
+import { probeKey } from "../steady-state/checks.js";
+import { startLbProbe } from "../steady-state/lb-probe.js";
+import type { LoadDriver, RunningLoad } from "../steady-state/load-driver.js";
+import { type ScheduledProbe, startProbes } from "../steady-state/probes.js";
+import type { FaultSession } from "./fault-session.js";
+import { type ReplicaGuard, replicaContainers, startReplicaGuard } from "./replica-guard.js";
+import type { RunLoop } from "./run-loop.js";
+
+export interface Instruments {
+  load: RunningLoad;
+  probes: { stop(options?: { waitForInFlight?: boolean }): Promise<void> } | undefined;
+  guard: ReplicaGuard;
+}
+
+/**
+ * Starts what measures the run, in this order: the load, the load balancer probe, the
+ * experiment's probes (each stopped by the cleanup registry), and the replica guard.
+ */
+export function startInstruments(context: {
+  experiment: Experiment;
+  replica: Replica;
+  journal: Journal;
+  loop: RunLoop;
+  session: FaultSession;
+  driver: LoadDriver;
+  url: string;
+  maxLoadMs: number;
+}): Instruments {
+  const { experiment, replica, journal, loop, session } = context;
+  const registry: CleanupRegistry = session.registry;
+  const load = context.driver.start(
+    {
+      url: context.url,
+      ratePerSecond: experiment.load.rate,
+      maxDurationMs: context.maxLoadMs,
+      timeoutMs: experiment.load.timeout,
+    },
+    (sample) => loop.addSample(sample),
+  );
+  registry.register("stop the load", async () => {
+    load.stop();
+    await load.finished;
+  });
+  const lbProbe = startLbProbe(replica, (change) =>
+    change.pop
+      ? journal.write({ type: "pop-state", pop: change.edge, state: change.state })
+      : journal.write({ type: "lb-state", edge: change.edge, state: change.state }),
+  );
+  registry.register("stop the load balancer probe", () => lbProbe.stop());
+  const scheduled: ScheduledProbe[] = [
+    ...experiment.steadyState.checks.map((c) => ({ key: probeKey("check", c.name), probe: c.probe })),
+    ...experiment.abort.map((c) => ({ key: probeKey("abort", c.name), probe: c.probe })),
+  ].flatMap((p) => (p.probe ? [{ key: p.key, probe: p.probe }] : []));
+  const probes =
+    scheduled.length > 0
+      ? startProbes(scheduled, replica, loop.t0, (sample) => loop.addProbeSample(sample))
+      : undefined;
+  if (probes) registry.register("stop the probes", () => probes.stop());
+  const guard = startReplicaGuard({
+    list: replicaContainers(replica.topology.replica),
+    excused: () => session.touchedServices(),
+  });
+  loop.watchReplica(guard);
+  return { load, probes, guard };
+}
