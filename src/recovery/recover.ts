@@ -12,7 +12,8 @@ import { isBrownedOut, restoreOrigin } from "../injectors/origin-brownout.js";
 import { STRESS_PREFIX, stopStress, stressTag } from "../injectors/stress.js";
 import { ToxiproxyApi } from "../injectors/toxiproxy.js";
 import { clearEntry, type LedgerEntry, readLedger } from "../lifecycle/ledger.js";
-import { docker, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
+import { LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
+import { engine } from "../replica/engine.js";
 import { execIn } from "../replica/exec.js";
 import type { Replica } from "../replica/replica.js";
 import { containerName, linkTo, POP_ROLES as POP_SERVICE_ROLES } from "../replica/topology.js";
@@ -53,7 +54,7 @@ export async function revertEntry(entry: LedgerEntry, replica: Replica): Promise
     return `${entry.service}: ${state}`;
   }
   if (NETFILTER_KINDS.has(entry.kind)) {
-    const sidecars = await docker().listContainers({
+    const sidecars = await engine().listContainers({
       all: true,
       filters: {
         label: [
@@ -104,7 +105,7 @@ export async function findLeftovers(replica: Replica): Promise<string[]> {
   }
   const api = new ToxiproxyApi(replica.endpoints.toxiproxy);
   for (const { proxy, toxic } of await api.faultlineToxics()) found.push(`toxic ${toxic.name} on ${proxy}`);
-  const containers = await docker().listContainers({
+  const containers = await engine().listContainers({
     all: true,
     filters: { label: [`${LABEL_REPLICA}=${replica.topology.replica}`] },
   });
@@ -153,7 +154,7 @@ export async function recoverReplica(
       recovered.push({ kind: "toxic", target: proxy, what: toxic.name });
     }
   });
-  const containers = await docker().listContainers({
+  const containers = await engine().listContainers({
     all: true,
     filters: { label: [`${LABEL_REPLICA}=${replica.topology.replica}`] },
   });
