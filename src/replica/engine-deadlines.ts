@@ -53,7 +53,7 @@ const ROUTES: [method: string, pattern: RegExp, verb: string, timeoutMs: number]
   ["GET", /^\/version/, "version", DEADLINES.ping],
   ["GET", /^\/containers\/json/, "list containers", DEADLINES.quick],
   ["GET", /^\/images\/json/, "list images", DEADLINES.quick],
-  ["GET", /^\/networks\/?(\?|$)/, "list networks", DEADLINES.quick],
+  ["GET", /^\/networks\/?(?:\?|$)/, "list networks", DEADLINES.quick],
   ["POST", /^\/networks\/create/, "create network", DEADLINES.heavy],
   ["DELETE", /^\/networks\/([^/?]+)/, "remove network", DEADLINES.heavy],
   ["GET", /^\/networks\/([^/?]+)/, "inspect network", DEADLINES.quick],
