@@ -40,9 +40,9 @@ export const DEADLINES = {
   /** Answers the engine gives from memory: ping, version, lists, inspects, logs. */
   quick: 10_000,
   ping: 5_000,
-  /** State changes of one container: start, kill, pause, unpause. */
+  /** State changes of one container that need no new resources: kill, pause, unpause. */
   change: 20_000,
-  /** Work that touches the disk or the network stack: create, remove, networks. */
+  /** Work that touches the disk or the network stack: create, start, remove, networks. */
   heavy: 30_000,
   /** Waiting for a container to exit, or for a command run in a container to complete. */
   wait: 60_000,
@@ -62,8 +62,10 @@ const ROUTES: [method: string, pattern: RegExp, verb: string, timeoutMs: number]
   ["GET", /^\/containers\/([^/?]+)\/logs/, "read the logs of container", DEADLINES.quick],
   ["POST", /^\/containers\/([^/?]+)\/wait/, "wait for container", DEADLINES.wait],
   ["POST", /^\/containers\/([^/?]+)\/exec/, "create an exec in container", DEADLINES.quick],
-  ["POST", /^\/containers\/([^/?]+)\/(stop|restart)/, "$2 container", DEADLINES.heavy],
-  ["POST", /^\/containers\/([^/?]+)\/(start|kill|pause|unpause)/, "$2 container", DEADLINES.change],
+  // A start sets up the container's network namespace and ports: dozens at once (a 50-edge
+  // replica) take seconds each on two cores.
+  ["POST", /^\/containers\/([^/?]+)\/(start|stop|restart)/, "$2 container", DEADLINES.heavy],
+  ["POST", /^\/containers\/([^/?]+)\/(kill|pause|unpause)/, "$2 container", DEADLINES.change],
   ["DELETE", /^\/containers\/([^/?]+)/, "remove container", DEADLINES.heavy],
   ["POST", /^\/exec\/([^/?]+)\/start/, "start exec", DEADLINES.quick],
   ["GET", /^\/exec\/([^/?]+)\/json/, "inspect exec", DEADLINES.quick],

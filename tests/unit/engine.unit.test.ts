@@ -168,9 +168,10 @@ describe("default deadlines", () => {
     expect(deadlineFor("GET", "/_ping")).toEqual({ operation: "ping", timeoutMs: 5_000 });
     expect(deadlineFor("POST", "/containers/abc/start?")).toEqual({
       operation: "start container abc",
-      timeoutMs: 20_000,
+      timeoutMs: 30_000,
     });
     expect(deadlineFor("POST", "/containers/abc/stop?t=10").operation).toBe("stop container abc");
+    expect(deadlineFor("POST", "/containers/abc/kill?signal=SIGKILL").timeoutMs).toBe(20_000);
     expect(deadlineFor("DELETE", "/containers/abc?force=true").operation).toBe("remove container abc");
     expect(deadlineFor("POST", "/containers/create?name=x").timeoutMs).toBe(30_000);
     expect(deadlineFor("GET", "/networks?").operation).toBe("list networks");
