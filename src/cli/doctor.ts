@@ -10,7 +10,7 @@ import { History } from "../history/store.js";
 import { readLedger } from "../lifecycle/ledger.js";
 import { assertNotLocked } from "../lifecycle/lock.js";
 import { stateDir } from "../lifecycle/state.js";
-import { docker } from "../replica/docker.js";
+import { engine } from "../replica/engine.js";
 import { imageFor } from "../replica/topology.js";
 import { VegetaDriver } from "../steady-state/vegeta.js";
 
@@ -36,10 +36,10 @@ function apiAtLeast(version: string): boolean {
 }
 
 async function checkEngine(): Promise<{ finding: Finding; up: boolean }> {
-  const where = process.env.DOCKER_HOST ?? "/var/run/docker.sock";
+  const where = engine().address;
   try {
-    await docker().ping();
-    const v = await docker().version();
+    await engine().ping();
+    const v = await engine().version();
     const ok = apiAtLeast(v.ApiVersion);
     return {
       up: true,
@@ -67,7 +67,7 @@ async function checkImages(engineUp: boolean): Promise<Finding> {
   const wanted = (["origin", "edge", "lb", "prometheus", "toxiproxy", "netfilter"] as const).map(imageFor);
   if (!engineUp)
     return { check: "replica images", status: "fail", detail: "not checked: no Docker engine", fix: SETUP };
-  const present = new Set((await docker().listImages()).flatMap((i) => i.RepoTags ?? []));
+  const present = new Set((await engine().listImages()).flatMap((i) => i.RepoTags ?? []));
   const missing = wanted.filter((image) => !present.has(image));
   return missing.length
     ? {

@@ -1,9 +1,10 @@
+import { Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { replicaFlag } from "../cli/flags.js";
 import { EnvironmentError } from "../errors.js";
 import { acquireLock } from "../lifecycle/lock.js";
-import { type Recovered, recoverReplica } from "../recovery/recover.js";
-import { connectReplica, reviveReplica } from "../replica/replica.js";
+import type { Recovered } from "../recovery/recover.js";
+import { RECOVER_LIMIT_MS, recoverWithin } from "../recovery/recover-within.js";
 
 export default class Recover extends BaseCommand {
   static override description = `Revert every fault that crashed or killed runs left on a replica
@@ -20,6 +21,11 @@ while a live run holds the replica.`;
   static override enableJsonFlag = true;
   static override flags = {
     replica: replicaFlag("replica to recover"),
+    timeout: Flags.integer({
+      description: "seconds recover may take in all; what is left then is reported",
+      default: RECOVER_LIMIT_MS / 1000,
+      min: 1,
+    }),
   };
 
   async run(): Promise<{ replica: string; started: string[]; recovered: Recovered[]; errors: string[] }> {
@@ -31,9 +37,9 @@ while a live run holds the replica.`;
     let recovered: Recovered[];
     let errors: string[];
     try {
-      started = await reviveReplica(flags.replica, (m) => this.log(m));
-      const replica = await connectReplica(flags.replica);
-      ({ recovered, errors } = await recoverReplica(replica));
+      ({ started, recovered, errors } = await recoverWithin(flags.replica, flags.timeout * 1000, (m) =>
+        this.log(m),
+      ));
     } finally {
       release();
     }

@@ -4,6 +4,8 @@
  * the failures are reported together (the first one as the cause). Drained in `finally`,
  * on SIGINT/SIGTERM, and by `faultline recover` for what a crashed run left behind.
  */
+import { TimeLimitError, withTimeLimit } from "./time-limit.js";
+
 export interface CleanupEntry {
   readonly description: string;
   /** Runs this entry's undo now and removes it from the registry. Idempotent. */
@@ -29,9 +31,19 @@ interface Pending {
   done: Promise<void> | undefined;
 }
 
+/** How long a drain may take in all, unless the registry or the call says otherwise. */
+export const DRAIN_LIMIT_MS = 60_000;
+
+export interface DrainOptions {
+  /** The drain's total time limit; what is not undone by then is reported, not waited for. */
+  limitMs?: number;
+}
+
 export class CleanupRegistry {
   private readonly entries: Pending[] = [];
   private draining: Promise<void> | undefined;
+
+  constructor(private readonly options: DrainOptions = {}) {}
 
   get size(): number {
     return this.entries.length;
@@ -58,22 +70,47 @@ export class CleanupRegistry {
     return entry.done;
   }
 
-  /** Undoes everything still registered, newest first. Concurrent calls share one drain. */
-  drain(): Promise<void> {
-    this.draining ??= (async () => {
-      const failures: { description: string; error: unknown }[] = [];
-      while (this.entries.length > 0) {
-        const entry = this.entries[this.entries.length - 1] as Pending;
-        try {
-          await this.run(entry);
-        } catch (error) {
-          failures.push({ description: entry.description, error });
-        }
-      }
-      if (failures.length > 0) throw new CleanupError(failures);
-    })().finally(() => {
+  /**
+   * Undoes everything still registered, newest first. Concurrent calls share one drain. The
+   * drain has a total time limit (DRAIN_LIMIT_MS by default): when it runs out, the Docker
+   * calls still in flight are aborted, and every entry not undone yet is reported in the
+   * CleanupError with the time limit as its error; those entries stay registered.
+   */
+  drain(options: DrainOptions = {}): Promise<void> {
+    const limitMs = options.limitMs ?? this.options.limitMs ?? DRAIN_LIMIT_MS;
+    this.draining ??= this.drainWithin(limitMs).finally(() => {
       this.draining = undefined;
     });
     return this.draining;
+  }
+
+  private async drainWithin(limitMs: number): Promise<void> {
+    const failures: { description: string; error: unknown }[] = [];
+    const seen: Pending[] = [];
+    const finished = new Set<Pending>();
+    try {
+      await withTimeLimit("undoing what was applied", limitMs, async (signal) => {
+        while (this.entries.length > 0 && !signal.aborted) {
+          const entry = this.entries[this.entries.length - 1] as Pending;
+          seen.push(entry);
+          try {
+            await this.run(entry);
+          } catch (error) {
+            failures.push({ description: entry.description, error });
+          }
+          finished.add(entry);
+        }
+      });
+    } catch (error) {
+      if (!(error instanceof TimeLimitError)) throw error;
+      // Whatever was not undone when the limit ran out: the entry in progress, then the rest.
+      const left = [...seen, ...[...this.entries].reverse()].filter((e, i, all) => all.indexOf(e) === i);
+      const unfinished = left.filter((e) => !finished.has(e));
+      throw new CleanupError([
+        ...failures,
+        ...unfinished.map((e) => ({ description: e.description, error })),
+      ]);
+    }
+    if (failures.length > 0) throw new CleanupError(failures);
   }
 }

@@ -2,7 +2,8 @@ import { errorMessage } from "../errors.js";
 import type { Recovered, ReplicaContainer, SweepContext } from "../faults/fault-kind.js";
 import { allLeftovers, kindNamed } from "../faults/registry.js";
 import { clearEntry, type LedgerEntry, readLedger } from "../lifecycle/ledger.js";
-import { docker, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
+import { LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
+import { engine } from "../replica/engine.js";
 import type { Replica } from "../replica/replica.js";
 
 // What a crashed run left, reverted: first what the fault ledger records (each entry by its
@@ -37,7 +38,7 @@ export async function revertLedger(replica: Replica, runId?: string): Promise<Re
 
 /** The replica's containers (its PoP services, instruments and fault sidecars), listed once. */
 async function replicaContainers(replica: Replica): Promise<ReplicaContainer[]> {
-  const containers = await docker().listContainers({
+  const containers = await engine().listContainers({
     all: true,
     filters: { label: [`${LABEL_REPLICA}=${replica.topology.replica}`] },
   });

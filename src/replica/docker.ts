@@ -1,5 +1,6 @@
-import Docker from "dockerode";
+import type Docker from "dockerode";
 import { EnvironmentError, errorMessage } from "../errors.js";
+import { type DockerEngine, EngineTimeoutError, engine, rawClient } from "./engine.js";
 
 export const LABEL_REPLICA = "faultline.replica";
 export const LABEL_ROLE = "faultline.role";
@@ -10,36 +11,49 @@ export const LABEL_FAULT = "faultline.fault";
 /** The role label of netfilter sidecars: containers of a fault's, not of the PoP's. */
 export const SIDECAR_ROLE = "netfilter";
 
-let shared: Docker | undefined;
-
-/** One Docker client per process, talking to DOCKER_HOST or the local socket. */
+/**
+ * The raw dockerode client of the process (its requests carry default deadlines all the same).
+ * @deprecated Only src/injectors use it, until they move to `engine()` (src/replica/engine.ts).
+ */
 export function docker(): Docker {
-  shared ??= new Docker();
-  return shared;
+  return rawClient();
 }
 
 /** Fails with an EnvironmentError (exit 4) when no engine answers. */
-export async function ensureEngine(client: Docker = docker()): Promise<void> {
+export async function ensureEngine(client: DockerEngine = engine()): Promise<void> {
   try {
     await client.ping();
   } catch (error) {
-    const where = process.env.DOCKER_HOST ?? "/var/run/docker.sock";
-    throw new EnvironmentError(`no Docker engine is reachable at ${where} (${errorMessage(error)})`, {
-      suggestion: "run scripts/setup.sh (on Debian as root it installs and starts one), or start Docker",
-      cause: error,
-    });
+    if (error instanceof EngineTimeoutError) throw error;
+    throw new EnvironmentError(
+      `no Docker engine is reachable at ${client.address} (${errorMessage(error)})`,
+      {
+        suggestion: "run scripts/setup.sh (on Debian as root it installs and starts one), or start Docker",
+        cause: error,
+      },
+    );
   }
 }
 
+function statusOf(error: unknown): unknown {
+  return typeof error === "object" && error !== null && "statusCode" in error ? error.statusCode : undefined;
+}
+
 export function isNotFound(error: unknown): boolean {
-  return typeof error === "object" && error !== null && "statusCode" in error && error.statusCode === 404;
+  return statusOf(error) === 404;
 }
 
 /** 304 from start/stop: the container was already in that state (someone else got there first). */
 export function isNotModified(error: unknown): boolean {
-  return typeof error === "object" && error !== null && "statusCode" in error && error.statusCode === 304;
+  return statusOf(error) === 304;
 }
 
+/** 409: the object is in a state that refuses the call (a network with endpoints, a name in use). */
 export function isConflict(error: unknown): boolean {
-  return typeof error === "object" && error !== null && "statusCode" in error && error.statusCode === 409;
+  return statusOf(error) === 409;
+}
+
+/** 403: the engine forbids the call (a network in use, on some engine versions). */
+export function isForbidden(error: unknown): boolean {
+  return statusOf(error) === 403;
 }

@@ -1,5 +1,4 @@
 import { createServer } from "node:net";
-import type Docker from "dockerode";
 import { Toxiproxy } from "toxiproxy-node-client";
 import { EnvironmentError, errorMessage, InvalidInputError } from "../errors.js";
 import { clearEntry, readLedger } from "../lifecycle/ledger.js";
@@ -16,15 +15,16 @@ import {
   toxiproxyProxies,
 } from "./configs.js";
 import {
-  docker,
   ensureEngine,
+  isConflict,
+  isForbidden,
   isNotFound,
   isNotModified,
   LABEL_REPLICA,
   LABEL_ROLE,
   LABEL_SERVICE,
 } from "./docker.js";
-import { demuxDockerStream, execIn } from "./exec.js";
+import { type DockerEngine, engine } from "./engine.js";
 import {
   containerName,
   defaultTopology,
@@ -97,7 +97,7 @@ function labelFilter(replica: string): { label: string[] } {
   return { label: [`${LABEL_REPLICA}=${replica}`] };
 }
 
-async function listContainers(client: Docker, replica: string) {
+async function listContainers(client: DockerEngine, replica: string) {
   return client.listContainers({ all: true, filters: labelFilter(replica) });
 }
 
@@ -140,7 +140,7 @@ export async function replicaUp(options: UpOptions = {}): Promise<UpResult> {
   }
   const progress = options.onProgress ?? (() => {});
   const started = Date.now();
-  const client = docker();
+  const client = engine();
   await ensureEngine(client);
   const timeoutMs = options.timeoutMs ?? 120_000;
 
@@ -200,7 +200,7 @@ export async function replicaUp(options: UpOptions = {}): Promise<UpResult> {
 }
 
 async function createReplica(
-  client: Docker,
+  client: DockerEngine,
   topology: Topology,
   progress: (m: string) => void,
 ): Promise<void> {
@@ -229,7 +229,7 @@ async function createReplica(
 
 /** Waits for a (re)started Toxiproxy's API, then creates every link's proxy. */
 async function populateToxiproxy(
-  client: Docker,
+  client: DockerEngine,
   topology: Topology,
   progress: (m: string) => void,
 ): Promise<void> {
@@ -279,7 +279,7 @@ export async function reviveReplica(
   name: string,
   progress: (m: string) => void = () => {},
 ): Promise<string[]> {
-  const client = docker();
+  const client = engine();
   await ensureEngine(client);
   const containers = await listContainers(client, name);
   const raw = containers.find((c) => c.Labels[LABEL_ROLE] === "toxiproxy")?.Labels[LABEL_TOPOLOGY];
@@ -293,12 +293,9 @@ export async function reviveReplica(
   );
   const start = async (service: Service) => {
     // A watchdog reverting a node-kill may start the same container at the same moment.
-    await client
-      .getContainer(containerName(topology, service.name))
-      .start()
-      .catch((error: unknown) => {
-        if (!isNotModified(error)) throw error;
-      });
+    await client.startContainer(containerName(topology, service.name)).catch((error: unknown) => {
+      if (!isNotModified(error)) throw error;
+    });
     progress(`started ${service.name} (it was ${stateOf(service.name)})`);
   };
   const toxiproxy = stopped.find((s) => s.role === "toxiproxy");
@@ -312,7 +309,7 @@ export async function reviveReplica(
     );
     await Promise.all(
       running.map(async (s) => {
-        await execIn(containerName(topology, s.name), ["nginx", "-s", "reload"]);
+        await client.exec(containerName(topology, s.name), ["nginx", "-s", "reload"]);
         progress(`reloaded ${s.name} (Toxiproxy restarted)`);
       }),
     );
@@ -347,7 +344,7 @@ function envFor(topology: Topology, service: Service): string[] {
   }
 }
 
-async function startService(client: Docker, topology: Topology, service: Service): Promise<void> {
+async function startService(client: DockerEngine, topology: Topology, service: Service): Promise<void> {
   const name = containerName(topology, service.name);
   const ports = Object.fromEntries(service.publish.map((p) => [`${p}/tcp`, {}]));
   // Host ports are chosen here rather than by Docker: a container restarted by a node-kill
@@ -361,9 +358,9 @@ async function startService(client: Docker, topology: Topology, service: Service
     [LABEL_SERVICE]: service.name,
   };
   if (service.role === "toxiproxy") labels[LABEL_TOPOLOGY] = JSON.stringify(topology);
-  let container: Docker.Container;
+  let id: string;
   try {
-    container = await client.createContainer({
+    id = await client.createContainer({
       name,
       Image: service.image,
       Hostname: service.name,
@@ -397,7 +394,7 @@ async function startService(client: Docker, topology: Topology, service: Service
     }
     throw error;
   }
-  await container.start();
+  await client.startContainer(id);
 }
 
 function freeLoopbackPort(): Promise<number> {
@@ -413,9 +410,9 @@ function freeLoopbackPort(): Promise<number> {
   });
 }
 
-async function readEndpoints(client: Docker, topology: Topology): Promise<Endpoints> {
+async function readEndpoints(client: DockerEngine, topology: Topology): Promise<Endpoints> {
   const hostPort = async (service: string, port: number): Promise<string> => {
-    const info = await client.getContainer(containerName(topology, service)).inspect();
+    const info = await client.inspectContainer(containerName(topology, service));
     const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
     if (!binding?.HostPort) throw new EnvironmentError(`${service} has no published port for ${port}`);
     return `http://127.0.0.1:${binding.HostPort}`;
@@ -435,7 +432,7 @@ async function readEndpoints(client: Docker, topology: Topology): Promise<Endpoi
 
 /** Attaches to a running replica; fails with a suggestion when it is not up. */
 export async function connectReplica(name = "default"): Promise<Replica> {
-  const client = docker();
+  const client = engine();
   await ensureEngine(client);
   const containers = await listContainers(client, name);
   const toxiproxy = containers.find((c) => c.Labels[LABEL_ROLE] === "toxiproxy");
@@ -566,14 +563,13 @@ class ServiceExitedError extends EnvironmentError {}
 
 /** Fails at once, with the service's last log lines, when a container of the replica has exited. */
 async function assertAllRunning(topology: Topology): Promise<void> {
-  const client = docker();
+  const client = engine();
   const containers = await listContainers(client, topology.replica);
   const dead = containers.find((c) => c.State !== "running");
   if (!dead) return;
   const logs = await client
-    .getContainer(dead.Id)
-    .logs({ stdout: true, stderr: true, tail: 5 })
-    .then((buffer) => demuxDockerStream(buffer).trim())
+    .containerLogs(dead.Id, { tail: 5 })
+    .then((text) => text.trim())
     .catch(() => "");
   throw new ServiceExitedError(
     `${dead.Labels[LABEL_SERVICE] ?? dead.Id} of replica ${topology.replica} is ${dead.State}${logs ? `; its last log lines:\n${logs}` : ""}`,
@@ -590,14 +586,14 @@ export interface DownResult {
 
 /** Removes every container and network labelled with this replica's name, nothing else. */
 export async function replicaDown(name = "default"): Promise<DownResult> {
-  const client = docker();
+  const client = engine();
   await ensureEngine(client);
   const containers = await listContainers(client, name);
   const removed: string[] = [];
   await Promise.all(
     containers.map(async (c) => {
       try {
-        await client.getContainer(c.Id).remove({ force: true, v: true });
+        await client.removeContainer(c.Id, { force: true, volumes: true });
         removed.push(c.Names[0]?.replace(/^\//, "") ?? c.Id);
       } catch (error) {
         if (!isNotFound(error)) throw error;
@@ -609,14 +605,12 @@ export async function replicaDown(name = "default"): Promise<DownResult> {
   const kept: string[] = [];
   for (const n of networks) {
     try {
-      await client.getNetwork(n.Id).remove();
+      await client.removeNetwork(n.Id);
       removedNetworks.push(n.Name);
     } catch (error) {
       if (isNotFound(error)) continue;
       // A container Faultline does not own is still attached: it is not ours to disconnect.
-      const status =
-        typeof error === "object" && error && "statusCode" in error ? error.statusCode : undefined;
-      if (status === 403 || status === 409) {
+      if (isConflict(error) || isForbidden(error)) {
         kept.push(`${n.Name} (containers without the replica's label are still attached)`);
         continue;
       }
@@ -634,7 +628,7 @@ export async function replicaDown(name = "default"): Promise<DownResult> {
 }
 
 export async function replicaStatus(name = "default"): Promise<ReplicaStatus> {
-  const client = docker();
+  const client = engine();
   await ensureEngine(client);
   const containers = await listContainers(client, name);
   if (containers.length === 0) return { replica: name, exists: false, services: [] };

@@ -66,166 +66,184 @@ const popSchema = z.strictObject({
   weight: z.number().int().min(1).max(256).optional().describe("weighted policy: its share of clients (1)"),
 });
 
-export const topologySchema = z
-  .strictObject({
-    version: z.literal(1, { error: "expected version: 1" }),
-    name: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, {
-        message: "expected a replica name of lowercase letters, digits and dashes (at most 31)",
-      })
-      .describe("the replica's name: its containers are faultline-<name>-<service>"),
-    description: z.string().optional(),
-    edges: edgesSchema.optional(),
-    loadBalancer: loadBalancerFields
-      .optional()
-      .describe("the single PoP's load balancer (with pops: each PoP's own)"),
-    pops: z
-      .array(popSchema)
-      .min(2, { message: "expected at least two PoPs (a single PoP is `edges:` without `pops:`)" })
-      .optional()
-      .describe("several PoPs behind a global traffic layer"),
-    global: z
-      .strictObject({
-        policy: z
-          .enum(policies, { error: `expected policy to be one of ${policies.join(", ")}` })
-          .default("primary-backup"),
-        healthCheck: healthCheckSchema("a PoP"),
-      })
-      .optional()
-      .describe("the global traffic layer in front of the PoPs"),
-    origin: z
-      .strictObject({
-        shield: z.boolean().default(false).describe("put a shield PoP in front of the origin"),
-      })
-      .optional(),
-    links: z
-      .strictObject({
-        direct: z
-          .array(z.string())
-          .default([])
-          .describe("links that bypass Toxiproxy (no fault can act on them)"),
-      })
-      .optional(),
-  })
-  .superRefine((spec, ctx) => {
-    const issue = (path: (string | number)[], message: string) =>
-      ctx.addIssue({ code: "custom", path, message });
-    if (spec.pops && spec.edges !== undefined) {
+const topologyFields = z.strictObject({
+  version: z.literal(1, { error: "expected version: 1" }),
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, {
+      message: "expected a replica name of lowercase letters, digits and dashes (at most 31)",
+    })
+    .describe("the replica's name: its containers are faultline-<name>-<service>"),
+  description: z.string().optional(),
+  edges: edgesSchema.optional(),
+  loadBalancer: loadBalancerFields
+    .optional()
+    .describe("the single PoP's load balancer (with pops: each PoP's own)"),
+  pops: z
+    .array(popSchema)
+    .min(2, { message: "expected at least two PoPs (a single PoP is `edges:` without `pops:`)" })
+    .optional()
+    .describe("several PoPs behind a global traffic layer"),
+  global: z
+    .strictObject({
+      policy: z
+        .enum(policies, { error: `expected policy to be one of ${policies.join(", ")}` })
+        .default("primary-backup"),
+      healthCheck: healthCheckSchema("a PoP"),
+    })
+    .optional()
+    .describe("the global traffic layer in front of the PoPs"),
+  origin: z
+    .strictObject({
+      shield: z.boolean().default(false).describe("put a shield PoP in front of the origin"),
+    })
+    .optional(),
+  links: z
+    .strictObject({
+      direct: z
+        .array(z.string())
+        .default([])
+        .describe("links that bypass Toxiproxy (no fault can act on them)"),
+    })
+    .optional(),
+});
+type Fields = z.infer<typeof topologyFields>;
+type Issue = (path: (string | number)[], message: string) => void;
+
+/** One PoP (edges) or several (pops), and what goes with each. */
+function checkShape(spec: Fields, issue: Issue): void {
+  if (spec.pops && spec.edges !== undefined) {
+    issue(
+      ["edges"],
+      "expected either edges (one PoP) or pops (several), not both; move the edges into a PoP",
+    );
+  }
+  if (!spec.pops && spec.edges === undefined) {
+    issue([], "expected edges (one PoP, e.g. edges: 3) or pops (several PoPs)");
+  }
+  if (!spec.pops) {
+    if (spec.global) issue(["global"], "expected global only with pops (it steers clients between PoPs)");
+    if (spec.origin?.shield) issue(["origin", "shield"], "expected a shield only with pops");
+  }
+  if (spec.pops && spec.loadBalancer)
+    issue(["loadBalancer"], "expected loadBalancer inside each PoP with pops (pops[].loadBalancer)");
+  const policy = spec.global?.policy ?? "primary-backup";
+  spec.pops?.forEach((pop, p) => {
+    if (policy === "weighted" && pop.role !== undefined)
       issue(
-        ["edges"],
-        "expected either edges (one PoP) or pops (several), not both; move the edges into a PoP",
+        ["pops", p, "role"],
+        "expected role only with global.policy: primary-backup (weighted uses weight)",
       );
-    }
-    if (!spec.pops && spec.edges === undefined) {
-      issue([], "expected edges (one PoP, e.g. edges: 3) or pops (several PoPs)");
-    }
-    if (!spec.pops) {
-      if (spec.global) issue(["global"], "expected global only with pops (it steers clients between PoPs)");
-      if (spec.origin?.shield) issue(["origin", "shield"], "expected a shield only with pops");
-    }
-    if (spec.pops && spec.loadBalancer)
-      issue(["loadBalancer"], "expected loadBalancer inside each PoP with pops (pops[].loadBalancer)");
-    const policy = spec.global?.policy ?? "primary-backup";
-    spec.pops?.forEach((pop, p) => {
-      if (policy === "weighted" && pop.role !== undefined)
-        issue(
-          ["pops", p, "role"],
-          "expected role only with global.policy: primary-backup (weighted uses weight)",
-        );
-      if (policy === "primary-backup" && pop.weight !== undefined)
-        issue(
-          ["pops", p, "weight"],
-          "expected weight only with global.policy: weighted (primary-backup uses role)",
-        );
-    });
-    const seen = new Map<string, string>();
-    const claim = (name: string, path: (string | number)[], what: string) => {
-      const where = path
-        .map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`))
-        .join("")
-        .replace(/^\./, "");
-      const first = seen.get(name);
-      if (first !== undefined) {
-        issue(path, `expected unique names; "${name}" (${what}) is also ${first}`);
-        return;
-      }
-      if (reserved.includes(name)) {
-        issue(
-          path,
-          `expected a name other than ${reserved.join(", ")} (those are the replica's other services)`,
-        );
-        return;
-      }
-      seen.set(name, where);
-    };
-    if (Array.isArray(spec.edges))
-      spec.edges.forEach((name, i) => {
-        claim(name, ["edges", i], "an edge");
-      });
-    const duplicatePops = new Set<number>();
-    spec.pops?.forEach((pop, p) => {
-      if (seen.has(pop.name)) duplicatePops.add(p);
-      claim(pop.name, ["pops", p, "name"], "a PoP");
-      // A PoP named twice is one error, not four.
-      if (duplicatePops.has(p)) return;
-      for (const suffix of ["lb", "uplink", "ingress"]) {
-        // Checked whichever comes first: pops [a-lb, a] clash as [a, a-lb] do.
-        const generated = `${pop.name}-${suffix}`;
-        const first = seen.get(generated);
-        if (first !== undefined)
-          issue(
-            ["pops", p, "name"],
-            `expected unique names; "${generated}" (its ${suffix}) is also ${first}`,
-          );
-        else seen.set(generated, `pops[${p}] (its ${suffix})`);
-      }
-    });
-    spec.pops?.forEach((pop, p) => {
-      // Listed names are claimed where they are written; generated ones (edges: N) at `edges`.
-      // A PoP whose name is taken already has its error; its generated edges would repeat it.
-      if (duplicatePops.has(p)) return;
-      edgeNames(pop.name, pop.edges).forEach((name, i) => {
-        claim(name, Array.isArray(pop.edges) ? ["pops", p, "edges", i] : ["pops", p, "edges"], "an edge");
-      });
-    });
-    const checks: { check: typeof DEFAULT_CHECK; path: (string | number)[] }[] = [
-      { check: (spec.loadBalancer ?? DEFAULT_LB).healthCheck, path: ["loadBalancer", "healthCheck"] },
-      ...(spec.pops ?? []).map((pop, p) => ({
-        check: pop.loadBalancer.healthCheck,
-        path: ["pops", p, "loadBalancer", "healthCheck"],
-      })),
-      ...(spec.global ? [{ check: spec.global.healthCheck, path: ["global", "healthCheck"] }] : []),
-    ];
-    for (const { check, path } of checks) {
-      if (check.interval < 100 || check.timeout < 100)
-        issue(path, "expected interval and timeout of at least 100ms");
-    }
-    const total = spec.pops?.reduce((n, pop) => n + edgeNames(pop.name, pop.edges).length, 0) ?? 0;
-    if (total > MAX_EDGES) issue(["pops"], `expected at most ${MAX_EDGES} edges in all, got ${total}`);
-    if (spec.pops && (spec.global?.policy ?? "primary-backup") === "primary-backup") {
-      const primaries = spec.pops.filter(
-        (pop, i) => (pop.role ?? (i === 0 ? "primary" : "backup")) === "primary",
+    if (policy === "primary-backup" && pop.weight !== undefined)
+      issue(
+        ["pops", p, "weight"],
+        "expected weight only with global.policy: weighted (primary-backup uses role)",
       );
-      if (primaries.length === 0) issue(["pops"], "expected at least one PoP with role: primary");
+  });
+}
+
+/** Every service, PoP and generated name is unique and none is one of the replica's own. */
+function checkNames(spec: Fields, issue: Issue): void {
+  const seen = new Map<string, string>();
+  const claim = (name: string, path: (string | number)[], what: string) => {
+    const where = path
+      .map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`))
+      .join("")
+      .replace(/^\./, "");
+    const first = seen.get(name);
+    if (first !== undefined) {
+      issue(path, `expected unique names; "${name}" (${what}) is also ${first}`);
+      return;
     }
-    const direct = spec.links?.direct ?? [];
-    if (direct.length) {
-      let links: string[] = [];
-      try {
-        links = topologyFromSpec(spec).links.map((l) => l.name);
-      } catch {
-        return;
-      }
-      direct.forEach((name, i) => {
-        if (!links.includes(name))
-          issue(
-            ["links", "direct", i],
-            `expected the name of one of this topology's links (${links.join(", ")}), got "${name}"`,
-          );
-      });
+    if (reserved.includes(name)) {
+      issue(
+        path,
+        `expected a name other than ${reserved.join(", ")} (those are the replica's other services)`,
+      );
+      return;
+    }
+    seen.set(name, where);
+  };
+  if (Array.isArray(spec.edges))
+    spec.edges.forEach((name, i) => {
+      claim(name, ["edges", i], "an edge");
+    });
+  const duplicatePops = new Set<number>();
+  spec.pops?.forEach((pop, p) => {
+    if (seen.has(pop.name)) duplicatePops.add(p);
+    claim(pop.name, ["pops", p, "name"], "a PoP");
+    // A PoP named twice is one error, not four.
+    if (duplicatePops.has(p)) return;
+    for (const suffix of ["lb", "uplink", "ingress"]) {
+      // Checked whichever comes first: pops [a-lb, a] clash as [a, a-lb] do.
+      const generated = `${pop.name}-${suffix}`;
+      const first = seen.get(generated);
+      if (first !== undefined)
+        issue(["pops", p, "name"], `expected unique names; "${generated}" (its ${suffix}) is also ${first}`);
+      else seen.set(generated, `pops[${p}] (its ${suffix})`);
     }
   });
+  spec.pops?.forEach((pop, p) => {
+    // Listed names are claimed where they are written; generated ones (edges: N) at `edges`.
+    // A PoP whose name is taken already has its error; its generated edges would repeat it.
+    if (duplicatePops.has(p)) return;
+    edgeNames(pop.name, pop.edges).forEach((name, i) => {
+      claim(name, Array.isArray(pop.edges) ? ["pops", p, "edges", i] : ["pops", p, "edges"], "an edge");
+    });
+  });
+}
+
+/** Health checks that HAProxy can keep, the edge count, and a primary PoP. */
+function checkLimits(spec: Fields, issue: Issue): void {
+  const checks: { check: typeof DEFAULT_CHECK; path: (string | number)[] }[] = [
+    { check: (spec.loadBalancer ?? DEFAULT_LB).healthCheck, path: ["loadBalancer", "healthCheck"] },
+    ...(spec.pops ?? []).map((pop, p) => ({
+      check: pop.loadBalancer.healthCheck,
+      path: ["pops", p, "loadBalancer", "healthCheck"],
+    })),
+    ...(spec.global ? [{ check: spec.global.healthCheck, path: ["global", "healthCheck"] }] : []),
+  ];
+  for (const { check, path } of checks) {
+    if (check.interval < 100 || check.timeout < 100)
+      issue(path, "expected interval and timeout of at least 100ms");
+  }
+  const total = spec.pops?.reduce((n, pop) => n + edgeNames(pop.name, pop.edges).length, 0) ?? 0;
+  if (total > MAX_EDGES) issue(["pops"], `expected at most ${MAX_EDGES} edges in all, got ${total}`);
+  if (spec.pops && (spec.global?.policy ?? "primary-backup") === "primary-backup") {
+    const primaries = spec.pops.filter(
+      (pop, i) => (pop.role ?? (i === 0 ? "primary" : "backup")) === "primary",
+    );
+    if (primaries.length === 0) issue(["pops"], "expected at least one PoP with role: primary");
+  }
+}
+
+/** Each direct link is one of the topology's links. */
+function checkDirectLinks(spec: Fields, issue: Issue): void {
+  const direct = spec.links?.direct ?? [];
+  if (direct.length) {
+    let links: string[] = [];
+    try {
+      links = topologyFromSpec(spec).links.map((l) => l.name);
+    } catch {
+      return;
+    }
+    direct.forEach((name, i) => {
+      if (!links.includes(name))
+        issue(
+          ["links", "direct", i],
+          `expected the name of one of this topology's links (${links.join(", ")}), got "${name}"`,
+        );
+    });
+  }
+}
+
+export const topologySchema = topologyFields.superRefine((spec, ctx) => {
+  const issue: Issue = (path, message) => ctx.addIssue({ code: "custom", path, message });
+  checkShape(spec, issue);
+  checkNames(spec, issue);
+  checkLimits(spec, issue);
+  checkDirectLinks(spec, issue);
+});
 export type TopologySpec = z.infer<typeof topologySchema>;
 
 function edgeNames(prefix: string | undefined, edges: number | string[]): string[] {

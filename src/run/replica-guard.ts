@@ -1,5 +1,6 @@
 import { errorMessage } from "../errors.js";
-import { docker, LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
+import { LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
+import { engine } from "../replica/engine.js";
 import { SERVICE_ROLES } from "../replica/topology.js";
 
 // The replica guard: while a run holds a replica, it checks once a second that the Docker
@@ -38,11 +39,10 @@ const WATCHED_ROLES: ReadonlySet<string> = new Set(SERVICE_ROLES);
 /** Lists a replica's service containers (not netfilter sidecars, not unlabelled ones). */
 export function replicaContainers(replica: string): ReplicaGuardOptions["list"] {
   return async (signal) => {
-    const containers = await docker().listContainers({
-      all: true,
-      filters: { label: [`${LABEL_REPLICA}=${replica}`] },
-      abortSignal: signal,
-    });
+    const containers = await engine().listContainers(
+      { all: true, filters: { label: [`${LABEL_REPLICA}=${replica}`] } },
+      { signal },
+    );
     return containers
       .filter((c) => WATCHED_ROLES.has(c.Labels[LABEL_ROLE] ?? ""))
       .map((c) => ({ service: c.Labels[LABEL_SERVICE] ?? c.Id, id: c.Id, state: c.State }));

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { errorMessage } from "../errors.js";
 import type { CommandProbe, HttpProbe, Probe } from "../experiments/check-schema.js";
+import { isConflict, isNotFound } from "../replica/docker.js";
 import { execIn } from "../replica/exec.js";
 import type { Replica } from "../replica/replica.js";
 import { containerName } from "../replica/topology.js";
@@ -209,15 +210,15 @@ async function runInContainer(
   // `timeout` inside the container stops the command there; the race stops our wait.
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
   const container = containerName(replica.topology, service);
-  const exec = execIn(container, ["timeout", "-s", "KILL", String(seconds), ...argv]).catch(
-    (error: unknown) => {
-      // The engine answers 409 for a stopped or paused container, 404 for a missing one.
-      const status = (error as { statusCode?: number }).statusCode;
-      if (status === 409) throw new Error(`${service} is not running (stopped or paused)`);
-      if (status === 404) throw new Error(`${service} has no container (${container})`);
-      throw error;
-    },
-  );
+  // The exec's own deadline, a little after the race below, releases its connection.
+  const exec = execIn(container, ["timeout", "-s", "KILL", String(seconds), ...argv], {
+    timeoutMs: timeoutMs + 2000,
+  }).catch((error: unknown) => {
+    // The engine answers 409 for a stopped or paused container, 404 for a missing one.
+    if (isConflict(error)) throw new Error(`${service} is not running (stopped or paused)`);
+    if (isNotFound(error)) throw new Error(`${service} has no container (${container})`);
+    throw error;
+  });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
