@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Fault, faultSchema } from "../src/experiments/schema.js";
 import type { AppliedFault } from "../src/faults/fault-kind.js";
 import { kindOf } from "../src/faults/registry.js";
-import { docker } from "../src/replica/docker.js";
+import { rawClient } from "../src/replica/engine.js";
 import { type Replica, replicaDown, replicaUp } from "../src/replica/replica.js";
 import { containerName } from "../src/replica/topology.js";
 import { ms, record, summarize } from "./support.js";
@@ -132,7 +132,7 @@ it("kill, packet loss and partition on an edge: decision to effect, and to rever
     { name: "partition", fault: faultSchema.parse({ fault: "partition", target: "edge-1", for: "10s" }) },
   ];
   const figures: Record<string, unknown> = {};
-  const container = docker().getContainer(containerName(replica.topology, "edge-1"));
+  const container = rawClient().getContainer(containerName(replica.topology, "edge-1"));
   for (const kind of kinds) {
     const effect: number[] = [];
     const revert: number[] = [];

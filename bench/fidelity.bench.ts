@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { faultSchema } from "../src/experiments/schema.js";
 import { kindOf } from "../src/faults/registry.js";
-import { docker } from "../src/replica/docker.js";
+import { rawClient } from "../src/replica/engine.js";
 import { execIn } from "../src/replica/exec.js";
 import { type Replica, replicaDown, replicaUp } from "../src/replica/replica.js";
 import { containerName, imageFor } from "../src/replica/topology.js";
@@ -83,8 +83,8 @@ async function rxPackets(): Promise<number> {
 
 /** Packets dropped by Faultline's loss rules in edge-1's namespace (their iptables counters). */
 async function droppedPackets(): Promise<number> {
-  const edge = await docker().getContainer(containerName(replica.topology, "edge-1")).inspect();
-  const container = await docker().createContainer({
+  const edge = await rawClient().getContainer(containerName(replica.topology, "edge-1")).inspect();
+  const container = await rawClient().createContainer({
     Image: imageFor("netfilter"),
     Entrypoint: ["sh", "-c", "iptables -w -L -v -x -n"],
     HostConfig: { NetworkMode: `container:${edge.Id}`, CapAdd: ["NET_ADMIN"] },

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { InvalidInputError } from "../errors.js";
 import { waitUntil } from "../lifecycle/wait.js";
-import { docker, isNotFound, isNotModified } from "../replica/docker.js";
+import { isNotFound, isNotModified } from "../replica/docker.js";
+import { engine } from "../replica/engine.js";
 import { containerName, POP_ROLES, type Topology } from "../replica/topology.js";
 import type { FaultKindModule, Leftovers } from "./fault-kind.js";
 import { faultTiming } from "./fields.js";
@@ -47,17 +48,18 @@ export type NodeKillFault = z.infer<typeof nodeKillFaultSchema>;
 
 /** Brings a container back to running, whatever state a fault (or a crash) left it in. */
 export async function ensureRunning(name: string): Promise<"started" | "unpaused" | "running"> {
-  const container = docker().getContainer(name);
-  const info = await container.inspect();
+  const info = await engine().inspectContainer(name);
   if (info.State.Paused) {
-    await container.unpause();
+    await engine().unpauseContainer(name);
     return "unpaused";
   }
   if (!info.State.Running) {
-    await container.start().catch((error: unknown) => {
-      // Already started by someone else in the meantime.
-      if (!isNotModified(error)) throw error;
-    });
+    await engine()
+      .startContainer(name)
+      .catch((error: unknown) => {
+        // Already started by someone else in the meantime.
+        if (!isNotModified(error)) throw error;
+      });
     return "started";
   }
   return "running";
@@ -69,7 +71,7 @@ const TERMINATING: ReadonlySet<string> = new Set(["SIGTERM", "SIGINT", "SIGQUIT"
 async function exited(name: string, timeoutMs: number): Promise<void> {
   await waitUntil(
     async () =>
-      (await docker().getContainer(name).inspect()).State.Running
+      (await engine().inspectContainer(name)).State.Running
         ? { done: false, reason: `${name} still runs` }
         : { done: true, value: undefined },
     { description: `${name} to exit`, timeoutMs, intervalMs: 50 },
@@ -77,10 +79,9 @@ async function exited(name: string, timeoutMs: number): Promise<void> {
 }
 
 async function act(fault: NodeKillFault, name: string): Promise<void> {
-  const container = docker().getContainer(name);
   switch (fault.mode) {
     case "kill":
-      await container.kill({ signal: fault.signal });
+      await engine().killContainer(name, fault.signal);
       // Docker returns once SIGKILL has done its work, but as soon as any other signal is
       // sent. A terminating one is in effect when the container has exited; waiting for
       // that keeps "applied" truthful, and a revert that comes earlier from finding the
@@ -88,11 +89,11 @@ async function act(fault: NodeKillFault, name: string): Promise<void> {
       if (TERMINATING.has(fault.signal)) await exited(name, 10_000);
       return;
     case "stop":
-      return void (await container.stop({ t: 10 }));
+      return engine().stopContainer(name, 10);
     case "pause":
-      return void (await container.pause());
+      return engine().pauseContainer(name);
     case "restart":
-      return void (await container.restart({ t: 10 }));
+      return engine().restartContainer(name, 10);
   }
 }
 

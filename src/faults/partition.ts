@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { InvalidInputError } from "../errors.js";
 import { netfilterScope, onPort, type SidecarRules, startSidecar } from "../injectors/netfilter.js";
-import { docker } from "../replica/docker.js";
+import { engine } from "../replica/engine.js";
 import { containerName, type Topology } from "../replica/topology.js";
 import type { FaultKindModule, InjectorContext } from "./fault-kind.js";
 import { faultTiming } from "./fields.js";
@@ -59,7 +59,7 @@ async function rulesFor(
   if (port !== undefined) return onPort({ ingress: ["-j DROP"], egress: ["-j DROP"] }, port);
   if (!fault.from) return { ingress: ["! -i lo -j DROP"], egress: ["! -o lo -j DROP"] };
   const { topology } = context.replica;
-  const peer = await docker().getContainer(containerName(topology, fault.from)).inspect();
+  const peer = await engine().inspectContainer(containerName(topology, fault.from));
   const ip = peer.NetworkSettings.Networks[topology.network]?.IPAddress;
   if (!ip) throw new InvalidInputError(`${fault.from} has no address on ${topology.network}`);
   return { ingress: [`-s ${ip} -j DROP`], egress: [`-d ${ip} -j DROP`] };

@@ -3,7 +3,7 @@ import { EnvironmentError, InvalidInputError } from "../errors.js";
 import { waitUntil } from "../lifecycle/wait.js";
 import { deadManSeconds } from "../lifecycle/watchdog.js";
 import {
-  docker,
+  isConflict,
   isNotFound,
   LABEL_FAULT,
   LABEL_REPLICA,
@@ -12,6 +12,7 @@ import {
   LABEL_SERVICE,
   SIDECAR_ROLE,
 } from "../replica/docker.js";
+import { engine } from "../replica/engine.js";
 import type { Replica } from "../replica/replica.js";
 import { containerName, imageFor, type Topology } from "../replica/topology.js";
 
@@ -68,15 +69,13 @@ export async function startSidecar(
   rules: SidecarRules,
   revertBy: number,
 ): Promise<Sidecar> {
-  const client = docker();
-  const target = client.getContainer(containerName(replica.topology, service));
-  const info = await target.inspect();
+  const info = await engine().inspectContainer(containerName(replica.topology, service));
   if (!info.State.Running) {
     throw new EnvironmentError(`${service} is not running, so its network cannot be faulted`);
   }
   const chain = chainName(ids.runId, ids.faultId);
   const ttlSeconds = deadManSeconds(revertBy);
-  const container = await client.createContainer({
+  const id = await engine().createContainer({
     name: `${containerName(replica.topology, service)}-${chain.toLowerCase()}`,
     Image: imageFor("netfilter"),
     Env: [
@@ -101,13 +100,13 @@ export async function startSidecar(
       AutoRemove: true,
     },
   });
-  await container.start();
+  await engine().startContainer(id);
 
   let backend = "";
   try {
     backend = await waitUntil(
       async () => {
-        const logs = (await container.logs({ stdout: true, stderr: true })).toString("utf8");
+        const logs = await engine().containerLogs(id);
         const ready = /faultline-netfilter: ready backend=(\S+)/.exec(logs);
         if (ready?.[1]) return { done: true, value: ready[1] };
         if (/faultline-netfilter: failed/.test(logs))
@@ -117,15 +116,15 @@ export async function startSidecar(
       { description: `the netfilter sidecar in ${service}`, timeoutMs: 15_000, intervalMs: 25 },
     );
   } catch (error) {
-    await stopSidecar(container.id).catch(() => {});
+    await stopSidecar(id).catch(() => {});
     throw error;
   }
-  return { backend, stop: () => stopSidecar(container.id) };
+  return { backend, stop: () => stopSidecar(id) };
 }
 
 /** The sidecars of one action of a run, by their labels. */
 export async function sidecarsOf(replica: Replica, runId: string, faultId: string): Promise<string[]> {
-  const sidecars = await docker().listContainers({
+  const sidecars = await engine().listContainers({
     all: true,
     filters: {
       label: [
@@ -140,15 +139,18 @@ export async function sidecarsOf(replica: Replica, runId: string, faultId: strin
 
 /** Asks a sidecar to remove its rules and waits until it is gone. Gone already is fine. */
 export async function stopSidecar(id: string): Promise<void> {
-  const container = docker().getContainer(id);
   try {
-    await container.kill({ signal: "SIGTERM" });
-    await container.wait({ condition: "removed" }).catch(() => {});
+    await engine().killContainer(id, "SIGTERM");
+    await engine()
+      .waitContainer(id, "removed")
+      .catch(() => {});
   } catch (error) {
     // 404: already removed (its deadline passed); 409: not running, on its way out.
     if (isNotFound(error)) return;
-    if (typeof error === "object" && error && "statusCode" in error && error.statusCode === 409) {
-      await container.remove({ force: true }).catch(() => {});
+    if (isConflict(error)) {
+      await engine()
+        .removeContainer(id, { force: true })
+        .catch(() => {});
       return;
     }
     throw error;
@@ -157,10 +159,9 @@ export async function stopSidecar(id: string): Promise<void> {
 
 /** Runs `faultline-netfilter sweep` in a service's namespace: removes any FL chain left there. */
 export async function sweepNamespace(replica: Replica, service: string): Promise<string[]> {
-  const client = docker();
-  const target = await client.getContainer(containerName(replica.topology, service)).inspect();
+  const target = await engine().inspectContainer(containerName(replica.topology, service));
   if (!target.State.Running) return [];
-  const container = await client.createContainer({
+  const id = await engine().createContainer({
     Image: imageFor("netfilter"),
     Cmd: ["sweep"],
     Labels: {
@@ -171,11 +172,13 @@ export async function sweepNamespace(replica: Replica, service: string): Promise
     HostConfig: { NetworkMode: `container:${target.Id}`, CapAdd: ["NET_ADMIN"] },
   });
   try {
-    await container.start();
-    await container.wait();
-    const logs = (await container.logs({ stdout: true, stderr: true })).toString("utf8");
+    await engine().startContainer(id);
+    await engine().waitContainer(id);
+    const logs = await engine().containerLogs(id);
     return [...logs.matchAll(/removed (chain \S+|netem qdisc)/g)].map((m) => m[1] ?? "");
   } finally {
-    await container.remove({ force: true }).catch(() => {});
+    await engine()
+      .removeContainer(id, { force: true })
+      .catch(() => {});
   }
 }

@@ -1,6 +1,5 @@
-import type Docker from "dockerode";
 import { EnvironmentError, errorMessage } from "../errors.js";
-import { type DockerEngine, EngineTimeoutError, engine, rawClient } from "./engine.js";
+import { type DockerEngine, EngineTimeoutError, engine } from "./engine.js";
 
 export const LABEL_REPLICA = "faultline.replica";
 export const LABEL_ROLE = "faultline.role";
@@ -10,14 +9,6 @@ export const LABEL_RUN = "faultline.run";
 export const LABEL_FAULT = "faultline.fault";
 /** The role label of netfilter sidecars: containers of a fault's, not of the PoP's. */
 export const SIDECAR_ROLE = "netfilter";
-
-/**
- * The raw dockerode client of the process (its requests carry default deadlines all the same).
- * @deprecated Only src/injectors use it, until they move to `engine()` (src/replica/engine.ts).
- */
-export function docker(): Docker {
-  return rawClient();
-}
 
 /** Fails with an EnvironmentError (exit 4) when no engine answers. */
 export async function ensureEngine(client: DockerEngine = engine()): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { docker } from "../../src/replica/docker.js";
+import { rawClient } from "../../src/replica/engine.js";
 import { replicaDown } from "../../src/replica/replica.js";
 import { imageFor } from "../../src/replica/topology.js";
 import { runCli } from "../support/cli.js";
@@ -15,7 +15,7 @@ describe("blast radius", () => {
   const replica = useReplica(NAME);
 
   it("never touches a container without the replica's label, even one named and networked like an edge", async () => {
-    const client = docker();
+    const client = rawClient();
     const decoy = await client.createContainer({
       name: DECOY,
       Image: imageFor("origin"),

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { type PacketLossFault, packetLoss } from "../../src/faults/packet-loss.js";
 import { type PartitionFault, partition } from "../../src/faults/partition.js";
-import { docker, LABEL_REPLICA, LABEL_ROLE } from "../../src/replica/docker.js";
+import { LABEL_REPLICA, LABEL_ROLE } from "../../src/replica/docker.js";
+import { rawClient } from "../../src/replica/engine.js";
 import { ms, pct, runShort } from "../support/experiment.js";
 import { timeUntilLb } from "../support/lb.js";
 import { ping, wilson } from "../support/prober.js";
@@ -10,7 +11,7 @@ import { useReplica } from "../support/replica.js";
 const NAME = "it-netfilter";
 
 async function sidecars(): Promise<string[]> {
-  const list = await docker().listContainers({
+  const list = await rawClient().listContainers({
     all: true,
     filters: { label: [`${LABEL_REPLICA}=${NAME}`, `${LABEL_ROLE}=netfilter`] },
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type NodeKillFault, nodeKill } from "../../src/faults/node-kill.js";
-import { docker } from "../../src/replica/docker.js";
+import { rawClient } from "../../src/replica/engine.js";
 import { containerName } from "../../src/replica/topology.js";
 import { pct, runShort } from "../support/experiment.js";
 import { timeUntilLb } from "../support/lb.js";
@@ -27,7 +27,7 @@ describe("node-kill on the real replica", () => {
     expect(victim).toMatch(/^edge-\d$/);
     expect(run.stats("verify", victim).count).toBeGreaterThan(0);
     expect(run.stats("verify").errorRate).toBe(0);
-    const info = await docker().getContainer(containerName(replica().topology, victim)).inspect();
+    const info = await rawClient().getContainer(containerName(replica().topology, victim)).inspect();
     expect(info.State.Running).toBe(true);
   });
 
@@ -93,9 +93,9 @@ describe("node-kill on the real replica", () => {
         revertBy: Date.now() + 5000,
       },
     );
-    const afterApply = (await docker().getContainer(name).inspect()).State;
+    const afterApply = (await rawClient().getContainer(name).inspect()).State;
     await applied.revert();
-    const afterRevert = (await docker().getContainer(name).inspect()).State;
+    const afterRevert = (await rawClient().getContainer(name).inspect()).State;
     console.log(
       `[node-kill SIGQUIT] after apply: ${afterApply.Status} (exit ${afterApply.ExitCode}); after revert: ${afterRevert.Status}`,
     );

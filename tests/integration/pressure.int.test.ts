@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { findLeftovers } from "../../src/recovery/recover.js";
-import { docker } from "../../src/replica/docker.js";
+import { rawClient } from "../../src/replica/engine.js";
 import { containerName } from "../../src/replica/topology.js";
 import { ms, pct, runShort } from "../support/experiment.js";
 import { wilson } from "../support/prober.js";
@@ -15,7 +15,7 @@ interface Usage {
 
 /** CPU (cores busy) and memory of a container over about one second, from the Docker API. */
 async function usage(container: string): Promise<Usage> {
-  const c = docker().getContainer(container);
+  const c = rawClient().getContainer(container);
   const first = await c.stats({ stream: false });
   const startedAt = process.hrtime.bigint();
   await new Promise((r) => setTimeout(r, 1000));

@@ -5,7 +5,7 @@ import { sweepNamespace } from "../../src/injectors/netfilter.js";
 import { readLedger } from "../../src/lifecycle/ledger.js";
 import { waitUntil } from "../../src/lifecycle/wait.js";
 import { findLeftovers } from "../../src/recovery/recover.js";
-import { docker } from "../../src/replica/docker.js";
+import { rawClient } from "../../src/replica/engine.js";
 import { imageFor } from "../../src/replica/topology.js";
 import { runCli, startCli, waitForOutput } from "../support/cli.js";
 import { restartEngine } from "../support/engine.js";
@@ -71,12 +71,12 @@ describe(`the reliability harness (${TRIALS} trial(s) of each kind)`, () => {
       ([kind, times]) => `${kind}: ${times.length} trials, worst ${Math.max(...times)} ms`,
     );
     console.log(`[reliability] ${lines.join("; ")}`);
-    if (decoyId) await docker().getContainer(decoyId).remove({ force: true });
+    if (decoyId) await rawClient().getContainer(decoyId).remove({ force: true });
   });
 
   it("places a decoy: an unlabelled container on the replica's network, aliased like an edge", async () => {
     const network = replica().topology.network;
-    const decoy = await docker().createContainer({
+    const decoy = await rawClient().createContainer({
       name: "faultline-it-reliability-decoy",
       Image: imageFor("origin"),
       HostConfig: { NetworkMode: network },
@@ -164,7 +164,7 @@ describe(`the reliability harness (${TRIALS} trial(s) of each kind)`, () => {
   );
 
   it("the decoy came through every trial untouched", async () => {
-    const after = await docker().getContainer(decoyId).inspect();
+    const after = await rawClient().getContainer(decoyId).inspect();
     expect(after.State.Running).toBe(true);
     expect(after.State.StartedAt).toBe(decoyStartedAt);
   });
@@ -182,12 +182,12 @@ engineDescribe(`the Docker engine restarted mid-run (${TRIALS} trial(s))`, () =>
 
   afterAll(async () => {
     console.log(`[reliability] engine restarts: ${figures.join("; ")}`);
-    if (decoy) await docker().getContainer(decoy.id).remove({ force: true });
+    if (decoy) await rawClient().getContainer(decoy.id).remove({ force: true });
   });
 
   it("places a decoy on the replica's network", async () => {
     const network = replica().topology.network;
-    const container = await docker().createContainer({
+    const container = await rawClient().createContainer({
       name: `faultline-${ENGINE_NAME}-decoy`,
       Image: imageFor("origin"),
       HostConfig: { NetworkMode: network },
@@ -239,7 +239,7 @@ engineDescribe(`the Docker engine restarted mid-run (${TRIALS} trial(s))`, () =>
   );
 
   it("the decoy, stopped by the engine, was never started again by Faultline", async () => {
-    const after = await docker()
+    const after = await rawClient()
       .getContainer(decoy?.id ?? "")
       .inspect();
     expect(after.State.Running).toBe(false);

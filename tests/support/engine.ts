@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { waitUntil } from "../../src/lifecycle/wait.js";
-import { docker } from "../../src/replica/docker.js";
+import { rawClient } from "../../src/replica/engine.js";
 
 // Restarting the Docker engine, for the reliability harness. Only an engine that
 // scripts/setup.sh started is restarted (it leaves its PID in MARKER): a developer's own
@@ -49,7 +49,7 @@ export async function restartEngine(): Promise<{ stopMs: number; startMs: number
   closeSync(log);
   await waitUntil(
     async () => {
-      await docker().ping();
+      await rawClient().ping();
       return { done: true, value: undefined };
     },
     { description: "dockerd to answer again", timeoutMs: 60_000, intervalMs: 100 },

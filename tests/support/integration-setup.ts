@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
-import { docker, ensureEngine } from "../../src/replica/docker.js";
+import { ensureEngine } from "../../src/replica/docker.js";
+import { rawClient } from "../../src/replica/engine.js";
 import { imageFor, type Role } from "../../src/replica/topology.js";
 import { VegetaDriver } from "../../src/steady-state/vegeta.js";
 import { TEST_STATE_DIR } from "../../vitest.config.js";
@@ -17,7 +18,7 @@ export default async function setup(): Promise<() => void> {
   });
   const roles: (Role | "netfilter")[] = ["lb", "edge", "origin", "toxiproxy", "prometheus", "netfilter"];
   for (const role of roles) {
-    await docker()
+    await rawClient()
       .getImage(imageFor(role))
       .inspect()
       .catch(() => {

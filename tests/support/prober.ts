@@ -1,4 +1,5 @@
-import { docker, LABEL_REPLICA, LABEL_ROLE } from "../../src/replica/docker.js";
+import { LABEL_REPLICA, LABEL_ROLE } from "../../src/replica/docker.js";
+import { rawClient } from "../../src/replica/engine.js";
 import type { Replica } from "../../src/replica/replica.js";
 import { containerName, imageFor } from "../../src/replica/topology.js";
 
@@ -18,7 +19,7 @@ export async function ping(
   count: number,
   from?: string,
 ): Promise<PingResult> {
-  const client = docker();
+  const client = rawClient();
   const networkMode = from
     ? `container:${(await client.getContainer(containerName(replica.topology, from)).inspect()).Id}`
     : replica.topology.network;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect } from "vitest";
-import { docker, LABEL_REPLICA } from "../../src/replica/docker.js";
+import { LABEL_REPLICA } from "../../src/replica/docker.js";
+import { rawClient } from "../../src/replica/engine.js";
 import { type Replica, replicaDown, replicaUp } from "../../src/replica/replica.js";
 
 /** Brings a uniquely named replica up for one test file and takes it down afterwards. */
@@ -23,7 +24,7 @@ export function useReplica(name: string, edges = 3): () => Replica {
 /** Containers and networks still carrying the replica's label. */
 export async function leftovers(name: string): Promise<{ containers: string[]; networks: string[] }> {
   const filters = { label: [`${LABEL_REPLICA}=${name}`] };
-  const containers = await docker().listContainers({ all: true, filters });
-  const networks = await docker().listNetworks({ filters });
+  const containers = await rawClient().listContainers({ all: true, filters });
+  const networks = await rawClient().listNetworks({ filters });
   return { containers: containers.map((c) => c.Names[0] ?? c.Id), networks: networks.map((n) => n.Name) };
 }
