@@ -31,7 +31,11 @@ interface Pending {
   done: Promise<void> | undefined;
 }
 
-/** How long a drain may take in all, unless the registry or the call says otherwise. */
+/**
+ * How long the drain after the replica guard fired may take in all: the engine or the replica
+ * went away, so reverts may never answer. Other drains are bounded by each engine call's own
+ * deadline, so a long list of legitimate reverts is never cut short.
+ */
 export const DRAIN_LIMIT_MS = 60_000;
 
 export interface DrainOptions {
@@ -71,13 +75,13 @@ export class CleanupRegistry {
   }
 
   /**
-   * Undoes everything still registered, newest first. Concurrent calls share one drain. The
-   * drain has a total time limit (DRAIN_LIMIT_MS by default): when it runs out, the Docker
-   * calls still in flight are aborted, and every entry not undone yet is reported in the
-   * CleanupError with the time limit as its error; those entries stay registered.
+   * Undoes everything still registered, newest first. Concurrent calls share one drain. With a
+   * total time limit (the call's, else the registry's), when it runs out, the Docker calls
+   * still in flight are aborted, and every entry not undone yet is reported in the
+   * CleanupError with the time limit as its error; those not started stay registered.
    */
   drain(options: DrainOptions = {}): Promise<void> {
-    const limitMs = options.limitMs ?? this.options.limitMs ?? DRAIN_LIMIT_MS;
+    const limitMs = options.limitMs ?? this.options.limitMs ?? Number.POSITIVE_INFINITY;
     this.draining ??= this.drainWithin(limitMs).finally(() => {
       this.draining = undefined;
     });

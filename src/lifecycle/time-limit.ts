@@ -57,7 +57,7 @@ export interface TimeLimitOptions {
 
 /**
  * Runs `work` with a total time limit of `limitMs`, nested inside any limit the caller already
- * runs under. When the limit runs out, the returned promise rejects at once with a
+ * runs under (Infinity: only the caller's). When the limit runs out, the returned promise rejects at once with a
  * TimeLimitError, and every engine call still in flight inside `work` is aborted.
  */
 export async function withTimeLimit<T>(
@@ -67,8 +67,11 @@ export async function withTimeLimit<T>(
   options: TimeLimitOptions = {},
 ): Promise<T> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new TimeLimitError(what, limitMs)), limitMs);
-  timer.unref();
+  // An infinite limit sets no timer (setTimeout would fire it at once); parents still apply.
+  const timer = Number.isFinite(limitMs)
+    ? setTimeout(() => controller.abort(new TimeLimitError(what, limitMs)), limitMs)
+    : undefined;
+  timer?.unref();
   const parents = [currentLimit(), options.signal].filter((s): s is AbortSignal => s !== undefined);
   const signal = parents.length > 0 ? AbortSignal.any([controller.signal, ...parents]) : controller.signal;
   const aborted = rejectOnAbort(signal);

@@ -1,6 +1,6 @@
 import type { Experiment } from "../experiments/schema.js";
 import type { Journal } from "../journal/journal.js";
-import type { CleanupRegistry } from "../lifecycle/cleanup-registry.js";
+import { CleanupRegistry } from "../lifecycle/cleanup-registry.js";
 import type { Replica } from "../replica/replica.js";
 import { probeKey } from "../steady-state/checks.js";
 import { startLbProbe } from "../steady-state/lb-probe.js";
@@ -11,6 +11,8 @@ import { type ReplicaGuard, replicaContainers, startReplicaGuard } from "./repli
 import type { RunLoop } from "./run-loop.js";
 
 export interface Instruments {
+  /** Stops the load and the probes: drained after the faults' registry, whatever it threw. */
+  registry: CleanupRegistry;
   load: RunningLoad;
   probes: { stop(options?: { waitForInFlight?: boolean }): Promise<void> } | undefined;
   guard: ReplicaGuard;
@@ -18,7 +20,8 @@ export interface Instruments {
 
 /**
  * Starts what measures the run, in this order: the load, the load balancer probe, the
- * experiment's probes (each stopped by the cleanup registry), and the replica guard.
+ * experiment's probes (each stopped by a cleanup registry of their own, so that a fault
+ * revert that runs out of time never leaves them running), and the replica guard.
  */
 export function startInstruments(context: {
   experiment: Experiment;
@@ -31,7 +34,7 @@ export function startInstruments(context: {
   maxLoadMs: number;
 }): Instruments {
   const { experiment, replica, journal, loop, session } = context;
-  const registry: CleanupRegistry = session.registry;
+  const registry = new CleanupRegistry();
   const load = context.driver.start(
     {
       url: context.url,
@@ -65,5 +68,5 @@ export function startInstruments(context: {
     excused: () => session.touchedServices(),
   });
   loop.watchReplica(guard);
-  return { load, probes, guard };
+  return { registry, load, probes, guard };
 }

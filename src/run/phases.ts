@@ -1,11 +1,10 @@
 import { errorMessage } from "../errors.js";
 import type { PlannedAction } from "../experiments/plan.js";
-import type { CleanupEntry } from "../lifecycle/cleanup-registry.js";
+import { type CleanupEntry, DRAIN_LIMIT_MS } from "../lifecycle/cleanup-registry.js";
 import { readLedger } from "../lifecycle/ledger.js";
 import { holds } from "../steady-state/checks.js";
 import { evaluatePhase } from "../verdict/evaluation.js";
 import type { Instruments } from "./instruments.js";
-import type { ReplicaGuard } from "./replica-guard.js";
 import type { RunContext } from "./run-context.js";
 import { AbortConditionBreached } from "./run-loop.js";
 
@@ -108,16 +107,23 @@ export function recordStop(run: RunContext, error: unknown): void {
 }
 
 /**
- * Whatever happened: stops the guard, reverts every fault still applied and stops the
- * instruments (the cleanup registry), and journals what the fault ledger still holds.
+ * Whatever happened: stops the guard, reverts every fault still applied (within
+ * DRAIN_LIMIT_MS when the guard saw the engine or the replica go away), then stops the
+ * instruments, and journals what the fault ledger still holds.
  */
-export async function rollback(run: RunContext, guard: ReplicaGuard): Promise<void> {
+export async function rollback(run: RunContext, instruments: Instruments): Promise<void> {
   const { journal, replica, runId } = run;
-  guard.stop();
-  try {
-    await run.session.registry.drain();
-  } catch (error) {
-    journal.write({ type: "error", message: `cleanup failed: ${errorMessage(error)}` });
+  const lost = instruments.guard.problem() !== undefined;
+  instruments.guard.stop();
+  for (const [registry, options] of [
+    [run.session.registry, lost ? { limitMs: DRAIN_LIMIT_MS } : {}],
+    [instruments.registry, {}],
+  ] as const) {
+    try {
+      await registry.drain(options);
+    } catch (error) {
+      journal.write({ type: "error", message: `cleanup failed: ${errorMessage(error)}` });
+    }
   }
   const left = readLedger(replica.topology.replica, runId).entries;
   if (left.length > 0) {

@@ -96,7 +96,7 @@ async function executeRun(options: RunOptions, prepared: Prepared): Promise<RunR
   } catch (error) {
     recordStop(run, error);
   } finally {
-    await rollback(run, instruments.guard);
+    await rollback(run, instruments);
   }
   return verdict(run, options.judge);
 }
