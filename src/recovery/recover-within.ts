@@ -23,19 +23,23 @@ export async function recoverWithin(
   limitMs: number = RECOVER_LIMIT_MS,
   progress: (message: string) => void = () => {},
 ): Promise<RecoverOutcome> {
+  const done: RecoverOutcome = { started: [], recovered: [], errors: [] };
   try {
     return await withTimeLimit(`recover of replica ${name}`, limitMs, async () => {
-      const started = await reviveReplica(name, progress);
+      done.started = await reviveReplica(name, progress);
       const replica = await connectReplica(name);
-      return { started, ...(await recoverReplica(replica)) };
+      await recoverReplica(replica, done);
+      return done;
     });
   } catch (error) {
     if (!(error instanceof TimeLimitError)) throw error;
     const left = readLedger(name).entries;
+    // What was done before the limit ran out is reported too.
     return {
-      started: [],
-      recovered: [],
+      started: done.started,
+      recovered: [...done.recovered],
       errors: [
+        ...done.errors,
         error.message,
         ...(left.length > 0
           ? [

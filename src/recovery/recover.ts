@@ -65,12 +65,14 @@ export async function findLeftovers(replica: Replica): Promise<string[]> {
 /**
  * Reverts every fault that any Faultline run left on the replica: the ledger first, then each
  * registered mechanism's sweep. A failing step is reported in `errors` and the rest goes on.
+ * What is done is recorded in `outcome` as it happens, so a caller whose time limit ran out
+ * still knows it.
  */
 export async function recoverReplica(
   replica: Replica,
+  outcome: { recovered: Recovered[]; errors: string[] } = { recovered: [], errors: [] },
 ): Promise<{ recovered: Recovered[]; errors: string[] }> {
-  const recovered: Recovered[] = [];
-  const errors: string[] = [];
+  const { recovered, errors } = outcome;
   const attempt = async (what: string, step: () => Promise<void>) => {
     try {
       await step();
@@ -84,5 +86,5 @@ export async function recoverReplica(
   const containers = await replicaContainers(replica);
   const context: SweepContext = { replica, containers, attempt, found: (item) => recovered.push(item) };
   for (const leftovers of allLeftovers()) await leftovers.sweep(context);
-  return { recovered, errors };
+  return outcome;
 }
