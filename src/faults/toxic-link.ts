@@ -1,6 +1,12 @@
 import type { z } from "zod";
 import { InvalidInputError } from "../errors.js";
-import { type ToxicStream, type ToxicType, ToxiproxyApi, toxicName } from "../injectors/toxiproxy.js";
+import {
+  REDIRECT_PREFIX,
+  type ToxicStream,
+  type ToxicType,
+  ToxiproxyApi,
+  toxicName,
+} from "../injectors/toxiproxy.js";
 import type { LedgerEntry } from "../lifecycle/ledger.js";
 import type { Replica } from "../replica/replica.js";
 import { linkTo, type Topology } from "../replica/topology.js";
@@ -46,13 +52,18 @@ export function linkFor(service: string, topology: Topology, kind: string): stri
   return link.name;
 }
 
-/** Every toxic Faultline left on the Toxiproxy server, found by its `faultline.` name. */
+/**
+ * Every toxic Faultline left on the Toxiproxy server, found by its `faultline.` name, and
+ * every proxy a transparent redirect left (`faultline.redirect.*`, src/injectors/redirect.ts).
+ */
 export const toxicLeftovers: Leftovers = {
   id: "toxiproxy-toxics",
   order: 1,
   async find(replica) {
     const api = new ToxiproxyApi(replica.endpoints.toxiproxy);
-    return (await api.faultlineToxics()).map(({ proxy, toxic }) => `toxic ${toxic.name} on ${proxy}`);
+    const toxics = (await api.faultlineToxics()).map(({ proxy, toxic }) => `toxic ${toxic.name} on ${proxy}`);
+    const redirects = (await api.proxyNames()).filter((p) => p.startsWith(REDIRECT_PREFIX));
+    return [...toxics, ...redirects.map((p) => `redirect proxy ${p}`)];
   },
   async sweep({ replica, attempt, found }) {
     await attempt("toxics", async () => {
@@ -60,6 +71,10 @@ export const toxicLeftovers: Leftovers = {
       for (const { proxy, toxic } of await api.faultlineToxics()) {
         await api.removeToxic(proxy, toxic.name);
         found({ kind: "toxic", target: proxy, what: toxic.name });
+      }
+      for (const proxy of (await api.proxyNames()).filter((p) => p.startsWith(REDIRECT_PREFIX))) {
+        await api.removeProxy(proxy);
+        found({ kind: "toxic", target: "toxiproxy", what: `redirect proxy ${proxy}` });
       }
     });
   },

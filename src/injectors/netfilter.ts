@@ -25,6 +25,8 @@ export interface SidecarRules {
   egress: string[];
   /** netem parameters for eth0 (egress); `egress` is the fallback where the kernel has no netem. */
   netem?: string;
+  /** Rules of the nat table's OUTPUT (a transparent redirect of the namespace's own connections). */
+  nat?: string[];
 }
 
 export interface Sidecar {
@@ -86,6 +88,7 @@ export async function startSidecar(
       ...(rules.netem
         ? [`FAULTLINE_NETEM=${rules.netem}`, `FAULTLINE_RULES_OUT_FALLBACK=${rules.egress.join("\n")}`]
         : []),
+      ...(rules.nat?.length ? [`FAULTLINE_RULES_NAT=${rules.nat.join("\n")}`] : []),
     ],
     Labels: {
       [LABEL_REPLICA]: replica.topology.replica,

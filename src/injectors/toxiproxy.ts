@@ -15,6 +15,8 @@ export type ToxicType = "latency" | "bandwidth" | "timeout" | "reset_peer";
 
 /** Every toxic Faultline creates starts with this prefix, so a sweep can find leftovers. */
 export const TOXIC_PREFIX = "faultline.";
+/** And every proxy it creates for a transparent redirect (src/injectors/redirect.ts). */
+export const REDIRECT_PREFIX = "faultline.redirect.";
 
 export function toxicName(runId: string, faultId: string, stream: ToxicStream): string {
   return `${TOXIC_PREFIX}${runId}.${faultId}.${stream}`;
@@ -30,6 +32,22 @@ export class ToxiproxyApi {
 
   async proxyNames(): Promise<string[]> {
     return Object.keys(await this.client.getAll());
+  }
+
+  /** Creates a proxy listening on `listen` (host:port in Toxiproxy's container) to `upstream`. */
+  async createProxy(name: string, listen: string, upstream: string): Promise<void> {
+    await this.client.createProxy({ name, listen, upstream, enabled: true });
+  }
+
+  /** Deletes a proxy; one already gone counts as deleted (reverts are idempotent). */
+  async removeProxy(name: string): Promise<"removed" | "absent"> {
+    try {
+      await this.client.api.delete(`${this.url}/proxies/${encodeURIComponent(name)}`);
+      return "removed";
+    } catch (error) {
+      if (error instanceof Error && /status code 404/.test(error.message)) return "absent";
+      throw error;
+    }
   }
 
   async addToxic(
