@@ -8,6 +8,7 @@ import {
   parseLocated,
   readInputFile,
 } from "../format/located-yaml.js";
+import { type AttachSettings, attachedTopology } from "../replica/attach.js";
 import type { Topology } from "../replica/topology.js";
 import { isTopologyPath, loadTopology } from "../replica/topology-file.js";
 import { unknownPops } from "./plan.js";
@@ -20,6 +21,8 @@ export interface LoadedExperiment extends LocatedDocument {
   source?: string;
   /** The replica's shape, when `replica:` names a topology file. */
   topology?: Topology;
+  /** The running stack `replica: { attach: ... }` names. */
+  attach?: AttachSettings;
   /** Values given for the document's ${name} placeholders (over its own `params:`). */
   params?: Readonly<Record<string, string>>;
 }
@@ -39,7 +42,11 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
     source: text,
     ...(options.params && Object.keys(options.params).length ? { params: options.params } : {}),
   };
-  if (isTopologyPath(data.replica)) {
+  if (typeof data.replica !== "string") {
+    // An attached stack: targets are checked against its role mapping (no Docker needed).
+    loaded.attach = data.replica.attach;
+    checkTargets(loaded, attachedTopology(loaded.attach));
+  } else if (isTopologyPath(data.replica)) {
     // `replica: topologies/x.yaml` names a topology file, relative to the experiment's folder.
     const path = isAbsolute(data.replica) ? data.replica : join(dirname(file), data.replica);
     try {
