@@ -691,6 +691,8 @@ export async function replicaStatus(name = "default"): Promise<ReplicaStatus> {
   const client = engine();
   await ensureEngine(client);
   const containers = await listContainers(client, name);
+  const attached = ownsNoService(containers) ? readAttachRecord(name) : undefined;
+  if (attached) return attachedStatus(name, attached);
   if (containers.length === 0) return { replica: name, exists: false, services: [] };
   const replica = await connectReplica(name).catch(() => undefined);
   const states = replica ? await edgeStates(replica).catch(() => new Map<string, EdgeState>()) : new Map();
@@ -712,4 +714,20 @@ export async function replicaStatus(name = "default"): Promise<ReplicaStatus> {
     )
     .sort((a, b) => a.service.localeCompare(b.service, "en", { numeric: true }));
   return { replica: name, exists: true, services, ...(replica ? { endpoints: replica.endpoints } : {}) };
+}
+
+/** An attached stack's mapped services, their containers' states and, with stats:, the LB's view. */
+async function attachedStatus(name: string, settings: AttachSettings): Promise<ReplicaStatus> {
+  const { replica, states } = await attachStack(settings);
+  const lb = await edgeStates(replica).catch(() => new Map<string, EdgeState>());
+  const services = replica.topology.services.map(
+    (s): ServiceStatus => ({
+      service: s.name,
+      role: s.role,
+      container: containerName(replica.topology, s.name).slice(0, 12),
+      state: states[s.name] ?? "?",
+      ...(s.role === "edge" ? { lbState: lb.get(s.name) ?? "unknown" } : {}),
+    }),
+  );
+  return { replica: name, exists: true, services, endpoints: replica.endpoints };
 }
