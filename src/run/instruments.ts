@@ -62,10 +62,8 @@ export function startInstruments(context: {
   const scheduled: ScheduledProbe[] = [
     ...experiment.steadyState.checks.map((c) => ({ key: probeKey("check", c.name), probe: c.probe })),
     ...experiment.abort.map((c) => ({ key: probeKey("abort", c.name), probe: c.probe })),
-  ]
-    .flatMap((p) => (p.probe ? [{ key: p.key, probe: p.probe }] : []))
-    // No Prometheus (an attached stack): its checks have no data, which the report says.
-    .filter((p) => p.probe.kind !== "promql" || replica.endpoints.prometheus !== "");
+  ].flatMap((p) => (p.probe ? [{ key: p.key, probe: p.probe }] : []));
+
   const probes =
     scheduled.length > 0
       ? startProbes(scheduled, replica, loop.t0, (sample) => loop.addProbeSample(sample))

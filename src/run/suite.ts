@@ -296,7 +296,7 @@ async function runOne(loaded: LoadedExperiment, state: SuiteState): Promise<Suit
   );
   try {
     const replica = shape.attach
-      ? await attachReplica(shape.attach, loaded, options, progress)
+      ? await attachReplica(shape.attach, options, progress)
       : await prepareReplica(shape, options, progress, state.brought);
     options.onRunStart?.(loaded, total);
     const planned = prepared.plans.get(loaded);
@@ -469,7 +469,6 @@ async function prepareReplica(
  */
 async function attachReplica(
   settings: AttachSettings,
-  loaded: LoadedExperiment,
   options: SuiteOptions,
   progress: (message: string) => void,
 ): Promise<Replica> {
@@ -493,21 +492,13 @@ async function attachReplica(
   progress(
     `  attached to ${stack}: ${replica.topology.services.map((s) => `${s.name} (${s.role})`).join(", ")}; entry point ${replica.endpoints.lb}; Faultline leaves its containers as it found them`,
   );
-  for (const line of unavailable(settings, loaded)) progress(`  not available with this config: ${line}`);
+  for (const line of unavailable(settings)) progress(`  not available with this config: ${line}`);
   return replica;
 }
 
 /** What an attached stack cannot give this experiment, one line each. */
-function unavailable(settings: AttachSettings, loaded: LoadedExperiment): string[] {
-  const { checks } = loaded.experiment.steadyState;
-  return [
-    ...(settings.stats
-      ? []
-      : ["the load balancer's view of the edges and the time to detect (no stats: in replica.attach)"]),
-    ...checks
-      .filter((c) => c.probe?.kind === "promql")
-      .map(
-        (c) => `check "${c.name}" (Prometheus is Faultline's, attached stacks have none): no data, left out`,
-      ),
-  ];
+function unavailable(settings: AttachSettings): string[] {
+  return settings.stats
+    ? []
+    : ["the load balancer's view of the edges and the time to detect (no stats: in replica.attach)"];
 }

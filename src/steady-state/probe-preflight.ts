@@ -125,9 +125,6 @@ export async function preflightProbes(loaded: LoadedExperiment, replica: Replica
       }
     }
     if (probe?.kind !== "promql") continue;
-    // Not available with this config (an attached stack has no Prometheus of Faultline's):
-    // the check gets no data and is left out of the verdict, which the run reports.
-    if (replica.endpoints.prometheus === "") continue;
     const where = [...path, "promql"];
     const prometheus = replica.endpoints.prometheus;
     try {

@@ -113,6 +113,7 @@ const settings = (extra: Record<string, unknown> = {}): AttachSettings =>
 function experimentFile(
   replica: string,
   method = "  - { fault: node-kill, target: edge-1, for: 5s }",
+  checks = "[{ metric: errors.rate, below: 1% }]",
 ): string {
   const file = join(tempDir("faultline-attach-"), "exp.yaml");
   writeFileSync(
@@ -123,7 +124,7 @@ replica:
 ${replica}
 load: { rate: 10/s }
 steadyState:
-  checks: [{ metric: errors.rate, below: 1% }]
+  checks: ${checks}
 method:
 ${method}
 `,
@@ -195,6 +196,29 @@ describe("attach settings", () => {
     expect(error.message).toMatch(
       /needs a Toxiproxy link in front of edge-1, which attached stacks get in a later version/,
     );
+  });
+
+  it("refuses probes that need Faultline's own Prometheus or endpoints, where they are written", async () => {
+    const method = "  - { fault: node-kill, target: edge-1, for: 5s }";
+    const promql = await loadError(
+      experimentFile(SHOP_ATTACH, method, '[{ name: up, promql: "haproxy_up", atLeast: 1 }]'),
+    );
+    expect(promql.issues[0]?.path).toBe("steadyState.checks[0].promql");
+    expect(promql.message).toMatch(
+      /not available with this config: promql queries Faultline's own Prometheus/,
+    );
+    const http = await loadError(
+      experimentFile(
+        SHOP_ATTACH,
+        method,
+        "[{ name: tp, http: { endpoint: toxiproxy, path: /version }, atLeast: 100% }]",
+      ),
+    );
+    expect(http.issues[0]?.path).toBe("steadyState.checks[0].http");
+    const lb = await loadExperiment(
+      experimentFile(SHOP_ATTACH, method, "[{ name: lb, http: { path: /healthz }, atLeast: 100% }]"),
+    );
+    expect(lb.attach?.compose).toBe("shop");
   });
 
   it("refuses a target outside the mapped services, and plans node-kill, packet-loss, partition and stress", async () => {
