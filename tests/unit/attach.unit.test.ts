@@ -10,6 +10,7 @@ import {
   attachedTopology,
   attachSchema,
   discoverStack,
+  LABEL_ATTACH,
   LABEL_COMPOSE_PROJECT,
   LABEL_COMPOSE_SERVICE,
 } from "../../src/replica/attach.js";
@@ -263,6 +264,30 @@ describe("discovering an attached stack (a fake engine)", () => {
     expect(containerName(found.topology, "edge-2")).toBe("shop-edge-2-id");
     expect(() => containerName(found.topology, "cache")).toThrow(InvalidInputError);
     expect(() => containerName(found.topology, "cache")).toThrow(/touches no other container/);
+  });
+
+  it("finds opted-in containers by the faultline.attach label, their services by container name", async () => {
+    const labelled = (name: string, ports: Docker.Port[] = []) => ({
+      ...container(`${name}-id`, { [LABEL_ATTACH]: "lab" }, { ports }),
+      Names: [`/${name}`],
+    });
+    ({ restore } = fakeEngine([
+      labelled("front", [{ IP: "0.0.0.0", PrivatePort: 80, PublicPort: 9000, Type: "tcp" }]),
+      labelled("cache-a"),
+      labelled("cache-b"),
+      composed("shop", "edge-1"),
+    ]));
+    const found = await discoverStack(
+      attachSchema.parse({ label: "lab", roles: { lb: ["front"], edge: ["cache-a", "cache-b"] } }),
+    );
+    expect(found.topology.replica).toBe("lab");
+    expect(found.topology.attach).toMatchObject({ by: "label", selector: "lab" });
+    expect(found.topology.attach?.containers).toEqual({
+      front: "front-id",
+      "cache-a": "cache-a-id",
+      "cache-b": "cache-b-id",
+    });
+    expect(found.entry).toBe("http://127.0.0.1:9000");
   });
 
   it("finds the entry point the load balancer publishes when none is named", async () => {
