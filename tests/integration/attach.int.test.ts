@@ -283,6 +283,47 @@ describe("attached to a running Docker Compose PoP", () => {
     await expectUntouched(before, "after SIGKILL and recover");
   });
 
+  it("after a SIGKILL mid-fault, the dead-man's switch alone restores the stack", async () => {
+    const before = await snapshot();
+    const file = writeExperiment(
+      attachYaml(
+        [
+          "  - { fault: node-kill, target: edge-2, mode: pause, for: 40s }",
+          "  - { fault: packet-loss, target: edge-3, loss: 20%, for: 40s }",
+        ].join("\n"),
+      ),
+    );
+    const cli = startCli([
+      "run",
+      file,
+      "--runs-dir",
+      tempDir("faultline-runs-"),
+      "--no-history",
+      "--progress",
+      "plain",
+    ]);
+    await waitForOutput(cli, "applied  f2", 90_000);
+    expect((await snapshot())["edge-2"]).toMatch(/paused/);
+    cli.child.kill("SIGKILL");
+    await cli.result;
+    const killed = Date.now();
+    await waitUntil(
+      async () => {
+        const now = await snapshot();
+        const left = await sidecars();
+        return now["edge-2"] === before["edge-2"] && left.length === 0
+          ? { done: true, value: undefined }
+          : { done: false, reason: `edge-2 ${now["edge-2"]}, ${left.length} sidecar(s)` };
+      },
+      { description: "the watchdog to revert the faults", timeoutMs: 30_000, intervalMs: 100 },
+    );
+    console.log(
+      `[attach] the watchdog reverted a pause and a packet loss ${Date.now() - killed} ms after the SIGKILL`,
+    );
+    await edgesUp();
+    await expectUntouched(before, "after SIGKILL and the watchdog");
+  });
+
   it("refuses bad input with a clear error and injects nothing", async () => {
     const before = await snapshot();
     const cases: { what: string; yaml: string; code: number; message: RegExp }[] = [
