@@ -402,6 +402,24 @@ describe("attached to a running Docker Compose PoP", () => {
     expect(down.stderr).toMatch(/not a replica it brought up/);
     const up = await runCli(["replica", "up", "--replica", PROJECT]);
     expect(up.code).toBe(2);
+    // `inject` finds the stack again by its name, through the attach record of the runs above.
+    const inject = await runCli([
+      "inject",
+      "packet-loss",
+      "--target",
+      "edge-3",
+      "--for",
+      "2s",
+      "--set",
+      "loss=10%",
+      "--replica",
+      PROJECT,
+    ]);
+    console.log(
+      `[attach] inject on the attached stack: exit ${inject.code}: ${inject.stderr.trim().split("\n")[0]}`,
+    );
+    expect(inject.code).toBe(0);
+    expect(await sidecars()).toEqual([]);
     const status = await runCli(["replica", "status", "--replica", PROJECT]);
     console.log(`[attach] replica status:\n${status.stdout.trim()}`);
     expect(status.code).toBe(0);
