@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Host setup for Faultline: Docker engine, base image, pinned Go tools, replica images,
-# npm packages, the compiled CLI, and the test tools (Chromium, tmux). Idempotent: every
-# step is skipped when its result is already there, so a second run takes seconds.
+# npm packages, the compiled CLI, and the test tools (Chromium, tmux, docker-compose).
+# Idempotent: every step is skipped when its result is already there, so a second run takes
+# seconds.
 #
 # Exit codes: 0 ready, 4 environment problem (message says what to install).
 set -euo pipefail
@@ -129,6 +130,18 @@ ensure_test_tools() {
   fi
 }
 
+ensure_compose() {
+  # The example Compose PoP (examples/compose-pop) and the attach tests start a stack with
+  # Debian's docker-compose 1.29 (Compose v2 is not in bookworm).
+  if command -v docker-compose >/dev/null 2>&1; then log "docker-compose: present"; return; fi
+  if is_root && is_debian; then
+    log "docker-compose: installing from Debian's packages"
+    apt_install docker-compose
+  else
+    log "docker-compose: missing (only the attach example and its tests need it: install docker-compose)"
+  fi
+}
+
 ensure_node() {
   command -v node >/dev/null 2>&1 || die "Node.js is missing" "install Node.js >= 20"
   cd "$ROOT"
@@ -148,6 +161,7 @@ main() {
   ensure_tools
   ensure_images
   ensure_test_tools
+  ensure_compose
   if [ "${1:-}" != "--no-node" ]; then ensure_node; fi
   log "ready"
 }

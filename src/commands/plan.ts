@@ -36,7 +36,7 @@ the phase timeline. Needs no Docker engine.`;
     const timeline = planOf(experiment);
     const injectStart = timeline.warmupSeconds + timeline.baselineSeconds;
     this.log(
-      `plan of ${experiment.name} on replica ${replica} (${shape.topology.edges.length} edges${shape.fromFile ? `, from ${experiment.replica}` : ""}), seed ${faults.seed}`,
+      `plan of ${experiment.name} on replica ${replica} (${shape.topology.edges.length} edges${shape.fromFile ? `, from ${String(experiment.replica)}` : ""}${shape.attach ? ", an attached stack" : ""}), seed ${faults.seed}`,
     );
     this.log(
       `  timeline: warmup ${timeline.warmupSeconds}s, baseline ${timeline.baselineSeconds}s, inject ${timeline.injectSeconds}s, recover ${timeline.recoverSeconds}s, verify ${timeline.verifySeconds}s`,

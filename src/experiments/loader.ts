@@ -8,6 +8,7 @@ import {
   parseLocated,
   readInputFile,
 } from "../format/located-yaml.js";
+import { type AttachSettings, attachedTopology } from "../replica/attach.js";
 import type { Topology } from "../replica/topology.js";
 import { isTopologyPath, loadTopology } from "../replica/topology-file.js";
 import { unknownPops } from "./plan.js";
@@ -20,6 +21,8 @@ export interface LoadedExperiment extends LocatedDocument {
   source?: string;
   /** The replica's shape, when `replica:` names a topology file. */
   topology?: Topology;
+  /** The running stack `replica: { attach: ... }` names. */
+  attach?: AttachSettings;
   /** Values given for the document's ${name} placeholders (over its own `params:`). */
   params?: Readonly<Record<string, string>>;
 }
@@ -39,7 +42,12 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
     source: text,
     ...(options.params && Object.keys(options.params).length ? { params: options.params } : {}),
   };
-  if (isTopologyPath(data.replica)) {
+  if (typeof data.replica !== "string") {
+    // An attached stack: targets are checked against its role mapping (no Docker needed).
+    loaded.attach = data.replica.attach;
+    refuseUnavailableProbes(loaded);
+    checkTargets(loaded, attachedTopology(loaded.attach));
+  } else if (isTopologyPath(data.replica)) {
     // `replica: topologies/x.yaml` names a topology file, relative to the experiment's folder.
     const path = isAbsolute(data.replica) ? data.replica : join(dirname(file), data.replica);
     try {
@@ -78,4 +86,33 @@ function checkTargets(loaded: LoadedExperiment, topology: Topology): void {
     for (const service of services)
       at(["method", index], () => kindOf(fault).check(fault, service, topology));
   });
+}
+
+/**
+ * Probes that need Faultline's own replica (its Prometheus, Toxiproxy or stats endpoints) have
+ * nothing to measure on an attached stack: a check without data would leave the run
+ * inconclusive, so they are refused now, where they are written.
+ */
+function refuseUnavailableProbes(loaded: LoadedExperiment): void {
+  const { experiment } = loaded;
+  const conditions = [
+    ...experiment.steadyState.checks.map((c, i) => ({ probe: c.probe, at: ["steadyState", "checks", i] })),
+    ...experiment.abort.map((c, i) => ({ probe: c.probe, at: ["abort", i] })),
+  ];
+  for (const { probe, at } of conditions) {
+    if (probe?.kind === "promql")
+      throw fieldError(
+        loaded,
+        [...at, "promql"],
+        "not available with this config: promql queries Faultline's own Prometheus, which an attached stack does not have",
+        "measure the stack through its entry point (metric checks, an http probe) or with a command probe in one of its services",
+      );
+    if (probe?.kind === "http" && probe.url === undefined && probe.endpoint !== "lb")
+      throw fieldError(
+        loaded,
+        [...at, "http"],
+        `not available with this config: an attached stack has no ${probe.endpoint} endpoint of Faultline's`,
+        "use endpoint: lb (the stack's entry point), or url: on loopback",
+      );
+  }
 }

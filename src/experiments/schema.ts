@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { faultSchema } from "../faults/registry.js";
 import { duration, rate, weight } from "../format/unit-schemas.js";
+import { type AttachSettings, attachSchema } from "../replica/attach.js";
 import { formatDuration } from "../units.js";
 import { abortConditionSchema, checkSchema } from "./check-schema.js";
 
@@ -8,6 +9,29 @@ export * from "./check-schema.js";
 
 // The schema is the source of truth for the experiment format: types are inferred from it,
 // docs/design.md describes it, and the loader turns its issues into located errors.
+
+const attachReplicaSchema = z.strictObject({ attach: attachSchema });
+
+/**
+ * `replica`: a name or topology file, or `{ attach: ... }` (a running stack). Not a z.union:
+ * a union would report a mistake inside `attach` as one "invalid input" at `replica`, where
+ * this keeps every issue at its own field.
+ */
+const replicaField = z.unknown().transform((value, ctx): string | { attach: AttachSettings } => {
+  if (typeof value === "string") return value;
+  const parsed = attachReplicaSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const isMap = typeof value === "object" && value !== null && !Array.isArray(value);
+  for (const issue of isMap ? parsed.error.issues : [])
+    ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+  if (!isMap)
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "expected a replica name, a topology file (a .yaml path) or { attach: { compose: PROJECT, ... } }",
+    });
+  return z.NEVER;
+});
 
 export const loadSchema = z
   .strictObject({
@@ -85,10 +109,11 @@ export const experimentSchema = z
       .describe(
         "defaults for the placeholders ($ and the name in braces) in string values (override: --param name=value)",
       ),
-    replica: z
-      .string()
+    replica: replicaField
       .default("default")
-      .describe("the replica to run against; `default` is the built-in PoP"),
+      .describe(
+        "the replica to run against; `default` is the built-in PoP; or { attach: ... } a running stack",
+      ),
     load: loadSchema,
     steadyState: steadyStateSchema,
     method: z.array(faultSchema).min(1, { message: "expected at least one fault" }),

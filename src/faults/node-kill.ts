@@ -123,16 +123,22 @@ function check(fault: NodeKillFault, service: string, topology: Topology): void 
 
 const POP: ReadonlySet<string> = new Set(POP_ROLES);
 
-/** PoP containers that are stopped, exited or paused: started or unpaused again. */
+/**
+ * PoP containers that are stopped, exited or paused: started or unpaused again. Not on an
+ * attached stack: its containers are the user's, stopped or paused for reasons of theirs, so
+ * only the ledger (what Faultline itself did) brings one back.
+ */
 export const stoppedContainers: Leftovers = {
   id: "container-state",
   order: 0,
-  async find(_replica, containers) {
+  async find(replica, containers) {
+    if (replica.topology.attach) return [];
     return containers
       .filter((c) => POP.has(c.role) && c.state !== "running")
       .map((c) => `${c.service} is ${c.state}`);
   },
   async sweep({ replica, containers, attempt, found }) {
+    if (replica.topology.attach) return;
     for (const c of containers.filter((c) => POP.has(c.role) && c.state !== "running")) {
       await attempt(`container ${c.service}`, async () => {
         const state = await ensureRunning(containerName(replica.topology, c.service));

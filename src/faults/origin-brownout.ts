@@ -67,6 +67,11 @@ async function isBrownedOut(container: string): Promise<boolean> {
 }
 
 function check(fault: OriginBrownoutFault, service: string, topology: Topology): void {
+  if (topology.attach)
+    throw new InvalidInputError(
+      "origin-brownout rewrites the config of Faultline's own origin image: not available on an attached stack",
+      { suggestion: "use node-kill, packet-loss, partition or stress on the attached origin" },
+    );
   const role = topology.services.find((s) => s.name === service)?.role;
   if (role !== "origin") {
     throw new InvalidInputError(`origin-brownout acts on the origin, not on ${service}`, {
@@ -147,13 +152,16 @@ async function apply(fault: OriginBrownoutFault, context: InjectorContext) {
 const brownoutLeftovers: Leftovers = {
   id: "origin-config",
   order: 1,
-  async find(_replica, containers) {
+  async find(replica, containers) {
     const found: string[] = [];
+    // An attached stack's origin is not Faultline's image: no brownout is ever applied there.
+    if (replica.topology.attach) return found;
     for (const c of containers.filter((c) => c.role === "origin" && c.state === "running"))
       if (await isBrownedOut(c.name)) found.push(`${c.service} is browned out`);
     return found;
   },
   async sweep({ replica, containers, attempt, found }) {
+    if (replica.topology.attach) return;
     for (const c of containers.filter((c) => c.role === "origin")) {
       await attempt(`origin config of ${c.service}`, async () => {
         if (await restoreOrigin(containerName(replica.topology, c.service)))

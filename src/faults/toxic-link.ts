@@ -25,6 +25,11 @@ export interface ToxicLinkFault {
 
 /** The Toxiproxy link a fault on `service` acts on: the one in front of it, or a link by name. */
 export function linkFor(service: string, topology: Topology, kind: string): string {
+  if (topology.attach)
+    throw new InvalidInputError(
+      `the ${kind} fault needs a Toxiproxy link in front of ${service}, which attached stacks get in a later version`,
+      { suggestion: "on an attached stack use node-kill, packet-loss, partition or stress" },
+    );
   const link = linkTo(topology, service);
   if (!link) {
     const inFront = topology.links.filter((l) => l.upstream.service === service).map((l) => l.name);
@@ -60,12 +65,15 @@ export const toxicLeftovers: Leftovers = {
   id: "toxiproxy-toxics",
   order: 1,
   async find(replica) {
+    // An attached stack has no Toxiproxy of Faultline's: there can be no toxic to find.
+    if (replica.topology.attach) return [];
     const api = new ToxiproxyApi(replica.endpoints.toxiproxy);
     const toxics = (await api.faultlineToxics()).map(({ proxy, toxic }) => `toxic ${toxic.name} on ${proxy}`);
     const redirects = (await api.proxyNames()).filter((p) => p.startsWith(REDIRECT_PREFIX));
     return [...toxics, ...redirects.map((p) => `redirect proxy ${p}`)];
   },
   async sweep({ replica, attempt, found }) {
+    if (replica.topology.attach) return;
     await attempt("toxics", async () => {
       const api = new ToxiproxyApi(replica.endpoints.toxiproxy);
       for (const { proxy, toxic } of await api.faultlineToxics()) {

@@ -78,7 +78,8 @@ export async function startSidecar(
   const chain = chainName(ids.runId, ids.faultId);
   const ttlSeconds = deadManSeconds(revertBy);
   const id = await engine().createContainer({
-    name: `${containerName(replica.topology, service)}-${chain.toLowerCase()}`,
+    // Faultline's own container, named and labelled as its replica's even on an attached stack.
+    name: `faultline-${replica.topology.replica}-${service}-${chain.toLowerCase()}`,
     Image: imageFor("netfilter"),
     Env: [
       `FAULTLINE_CHAIN=${chain}`,

@@ -36,19 +36,33 @@ export async function revertLedger(replica: Replica, runId?: string): Promise<Re
   return recovered;
 }
 
-/** The replica's containers (its PoP services, instruments and fault sidecars), listed once. */
+/**
+ * The replica's containers (its PoP services, instruments and fault sidecars), listed once. On
+ * an attached stack: Faultline's sidecars by their labels, and the stack's mapped containers
+ * by the ids discovery found (never any other of its containers).
+ */
 async function replicaContainers(replica: Replica): Promise<ReplicaContainer[]> {
   const containers = await engine().listContainers({
     all: true,
     filters: { label: [`${LABEL_REPLICA}=${replica.topology.replica}`] },
   });
-  return containers.map((c) => ({
+  const labelled = containers.map((c) => ({
     id: c.Id,
     name: c.Names[0]?.replace(/^\//, "") ?? c.Id,
     service: c.Labels[LABEL_SERVICE] ?? "?",
     role: c.Labels[LABEL_ROLE] ?? "",
     state: c.State,
   }));
+  const { attach, services } = replica.topology;
+  if (!attach) return labelled;
+  const ids = Object.values(attach.containers);
+  const listed = ids.length ? await engine().listContainers({ all: true, filters: { id: ids } }) : [];
+  const attached = Object.entries(attach.containers).flatMap(([service, id]) => {
+    const c = listed.find((x) => x.Id === id);
+    const role = services.find((s) => s.name === service)?.role ?? "";
+    return c ? [{ id, name: id, service, role, state: c.State }] : [];
+  });
+  return [...labelled, ...attached];
 }
 
 /** What a crashed run left on the replica, one line each; empty when the replica is clean. */

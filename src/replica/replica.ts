@@ -5,6 +5,7 @@ import { clearEntry, readLedger } from "../lifecycle/ledger.js";
 import { readLock } from "../lifecycle/lock.js";
 import { isAlive } from "../lifecycle/state.js";
 import { waitUntil } from "../lifecycle/wait.js";
+import { type AttachSettings, discoverStack, isAttachedStack, readAttachRecord } from "./attach.js";
 import {
   edgeConfig,
   edgeUpstream,
@@ -50,6 +51,8 @@ export interface Endpoints {
   lbStats: string;
   /** Multi-PoP replicas: each PoP's load balancer stats page. */
   pops?: Record<string, { lbStats: string }>;
+  /** The stats CSV's own URL where it is not `<lbStats>/stats;csv` (an attached stack's HAProxy). */
+  lbStatsCsv?: string;
   toxiproxy: string;
   prometheus: string;
 }
@@ -145,6 +148,7 @@ export async function replicaUp(options: UpOptions = {}): Promise<UpResult> {
   const timeoutMs = options.timeoutMs ?? 120_000;
 
   const existing = await listContainers(client, name);
+  if (ownsNoService(existing)) await refuseAttached(name, "up");
   if (existing.length > 0) {
     const current = await connectReplica(name).catch(() => undefined);
     const own: readonly string[] = SERVICE_ROLES;
@@ -438,6 +442,9 @@ export async function connectReplica(name = "default"): Promise<Replica> {
   const toxiproxy = containers.find((c) => c.Labels[LABEL_ROLE] === "toxiproxy");
   const raw = toxiproxy?.Labels[LABEL_TOPOLOGY];
   if (!toxiproxy || !raw) {
+    // A stack a run attached to: the settings it recorded find the same containers again.
+    const attached = ownsNoService(containers) ? readAttachRecord(name) : undefined;
+    if (attached) return connectAttached(attached);
     throw new EnvironmentError(`replica ${name} is not up`, {
       suggestion: `run \`faultline replica up${name === "default" ? "" : ` --replica ${name}`}\``,
     });
@@ -446,9 +453,56 @@ export async function connectReplica(name = "default"): Promise<Replica> {
   return { topology, endpoints: await readEndpoints(client, topology) };
 }
 
-async function statsCsv(statsUrl: string | undefined): Promise<string> {
-  if (!statsUrl) throw new Error("no stats endpoint");
-  const response = await fetch(`${statsUrl}/stats;csv;norefresh`, { signal: AbortSignal.timeout(2000) });
+/** The stats CSV of a load balancer whose stats page is `<base>/stats`. */
+const csvOf = (base: string | undefined) => (base ? `${base}/stats;csv;norefresh` : undefined);
+
+/** True when none of the containers is a service of a Faultline replica (sidecars do not count). */
+function ownsNoService(containers: readonly { Labels: Record<string, string> }[]): boolean {
+  const own: readonly string[] = SERVICE_ROLES;
+  return !containers.some((c) => own.includes(c.Labels[LABEL_ROLE] ?? ""));
+}
+
+/**
+ * A running stack Faultline did not create, as a Replica: load and probes go to its entry
+ * point; Toxiproxy and Prometheus are Faultline's and the stack has neither (their endpoints
+ * are empty, and what needs them says it is not available).
+ */
+export async function connectAttached(settings: AttachSettings): Promise<Replica> {
+  return (await attachStack(settings)).replica;
+}
+
+/** As connectAttached, with the state of each mapped container (running, exited, paused...). */
+export async function attachStack(
+  settings: AttachSettings,
+): Promise<{ replica: Replica; states: Record<string, string> }> {
+  const found = await discoverStack(settings);
+  const endpoints: Endpoints = {
+    lb: found.entry,
+    lbStats: "",
+    ...(found.statsCsv ? { lbStatsCsv: found.statsCsv } : {}),
+    toxiproxy: "",
+    prometheus: "",
+  };
+  return { replica: { topology: found.topology, endpoints }, states: found.states };
+}
+
+/** `replica up` and `down` act on Faultline's own replicas only. */
+async function refuseAttached(name: string, command: "up" | "down"): Promise<void> {
+  if (!(await isAttachedStack(name))) return;
+  throw new InvalidInputError(
+    `${name} is a running stack Faultline attaches to, not a replica it brought up: \`replica ${command}\` leaves it alone`,
+    {
+      suggestion:
+        command === "down"
+          ? `take it down with its own tools (docker-compose -p ${name} down); \`faultline recover --replica ${name}\` reverts Faultline's faults on it`
+          : "run experiments against it with `replica: { attach: ... }`, or give the replica another name",
+    },
+  );
+}
+
+async function statsCsv(csvUrl: string | undefined): Promise<string> {
+  if (!csvUrl) throw new Error("no stats endpoint (not available with this config)");
+  const response = await fetch(csvUrl, { signal: AbortSignal.timeout(2000) });
   if (!response.ok) throw new Error(`HAProxy stats answered ${response.status}`);
   return response.text();
 }
@@ -459,11 +513,16 @@ async function statsCsv(statsUrl: string | undefined): Promise<string> {
  */
 export async function edgeStates(replica: Replica): Promise<Map<string, EdgeState>> {
   const { topology, endpoints } = replica;
-  if (!topology.pops) return parseHaproxyCsv(await statsCsv(endpoints.lbStats), topology.edges);
+  if (!topology.pops)
+    return parseHaproxyCsv(
+      await statsCsv(endpoints.lbStatsCsv ?? csvOf(endpoints.lbStats)),
+      topology.edges,
+      topology.attach?.statsBackend ?? "edges",
+    );
   const states = new Map<string, EdgeState>();
   const answers = await Promise.allSettled(
     topology.pops.map(async (pop) =>
-      parseHaproxyCsv(await statsCsv(endpoints.pops?.[pop.name]?.lbStats), pop.edges),
+      parseHaproxyCsv(await statsCsv(csvOf(endpoints.pops?.[pop.name]?.lbStats)), pop.edges),
     ),
   );
   for (const answer of answers)
@@ -477,7 +536,7 @@ export async function popStates(replica: Replica): Promise<Map<string, EdgeState
   const pops = replica.topology.pops;
   if (!pops) return new Map();
   return parseHaproxyCsv(
-    await statsCsv(replica.endpoints.lbStats),
+    await statsCsv(csvOf(replica.endpoints.lbStats)),
     pops.map((p) => p.name),
     "pops",
   );
@@ -589,6 +648,7 @@ export async function replicaDown(name = "default"): Promise<DownResult> {
   const client = engine();
   await ensureEngine(client);
   const containers = await listContainers(client, name);
+  if (ownsNoService(containers)) await refuseAttached(name, "down");
   const removed: string[] = [];
   await Promise.all(
     containers.map(async (c) => {
@@ -631,6 +691,8 @@ export async function replicaStatus(name = "default"): Promise<ReplicaStatus> {
   const client = engine();
   await ensureEngine(client);
   const containers = await listContainers(client, name);
+  const attached = ownsNoService(containers) ? readAttachRecord(name) : undefined;
+  if (attached) return attachedStatus(name, attached);
   if (containers.length === 0) return { replica: name, exists: false, services: [] };
   const replica = await connectReplica(name).catch(() => undefined);
   const states = replica ? await edgeStates(replica).catch(() => new Map<string, EdgeState>()) : new Map();
@@ -652,4 +714,20 @@ export async function replicaStatus(name = "default"): Promise<ReplicaStatus> {
     )
     .sort((a, b) => a.service.localeCompare(b.service, "en", { numeric: true }));
   return { replica: name, exists: true, services, ...(replica ? { endpoints: replica.endpoints } : {}) };
+}
+
+/** An attached stack's mapped services, their containers' states and, with stats:, the LB's view. */
+async function attachedStatus(name: string, settings: AttachSettings): Promise<ReplicaStatus> {
+  const { replica, states } = await attachStack(settings);
+  const lb = await edgeStates(replica).catch(() => new Map<string, EdgeState>());
+  const services = replica.topology.services.map(
+    (s): ServiceStatus => ({
+      service: s.name,
+      role: s.role,
+      container: containerName(replica.topology, s.name).slice(0, 12),
+      state: states[s.name] ?? "?",
+      ...(s.role === "edge" ? { lbState: lb.get(s.name) ?? "unknown" } : {}),
+    }),
+  );
+  return { replica: name, exists: true, services, endpoints: replica.endpoints };
 }

@@ -1,6 +1,8 @@
 import { z } from "zod";
+import { InvalidInputError } from "../errors.js";
 import { parseYamlWithSchema, readInputFile } from "../format/located-yaml.js";
 import { duration } from "../format/unit-schemas.js";
+import { type AttachSettings, attachedTopology, attachName } from "./attach.js";
 import {
   defaultTopology,
   type HealthCheck,
@@ -322,15 +324,29 @@ export const isTopologyPath = (replica: string) => /\.ya?ml$/.test(replica);
  * `override`), or the built-in PoP with `edges` edges under the name `replica:` gives.
  */
 export function replicaFor(
-  loaded: { experiment: { replica: string }; topology?: Topology | undefined },
+  loaded: {
+    experiment: { replica: unknown };
+    topology?: Topology | undefined;
+    attach?: AttachSettings | undefined;
+  },
   override: string | undefined,
   edges: number,
-): { name: string; topology: Topology; fromFile: boolean } {
+): { name: string; topology: Topology; fromFile: boolean; attach?: AttachSettings } {
+  if (loaded.attach) {
+    const name = attachName(loaded.attach);
+    if (override !== undefined && override !== name)
+      throw new InvalidInputError(
+        `--replica ${override}: this experiment attaches to ${name}, which keeps its own name`,
+        { suggestion: "drop --replica, or change the experiment's replica.attach" },
+      );
+    return { name, topology: attachedTopology(loaded.attach), fromFile: false, attach: loaded.attach };
+  }
   if (loaded.topology) {
     const name = override ?? loaded.topology.replica;
     return { name, topology: renameTopology(loaded.topology, name), fromFile: true };
   }
-  const name = override ?? loaded.experiment.replica;
+  const { replica } = loaded.experiment;
+  const name = override ?? (typeof replica === "string" ? replica : "default");
   return { name, topology: defaultTopology(name, edges), fromFile: false };
 }
 

@@ -1,3 +1,5 @@
+import { InvalidInputError } from "../errors.js";
+
 // The shape of a replica: which services exist, how they are linked, which links pass
 // through Toxiproxy. The built-in default PoP is produced by defaultTopology().
 
@@ -66,6 +68,21 @@ export interface GlobalLayer {
   healthCheck: HealthCheck;
 }
 
+/** A running stack Faultline attached to instead of creating it (src/replica/attach.ts). */
+export interface AttachedStack {
+  /** How its containers are found: a Compose project, or the opt-in label faultline.attach. */
+  by: "compose" | "label";
+  /** The project's name, or the label's value. */
+  selector: string;
+  /**
+   * Service -> container id, as discovered: the only containers Faultline may touch. Empty
+   * before discovery (what `plan` and `validate` check against).
+   */
+  containers: Record<string, string>;
+  /** The HAProxy backend whose servers are the edges, when the settings name a stats page. */
+  statsBackend?: string;
+}
+
 export interface Topology {
   replica: string;
   network: string;
@@ -80,6 +97,8 @@ export interface Topology {
   global?: GlobalLayer;
   /** Service name of the shield PoP between the PoPs and the origin, when there is one. */
   shield?: string;
+  /** Set for a stack Faultline attached to: it owns none of its containers. */
+  attach?: AttachedStack;
 }
 
 export const TOXIPROXY_API_PORT = 8474;
@@ -135,8 +154,21 @@ export function defaultTopology(replica = "default", edgeCount = 3): Topology {
   };
 }
 
-export function containerName(topology: Pick<Topology, "replica">, service: string): string {
-  return `faultline-${topology.replica}-${service}`;
+/**
+ * The container of a service: Faultline's own (`faultline-<replica>-<service>`), or on an
+ * attached stack the id discovery found. This is the one check every engine call on an
+ * attached stack goes through: a service that is not in the discovered set is refused.
+ */
+export function containerName(topology: Pick<Topology, "replica" | "attach">, service: string): string {
+  const { attach } = topology;
+  if (!attach) return `faultline-${topology.replica}-${service}`;
+  const id = attach.containers[service];
+  if (id === undefined)
+    throw new InvalidInputError(
+      `${service} is not one of the containers Faultline attached to (${attach.by === "compose" ? "Compose project" : "label faultline.attach="}${attach.by === "compose" ? " " : ""}${attach.selector}); it touches no other container`,
+      { suggestion: `its mapped services: ${Object.keys(attach.containers).join(", ") || "none"}` },
+    );
+  return id;
 }
 
 /**
@@ -183,7 +215,7 @@ export function popViews(topology: Topology): PopView[] {
   return [
     {
       name: undefined,
-      lb: "lb",
+      lb: topology.services.find((s) => s.role === "lb")?.name ?? "lb",
       edges: topology.edges,
       healthCheck: topology.healthCheck,
       balance: topology.balance ?? "roundrobin",

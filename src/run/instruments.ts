@@ -7,7 +7,12 @@ import { startLbProbe } from "../steady-state/lb-probe.js";
 import type { LoadDriver, RunningLoad } from "../steady-state/load-driver.js";
 import { type ScheduledProbe, startProbes } from "../steady-state/probes.js";
 import type { FaultSession } from "./fault-session.js";
-import { type ReplicaGuard, replicaContainers, startReplicaGuard } from "./replica-guard.js";
+import {
+  attachedContainers,
+  type ReplicaGuard,
+  replicaContainers,
+  startReplicaGuard,
+} from "./replica-guard.js";
 import type { RunLoop } from "./run-loop.js";
 
 export interface Instruments {
@@ -58,13 +63,16 @@ export function startInstruments(context: {
     ...experiment.steadyState.checks.map((c) => ({ key: probeKey("check", c.name), probe: c.probe })),
     ...experiment.abort.map((c) => ({ key: probeKey("abort", c.name), probe: c.probe })),
   ].flatMap((p) => (p.probe ? [{ key: p.key, probe: p.probe }] : []));
+
   const probes =
     scheduled.length > 0
       ? startProbes(scheduled, replica, loop.t0, (sample) => loop.addProbeSample(sample))
       : undefined;
   if (probes) registry.register("stop the probes", () => probes.stop());
   const guard = startReplicaGuard({
-    list: replicaContainers(replica.topology.replica),
+    list: replica.topology.attach
+      ? attachedContainers(replica.topology.attach.containers)
+      : replicaContainers(replica.topology.replica),
     excused: () => session.touchedServices(),
   });
   loop.watchReplica(guard);

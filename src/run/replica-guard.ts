@@ -49,6 +49,18 @@ export function replicaContainers(replica: string): ReplicaGuardOptions["list"] 
   };
 }
 
+/** An attached stack's mapped containers, by the ids discovery found. */
+export function attachedContainers(containers: Record<string, string>): ReplicaGuardOptions["list"] {
+  return async (signal) => {
+    const ids = Object.values(containers);
+    const listed = await engine().listContainers({ all: true, filters: { id: ids } }, { signal });
+    return Object.entries(containers).flatMap(([service, id]) => {
+      const c = listed.find((x) => x.Id === id);
+      return c ? [{ service, id, state: c.State }] : [];
+    });
+  };
+}
+
 export function startReplicaGuard(options: ReplicaGuardOptions): ReplicaGuard {
   const intervalMs = options.intervalMs ?? 1000;
   const timeoutMs = options.timeoutMs ?? 3000;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
+  EnvironmentError,
   ExitCode,
   type ExitCodeValue,
   errorMessage,
@@ -15,9 +16,11 @@ import { loadSuiteFile, SUITE_FILE, type SuiteFile } from "../experiments/suite-
 import { newSeed } from "../experiments/targets.js";
 import { History } from "../history/store.js";
 import type { JournalEvent } from "../journal/journal.js";
+import { readLedger } from "../lifecycle/ledger.js";
 import { assertNotLocked } from "../lifecycle/lock.js";
 import { recoverReplica } from "../recovery/recover.js";
-import { connectReplica, type Replica, replicaDown, replicaUp } from "../replica/replica.js";
+import { type AttachSettings, attachName, describeStack, writeAttachRecord } from "../replica/attach.js";
+import { attachStack, connectReplica, type Replica, replicaDown, replicaUp } from "../replica/replica.js";
 import type { Topology } from "../replica/topology.js";
 import { replicaFor } from "../replica/topology-file.js";
 import { evaluateGates, type GateOptions, goGates } from "../reports/gates.js";
@@ -292,7 +295,9 @@ async function runOne(loaded: LoadedExperiment, state: SuiteState): Promise<Suit
     `faultline: ${experiment.name} (${file}), about ${formatDuration(total * 1000)}${prepared.suite.length > 1 ? ` [${state.index + 1}/${prepared.suite.length}]` : ""}`,
   );
   try {
-    const replica = await prepareReplica(shape, options, progress, state.brought);
+    const replica = shape.attach
+      ? await attachReplica(shape.attach, options, progress)
+      : await prepareReplica(shape, options, progress, state.brought);
     options.onRunStart?.(loaded, total);
     const planned = prepared.plans.get(loaded);
     const result = await runExperiment({
@@ -455,4 +460,45 @@ async function prepareReplica(
     `  replica ${name}: ${up.replica.topology.edges.length} edges healthy (${up.created ? `up in ${formatDuration(up.tookMs)}` : "reused"}); load balancer ${up.replica.endpoints.lb}`,
   );
   return up.replica;
+}
+
+/**
+ * A running stack the experiment attaches to: discovered (bad settings fail here, before
+ * anything is touched), its settings recorded for the watchdog and `recover`, never brought
+ * up or taken down. What needs parts the stack lacks is named, and the run carries on.
+ */
+async function attachReplica(
+  settings: AttachSettings,
+  options: SuiteOptions,
+  progress: (message: string) => void,
+): Promise<Replica> {
+  const name = attachName(settings);
+  assertNotLocked(name);
+  const { replica, states } = await attachStack(settings);
+  const stack = describeStack({ by: settings.compose ? "compose" : "label", selector: name });
+  writeAttachRecord(settings);
+  if (options.recover) {
+    const { recovered } = await recoverReplica(replica);
+    for (const r of recovered) progress(`  recovered ${r.kind} on ${r.target}: ${r.what}`);
+  }
+  // A container the user stopped is theirs to start; one a crashed run stopped is in the
+  // ledger, and the preflight names it.
+  const notRunning = Object.entries(states).filter(([, state]) => state !== "running");
+  if (notRunning.length > 0 && (options.recover || readLedger(name).entries.length === 0))
+    throw new EnvironmentError(
+      `${stack}: ${notRunning.map(([service, state]) => `${service} is ${state}`).join(", ")}; Faultline starts no container it did not stop`,
+      { suggestion: "start it with the stack's own tools (docker-compose start), then run again" },
+    );
+  progress(
+    `  attached to ${stack}: ${replica.topology.services.map((s) => `${s.name} (${s.role})`).join(", ")}; entry point ${replica.endpoints.lb}; Faultline leaves its containers as it found them`,
+  );
+  for (const line of unavailable(settings)) progress(`  not available with this config: ${line}`);
+  return replica;
+}
+
+/** What an attached stack cannot give this experiment, one line each. */
+function unavailable(settings: AttachSettings): string[] {
+  return settings.stats
+    ? []
+    : ["the load balancer's view of the edges and the time to detect (no stats: in replica.attach)"];
 }

@@ -33,6 +33,12 @@ export default async function setup(): Promise<() => void> {
   } catch {
     throw new Error(`integration tests need tmux; ${fix}`);
   }
+  // The attach tests start the example Compose PoP with Debian's docker-compose.
+  try {
+    execFileSync("docker-compose", ["version"], { stdio: "ignore" });
+  } catch {
+    throw new Error(`integration tests need docker-compose; ${fix}`);
+  }
   // The CLI tests spawn bin/run.js, which runs the compiled output.
   execFileSync("npm", ["run", "--silent", "build"], { stdio: "inherit" });
   return () => rmSync(TEST_STATE_DIR, { recursive: true, force: true });
