@@ -54,3 +54,22 @@ export function syntheticJournal(
     ...buckets.map((b): JournalEvent => ({ at, type: "metrics", ...b })),
   ];
 }
+
+/**
+ * A 19-second run (warmup 0, baseline 1, inject 5, recover 9, verify 15) whose run-started
+ * carries the experiment's source; the seconds listed in `slow` answer in 300 ms, the rest in 5.
+ */
+export function recordedRun(source: string, slow: readonly number[] = []): JournalEvent[] {
+  const seconds = Array.from({ length: 19 }, (_, s) => ({ latencyMs: slow.includes(s) ? 300 : 5 }));
+  const events = syntheticJournal(seconds, [
+    ["warmup", 0],
+    ["baseline", 1],
+    ["inject", 5],
+    ["recover", 9],
+    ["verify", 15],
+  ]);
+  const started = events[0];
+  if (started?.type !== "run-started") throw new Error("synthetic journal starts with run-started");
+  started.experiment.source = source;
+  return events;
+}

@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EnvironmentError, ExitCode } from "../../src/errors.js";
 import { TimeLimitError, withTimeLimit } from "../../src/lifecycle/time-limit.js";
 import { ensureEngine, isConflict } from "../../src/replica/docker.js";
@@ -16,36 +13,15 @@ import {
   useEngine,
 } from "../../src/replica/engine.js";
 import { deadlineFor } from "../../src/replica/engine-deadlines.js";
+import { useSilentEngine } from "../support/silent-engine.js";
 
 // A Docker engine that accepts connections and never answers: a unix socket of the test's own.
-let dir: string;
-let socketPath: string;
-let server: Server;
-const open = new Set<Socket>();
-let accepted = 0;
-
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "faultline-engine-"));
-  socketPath = join(dir, "docker.sock");
-  server = createServer((socket) => {
-    accepted++;
-    open.add(socket);
-    socket.on("data", () => {});
-    socket.on("close", () => open.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-});
-
-afterAll(async () => {
-  for (const socket of open) socket.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  rmSync(dir, { recursive: true, force: true });
-});
+const silent = useSilentEngine("faultline-engine-");
 
 /** Waits until the server has seen every connection of the client close. */
 async function connectionsClosed(): Promise<void> {
-  for (let i = 0; i < 100 && open.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
-  expect(open.size).toBe(0);
+  for (let i = 0; i < 100 && silent.open.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(silent.open.size).toBe(0);
 }
 
 async function timed<T>(action: Promise<T>): Promise<{ error: unknown; ms: number }> {
@@ -59,14 +35,14 @@ async function timed<T>(action: Promise<T>): Promise<{ error: unknown; ms: numbe
 
 describe("the engine client's deadlines, on an engine that never answers", () => {
   it("fails a call at its deadline with an EnvironmentError naming the engine and the operation", async () => {
-    const hung = createEngine({ socketPath });
+    const hung = createEngine({ socketPath: silent.socketPath });
     const { error, ms } = await timed(hung.listContainers({ all: true }, { timeoutMs: 200 }));
     console.log(`list containers on a hung engine failed after ${ms} ms (deadline 200 ms)`);
     expect(error).toBeInstanceOf(EngineTimeoutError);
     expect(error).toBeInstanceOf(EnvironmentError);
     expect((error as EnvironmentError).exitCode).toBe(ExitCode.environment);
     expect((error as Error).message).toBe(
-      `the Docker engine at unix://${socketPath} did not answer "list containers" within 200ms`,
+      `the Docker engine at unix://${silent.socketPath} did not answer "list containers" within 200ms`,
     );
     expect((error as EnvironmentError).suggestion).toMatch(/docker info/);
     expect(ms).toBeGreaterThanOrEqual(190);
@@ -75,7 +51,7 @@ describe("the engine client's deadlines, on an engine that never answers", () =>
   });
 
   it("names the object of an operation", async () => {
-    const hung = createEngine({ socketPath });
+    const hung = createEngine({ socketPath: silent.socketPath });
     const { error } = await timed(hung.inspectContainer("faultline-x-edge-1", { timeoutMs: 100 }));
     expect((error as Error).message).toMatch(
       /did not answer "inspect container faultline-x-edge-1" within 100ms/,
@@ -83,17 +59,17 @@ describe("the engine client's deadlines, on an engine that never answers", () =>
   });
 
   it("bounds image inspect too, which dockerode does not pass an abort signal for", async () => {
-    const hung = createEngine({ socketPath });
-    const before = accepted;
+    const hung = createEngine({ socketPath: silent.socketPath });
+    const before = silent.accepted;
     const { error, ms } = await timed(hung.inspectImage("faultline/lb:local", { timeoutMs: 150 }));
-    expect(accepted).toBe(before + 1);
+    expect(silent.accepted).toBe(before + 1);
     expect((error as Error).message).toMatch(/"inspect image faultline\/lb:local" within 150ms/);
     expect(ms).toBeLessThan(1000);
     await connectionsClosed();
   });
 
   it("ends a call at once when the caller's signal aborts", async () => {
-    const hung = createEngine({ socketPath });
+    const hung = createEngine({ socketPath: silent.socketPath });
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error("stop now")), 50);
     const { error, ms } = await timed(hung.ping({ signal: controller.signal }));
@@ -103,20 +79,20 @@ describe("the engine client's deadlines, on an engine that never answers", () =>
   });
 
   it("refuses a call whose signal is already aborted without connecting", async () => {
-    const hung = createEngine({ socketPath });
-    const before = accepted;
+    const hung = createEngine({ socketPath: silent.socketPath });
+    const before = silent.accepted;
     const { error } = await timed(hung.version({ signal: AbortSignal.abort(new Error("already")) }));
     expect((error as Error).message).toBe("already");
-    expect(accepted).toBe(before);
+    expect(silent.accepted).toBe(before);
   });
 
   it("bounds a command run in a container as one operation", async () => {
-    const hung = createEngine({ socketPath });
+    const hung = createEngine({ socketPath: silent.socketPath });
     const { error, ms } = await timed(
       hung.exec("faultline-x-edge-1", ["nginx", "-s", "reload"], { timeoutMs: 200 }),
     );
     expect((error as Error).message).toBe(
-      `the Docker engine at unix://${socketPath} did not answer "run "nginx -s reload" in container faultline-x-edge-1" within 200ms`,
+      `the Docker engine at unix://${silent.socketPath} did not answer "run "nginx -s reload" in container faultline-x-edge-1" within 200ms`,
     );
     expect(ms).toBeLessThan(1000);
     const detached = await timed(hung.execDetached("c", ["sleep", "9"], { timeoutMs: 100 }));
@@ -125,7 +101,7 @@ describe("the engine client's deadlines, on an engine that never answers", () =>
   });
 
   it("cuts every call short when the time limit they run under runs out", async () => {
-    const hung = createEngine({ socketPath });
+    const hung = createEngine({ socketPath: silent.socketPath });
     const { error, ms } = await timed(
       withTimeLimit("a drain", 150, async () => {
         // Each call alone would wait 10 s; the limit ends both.
@@ -139,7 +115,7 @@ describe("the engine client's deadlines, on an engine that never answers", () =>
   });
 
   it("lets ensureEngine say that the engine does not answer", async () => {
-    const hung = createEngine({ socketPath });
+    const hung = createEngine({ socketPath: silent.socketPath });
     const started = Date.now();
     const error = await ensureEngine(hung).catch((e: unknown) => e);
     const ms = Date.now() - started;
@@ -150,7 +126,7 @@ describe("the engine client's deadlines, on an engine that never answers", () =>
   }, 10_000);
 
   it("says no engine is reachable when nothing listens on the socket", async () => {
-    const none = createEngine({ socketPath: join(dir, "absent.sock") });
+    const none = createEngine({ socketPath: join(silent.dir, "absent.sock") });
     const error = await ensureEngine(none).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EnvironmentError);
     expect((error as Error).message).toMatch(

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { History, trends } from "../../src/history/store.js";
 import { buildReport, type RunReport } from "../../src/reports/model.js";
-import { syntheticJournal } from "../support/journal.js";
+import { recordedRun } from "../support/journal.js";
 import { tempDir } from "../support/temp.js";
 
 const source = (name: string) => `version: 1
@@ -17,19 +17,7 @@ method:
 `;
 
 function report(name: string, id: string, startedAt: string, score: number | null): RunReport {
-  const events = syntheticJournal(
-    Array.from({ length: 19 }, () => ({ latencyMs: 5 })),
-    [
-      ["warmup", 0],
-      ["baseline", 1],
-      ["inject", 5],
-      ["recover", 9],
-      ["verify", 15],
-    ],
-  );
-  const started = events[0];
-  if (started?.type !== "run-started") throw new Error("synthetic journal starts with run-started");
-  started.experiment.source = source(name);
+  const events = recordedRun(source(name));
   const base = buildReport(events);
   return {
     ...base,

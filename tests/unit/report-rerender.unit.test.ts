@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { JournalEvent } from "../../src/journal/journal.js";
 import { journalContext, loadReport, renderReport } from "../../src/reports/index.js";
-import { syntheticJournal } from "../support/journal.js";
+import { recordedRun } from "../support/journal.js";
 import { tempDir } from "../support/temp.js";
 
 const source = `version: 1
@@ -18,19 +18,7 @@ method:
 `;
 
 function runJournal(extra: JournalEvent[]): string {
-  const events = syntheticJournal(
-    Array.from({ length: 19 }, () => ({ latencyMs: 5 })),
-    [
-      ["warmup", 0],
-      ["baseline", 1],
-      ["inject", 5],
-      ["recover", 9],
-      ["verify", 15],
-    ],
-  );
-  const started = events[0];
-  if (started?.type !== "run-started") throw new Error("synthetic journal starts with run-started");
-  started.experiment.source = source;
+  const events = recordedRun(source);
   const at = new Date(0).toISOString();
   const all: JournalEvent[] = [...events, { at, type: "run-finished", durationMs: 19_000 }, ...extra];
   const dir = tempDir("faultline-rerender-");

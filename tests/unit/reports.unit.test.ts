@@ -5,7 +5,7 @@ import { evaluateGates } from "../../src/reports/gates.js";
 import { renderReport } from "../../src/reports/index.js";
 import { renderJunit } from "../../src/reports/junit.js";
 import { buildReport, REPORT_SCHEMA, runReportSchema } from "../../src/reports/model.js";
-import { syntheticJournal } from "../support/journal.js";
+import { recordedRun } from "../support/journal.js";
 
 const source = `version: 1
 name: report-test
@@ -25,17 +25,9 @@ const at = (second: number) => new Date(1_000_000 + second * 1000).toISOString()
 
 /** A run whose p99 breaks in the first inject window and recovers; one fault applied and reverted. */
 function journal(slowSeconds: number[] = [5, 6]): JournalEvent[] {
-  const seconds = Array.from({ length: 19 }, (_, s) => ({ latencyMs: slowSeconds.includes(s) ? 300 : 5 }));
-  const events = syntheticJournal(seconds, [
-    ["warmup", 0],
-    ["baseline", 1],
-    ["inject", 5],
-    ["recover", 9],
-    ["verify", 15],
-  ]);
+  const events = recordedRun(source, slowSeconds);
   const started = events[0];
   if (started?.type !== "run-started") throw new Error("synthetic journal starts with run-started");
-  started.experiment.source = source;
   started.experiment.file = "experiments/report-test.yaml";
   return [
     ...events,

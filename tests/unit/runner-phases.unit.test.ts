@@ -15,7 +15,7 @@ import { AbortConditionBreached, RunLoop } from "../../src/run/run-loop.js";
 import { planOf } from "../../src/run/run-plan.js";
 import { verdict } from "../../src/run/verdict-phase.js";
 import * as evaluation from "../../src/verdict/evaluation.js";
-import { syntheticJournal } from "../support/journal.js";
+import { recordedRun } from "../support/journal.js";
 import { tempDir } from "../support/temp.js";
 
 const source = `version: 1
@@ -38,18 +38,7 @@ const replica: Replica = {
 
 /** A journal of a finished run up to its rollback (no verdict yet), with the experiment's source. */
 function recordedEvents(): JournalEvent[] {
-  const seconds = Array.from({ length: 19 }, (_, s) => ({ latencyMs: s === 5 || s === 6 ? 300 : 5 }));
-  const events = syntheticJournal(seconds, [
-    ["warmup", 0],
-    ["baseline", 1],
-    ["inject", 5],
-    ["recover", 9],
-    ["verify", 15],
-  ]);
-  const started = events[0];
-  if (started?.type !== "run-started") throw new Error("synthetic journal starts with run-started");
-  started.experiment.source = source;
-  return events;
+  return recordedRun(source, [5, 6]);
 }
 
 function fakeClock(start = 1_000_000): Clock & { advance(ms: number): void } {
