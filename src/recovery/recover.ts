@@ -2,7 +2,7 @@ import { errorMessage } from "../errors.js";
 import type { Recovered, ReplicaContainer, SweepContext } from "../faults/fault-kind.js";
 import { allLeftovers, kindNamed } from "../faults/registry.js";
 import { clearEntry, type LedgerEntry, readLedger } from "../lifecycle/ledger.js";
-import { LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
+import { LABEL_ROLE, LABEL_SERVICE, labelFilter } from "../replica/docker.js";
 import { engine } from "../replica/engine.js";
 import type { Replica } from "../replica/replica.js";
 
@@ -44,7 +44,7 @@ export async function revertLedger(replica: Replica, runId?: string): Promise<Re
 async function replicaContainers(replica: Replica): Promise<ReplicaContainer[]> {
   const containers = await engine().listContainers({
     all: true,
-    filters: { label: [`${LABEL_REPLICA}=${replica.topology.replica}`] },
+    filters: labelFilter(replica.topology.replica),
   });
   const labelled = containers.map((c) => ({
     id: c.Id,

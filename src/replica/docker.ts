@@ -10,6 +10,11 @@ export const LABEL_FAULT = "faultline.fault";
 /** The role label of netfilter sidecars: containers of a fault's, not of the PoP's. */
 export const SIDECAR_ROLE = "netfilter";
 
+/** The engine's list filter for everything labelled with a replica's name. */
+export function labelFilter(replica: string): { label: string[] } {
+  return { label: [`${LABEL_REPLICA}=${replica}`] };
+}
+
 /** Fails with an EnvironmentError (exit 4) when no engine answers. */
 export async function ensureEngine(client: DockerEngine = engine()): Promise<void> {
   try {

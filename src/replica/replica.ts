@@ -24,6 +24,7 @@ import {
   LABEL_REPLICA,
   LABEL_ROLE,
   LABEL_SERVICE,
+  labelFilter,
 } from "./docker.js";
 import { type DockerEngine, engine } from "./engine.js";
 import {
@@ -96,19 +97,10 @@ export interface UpResult {
   tookMs: number;
 }
 
-function labelFilter(replica: string): { label: string[] } {
-  return { label: [`${LABEL_REPLICA}=${replica}`] };
-}
-
 async function listContainers(client: DockerEngine, replica: string) {
   return client.listContainers({ all: true, filters: labelFilter(replica) });
 }
 
-/**
- * Brings a replica up, or reuses it when it is already running with the same shape. Returns
- * when every edge is UP behind the load balancer. On failure everything this call created is
- * removed before the error is rethrown.
- */
 /** What a replica's shape is judged on when an existing one is reused. */
 function shapeOf(topology: Topology): string {
   const check = ({ intervalMs, timeoutMs, fall, rise }: Topology["healthCheck"]) =>
@@ -130,6 +122,11 @@ function shapeOf(topology: Topology): string {
   ].join(" | ");
 }
 
+/**
+ * Brings a replica up, or reuses it when it is already running with the same shape. Returns
+ * when every edge is UP behind the load balancer. On failure everything this call created is
+ * removed before the error is rethrown.
+ */
 export async function replicaUp(options: UpOptions = {}): Promise<UpResult> {
   const name = options.topology?.replica ?? options.replica ?? "default";
   const edgeCount = options.topology?.edges.length ?? options.edges ?? 3;

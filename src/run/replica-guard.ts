@@ -1,5 +1,5 @@
 import { errorMessage } from "../errors.js";
-import { LABEL_REPLICA, LABEL_ROLE, LABEL_SERVICE } from "../replica/docker.js";
+import { LABEL_ROLE, LABEL_SERVICE, labelFilter } from "../replica/docker.js";
 import { engine } from "../replica/engine.js";
 import { SERVICE_ROLES } from "../replica/topology.js";
 
@@ -40,7 +40,7 @@ const WATCHED_ROLES: ReadonlySet<string> = new Set(SERVICE_ROLES);
 export function replicaContainers(replica: string): ReplicaGuardOptions["list"] {
   return async (signal) => {
     const containers = await engine().listContainers(
-      { all: true, filters: { label: [`${LABEL_REPLICA}=${replica}`] } },
+      { all: true, filters: labelFilter(replica) },
       { signal },
     );
     return containers
