@@ -4,6 +4,7 @@ import { replicaOverrideFlag } from "../cli/flags.js";
 import { loadExperiment } from "../experiments/loader.js";
 import { type FaultPlan, planFaults } from "../experiments/plan.js";
 import { newSeed } from "../experiments/targets.js";
+import { attachStack } from "../replica/replica.js";
 import { replicaFor } from "../replica/topology-file.js";
 import { type Plan, planOf } from "../run/runner.js";
 import { formatDuration } from "../units.js";
@@ -13,7 +14,8 @@ export default class PlanCommand extends BaseCommand {
 
 Resolves every target (random choices use --seed, so the same seed shows what a run with
 that seed will do), applies the capacity guard, and prints each action with its revert and
-the phase timeline. Needs no Docker engine.`;
+the phase timeline. Needs no Docker engine, except on an attached stack whose faults
+target labels: those resolve against its containers' real labels.`;
   static override examples = [
     "<%= config.bin %> plan experiments/edge-latency.yaml",
     "<%= config.bin %> plan experiments/edge-latency.yaml --seed 42 --edges 5 --json",
@@ -32,7 +34,10 @@ the phase timeline. Needs no Docker engine.`;
     const { experiment } = loaded;
     const shape = replicaFor(loaded, flags.replica, flags.edges);
     const replica = shape.name;
-    const faults = planFaults(experiment, shape.topology, flags.seed ?? newSeed());
+    const byLabels = experiment.method.some((f) => f.target.kind === "labels");
+    const topology =
+      shape.attach && byLabels ? (await attachStack(shape.attach)).replica.topology : shape.topology;
+    const faults = planFaults(experiment, topology, flags.seed ?? newSeed());
     const timeline = planOf(experiment);
     const injectStart = timeline.warmupSeconds + timeline.baselineSeconds;
     this.log(

@@ -79,6 +79,9 @@ function checkTargets(loaded: LoadedExperiment, topology: Topology): void {
         throw error;
       }
     };
+    // An attached stack's real labels are known once its containers are found, at run time.
+    if (fault.target.kind === "labels" && topology.attach && !Object.keys(topology.attach.containers).length)
+      return;
     let services: string[] = [];
     at(["method", index, "target"], () => {
       services = resolveTarget(fault.target, topology, seededRandom(0));

@@ -118,17 +118,25 @@ function mappedServices(settings: AttachSettings): { service: string; role: Role
   );
 }
 
+/** What discovery learns of each mapped service's container: its id and its real labels. */
+export interface DiscoveredContainers {
+  containers: Record<string, string>;
+  labels: Record<string, Record<string, string>>;
+  network: string;
+}
+
 /**
  * The topology of an attached stack: its mapped services, no Toxiproxy links, and the
  * containers Faultline may touch (none before discovery: enough to plan and validate).
  */
 export function attachedTopology(
   settings: AttachSettings,
-  discovered: { containers: Record<string, string>; network: string } = { containers: {}, network: "" },
+  discovered: DiscoveredContainers = { containers: {}, labels: {}, network: "" },
 ): Topology {
-  const services = mappedServices(settings).map(
-    ({ service, role }): Service => ({ name: service, role, image: "", publish: [] }),
-  );
+  const services = mappedServices(settings).map(({ service, role }): Service => {
+    const labels = discovered.labels[service];
+    return { name: service, role, image: "", publish: [], ...(labels ? { labels } : {}) };
+  });
   return {
     replica: attachName(settings),
     network: discovered.network,
@@ -261,8 +269,9 @@ export async function discoverStack(
   const network = Object.keys(lb.NetworkSettings?.Networks ?? {})[0] ?? "";
   const containers = Object.fromEntries([...mapped].map(([service, c]) => [service, c.Id]));
   const states = Object.fromEntries([...mapped].map(([service, c]) => [service, c.State]));
+  const labels = Object.fromEntries([...mapped].map(([service, c]) => [service, c.Labels]));
   return {
-    topology: attachedTopology(settings, { containers, network }),
+    topology: attachedTopology(settings, { containers, labels, network }),
     entry,
     statsCsv: settings.stats ? `${entry}${settings.stats.path};csv;norefresh` : undefined,
     states,

@@ -1,5 +1,6 @@
 import { EnvironmentError, errorMessage } from "../errors.js";
 import { type DockerEngine, EngineTimeoutError, engine } from "./engine.js";
+import { popOf, type Service, type Topology } from "./topology.js";
 
 export const LABEL_REPLICA = "faultline.replica";
 export const LABEL_ROLE = "faultline.role";
@@ -7,12 +8,29 @@ export const LABEL_SERVICE = "faultline.service";
 /** On a container that some action of a run created (a netfilter sidecar): the run and the action. */
 export const LABEL_RUN = "faultline.run";
 export const LABEL_FAULT = "faultline.fault";
+/** On a multi-PoP replica's services: the PoP they belong to. */
+export const LABEL_POP = "faultline.pop";
 /** The role label of netfilter sidecars: containers of a fault's, not of the PoP's. */
 export const SIDECAR_ROLE = "netfilter";
 
 /** The engine's list filter for everything labelled with a replica's name. */
 export function labelFilter(replica: string): { label: string[] } {
   return { label: [`${LABEL_REPLICA}=${replica}`] };
+}
+
+/**
+ * A service's Docker labels: an attached container's own (discovered), or those Faultline puts
+ * on the containers it creates. Label targets match these, so they match what `docker inspect` shows.
+ */
+export function serviceLabels(topology: Topology, service: Service): Record<string, string> {
+  if (service.labels) return service.labels;
+  const pop = popOf(topology, service.name)?.name;
+  return {
+    [LABEL_REPLICA]: topology.replica,
+    [LABEL_ROLE]: service.role,
+    [LABEL_SERVICE]: service.name,
+    ...(pop ? { [LABEL_POP]: pop } : {}),
+  };
 }
 
 /** Fails with an EnvironmentError (exit 4) when no engine answers. */

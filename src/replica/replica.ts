@@ -25,6 +25,7 @@ import {
   LABEL_ROLE,
   LABEL_SERVICE,
   labelFilter,
+  serviceLabels,
 } from "./docker.js";
 import { type DockerEngine, engine } from "./engine.js";
 import {
@@ -353,11 +354,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of service.publish)
     bindings[`${p}/tcp`] = [{ HostIp: "127.0.0.1", HostPort: String(await freeLoopbackPort()) }];
-  const labels: Record<string, string> = {
-    [LABEL_REPLICA]: topology.replica,
-    [LABEL_ROLE]: service.role,
-    [LABEL_SERVICE]: service.name,
-  };
+  const labels = serviceLabels(topology, service);
   if (service.role === "toxiproxy") labels[LABEL_TOPOLOGY] = JSON.stringify(topology);
   let id: string;
   try {

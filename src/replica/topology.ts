@@ -32,6 +32,8 @@ export interface Service {
   image: string;
   /** Container ports published on 127.0.0.1 (random host port). */
   publish: number[];
+  /** An attached container's real Docker labels; Faultline's own containers get serviceLabels(). */
+  labels?: Record<string, string>;
 }
 
 export interface HealthCheck {

@@ -1,8 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { candidatesOf, resolveTarget, seededRandom } from "../../src/experiments/targets.js";
 import { readJournal } from "../../src/journal/journal.js";
-import { replicaDown, replicaUp } from "../../src/replica/replica.js";
+import { rawClient } from "../../src/replica/engine.js";
+import { connectReplica, replicaDown, replicaUp } from "../../src/replica/replica.js";
+import { containerName } from "../../src/replica/topology.js";
 import { loadTopology } from "../../src/replica/topology-file.js";
 import type { SuiteResult } from "../../src/run/suite.js";
 import { type MetricsBucket, windowStats } from "../../src/steady-state/metrics.js";
@@ -135,6 +138,34 @@ method:
     // After the revert, the last verify window is clean again.
     const verify = run.evaluation?.phases.find((p) => p.phase === "verify");
     expect(verify?.windows.at(-1)?.results.every((r) => r.ok)).toBe(true);
+  });
+
+  it("label targets match the labels `docker inspect` shows on the replica's containers", async () => {
+    const { topology } = await connectReplica(NAME);
+    for (const candidate of candidatesOf(topology)) {
+      const real = await rawClient().getContainer(containerName(topology, candidate.service)).inspect();
+      expect(real.Config.Labels).toMatchObject(candidate.labels);
+    }
+    const selected = resolveTarget(
+      {
+        kind: "labels",
+        labels: { "faultline.pop": "pop-b", "faultline.role": "edge" },
+        pick: undefined,
+        percent: undefined,
+      },
+      topology,
+      seededRandom(0),
+    );
+    const real = await rawClient().listContainers({
+      filters: { label: [`faultline.replica=${NAME}`, "faultline.pop=pop-b", "faultline.role=edge"] },
+    });
+    console.log(
+      `[multi-pop] { faultline.pop: pop-b, faultline.role: edge } -> ${selected.join(", ")}; Docker's filter: ${real.length} containers`,
+    );
+    expect(selected.length).toBe(real.length);
+    expect(selected.map((s) => containerName(topology, s)).sort()).toEqual(
+      real.map((c) => (c.Names[0] ?? "").replace(/^\//, "")).sort(),
+    );
   });
 
   it("bad input: an unknown PoP target and a topology with a duplicate edge are located errors; nothing started", async () => {
