@@ -1,11 +1,11 @@
-import { readdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { parseParamFlags } from "../cli/params.js";
 import { ExitCode, FaultlineError, type LocatedIssue, ValidationError } from "../errors.js";
 import { loadExperiment } from "../experiments/loader.js";
-import { loadSuiteFile, SUITE_FILE } from "../experiments/suite-file.js";
+import { experimentFilesIn, loadSuiteFile, SUITE_FILE } from "../experiments/suite-file.js";
 import { plannedSeconds, planOf } from "../run/runner.js";
 import { formatDuration } from "../units.js";
 
@@ -75,13 +75,11 @@ its params fill the experiments' \${name} placeholders (as --param does).`;
         if (!(error instanceof FaultlineError)) throw error;
         fail(join(folder, SUITE_FILE), error);
       }
-      if (isFolder)
-        files.push(
-          ...(await readdir(path))
-            .filter((f) => /\.ya?ml$/.test(f) && f !== SUITE_FILE)
-            .sort()
-            .map((f) => ({ file: join(path, f), params })),
-        );
+      if (isFolder) {
+        const { files: found, skipped } = await experimentFilesIn(path);
+        files.push(...found.map((file) => ({ file, params })));
+        for (const { file, what } of skipped) this.log(`--  ${file}: ${what}, not an experiment (skipped)`);
+      }
     }
     for (const { file, params } of files) {
       try {

@@ -1,8 +1,11 @@
 import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { parse } from "yaml";
 import { z } from "zod";
 import { parseYamlWithSchema, readInputFile } from "../format/located-yaml.js";
 import { duration } from "../format/unit-schemas.js";
+import { isTopologyDocument } from "../replica/topology-file.js";
 
 // A folder of experiments may carry a suite.yaml: the suite's name and version, parameter
 // values for its experiments (e.g. the PoP under test), and the criteria of its go/no-go
@@ -48,4 +51,42 @@ export async function loadSuiteFile(folder: string): Promise<SuiteFile | undefin
   if (!existsSync(file)) return undefined;
   const text = await readInputFile(file, "suite file", `experiments/launch-readiness/${SUITE_FILE}`);
   return parseYamlWithSchema(file, text, suiteFileSchema);
+}
+
+/** A YAML file in an experiments folder that is not an experiment, and what it is. */
+export interface SkippedFile {
+  file: string;
+  what: string;
+}
+
+/** What a folder's YAML file is when it is not an experiment (it has no `method:`). */
+function notAnExperiment(text: string): string | undefined {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch {
+    return undefined; // unparsable: loaded as an experiment, so that its error is shown
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc) || "method" in doc) return undefined;
+  if ("services" in doc) return "a Docker Compose file";
+  if (isTopologyDocument(doc)) return "a topology file";
+  return undefined;
+}
+
+/**
+ * A folder's experiment files: its *.yaml and *.yml, sorted, but for its suite.yaml and the
+ * Compose and topology files that may sit beside them (an example PoP's folder holds all three).
+ */
+export async function experimentFilesIn(
+  folder: string,
+): Promise<{ files: string[]; skipped: SkippedFile[] }> {
+  const files: string[] = [];
+  const skipped: SkippedFile[] = [];
+  for (const name of (await readdir(folder)).filter((f) => /\.ya?ml$/.test(f) && f !== SUITE_FILE).sort()) {
+    const file = join(folder, name);
+    const what = notAnExperiment(await readFile(file, "utf8").catch(() => ""));
+    if (what) skipped.push({ file, what });
+    else files.push(file);
+  }
+  return { files, skipped };
 }

@@ -353,3 +353,8 @@ export function replicaFor(
 function renameTopology(topology: Topology, replica: string): Topology {
   return replica === topology.replica ? topology : { ...topology, replica, network: `faultline-${replica}` };
 }
+
+/** Whether a parsed YAML document is shaped as a topology file: one PoP's edges, or pops. */
+export function isTopologyDocument(doc: object): boolean {
+  return "edges" in doc || "pops" in doc;
+}

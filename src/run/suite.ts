@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   EnvironmentError,
@@ -12,7 +12,7 @@ import {
 } from "../errors.js";
 import { type LoadedExperiment, loadExperiment } from "../experiments/loader.js";
 import { planFaults } from "../experiments/plan.js";
-import { loadSuiteFile, SUITE_FILE, type SuiteFile } from "../experiments/suite-file.js";
+import { experimentFilesIn, loadSuiteFile, SUITE_FILE, type SuiteFile } from "../experiments/suite-file.js";
 import { newSeed } from "../experiments/targets.js";
 import { History } from "../history/store.js";
 import type { JournalEvent } from "../journal/journal.js";
@@ -133,10 +133,10 @@ export async function loadSuite(
   for (const path of paths) {
     const info = await stat(path).catch(() => undefined);
     if (info?.isDirectory()) {
-      const entries = (await readdir(path)).filter((f) => /\.ya?ml$/.test(f) && f !== SUITE_FILE).sort();
+      const entries = (await experimentFilesIn(path)).files;
       if (entries.length === 0)
         throw new InvalidInputError(`${path}: no experiment files (*.yaml, *.yml) in this folder`);
-      files.push(...entries.map((f) => join(path, f)));
+      files.push(...entries);
     } else {
       files.push(path);
     }
