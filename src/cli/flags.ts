@@ -14,6 +14,13 @@ export const replicaFlag = (description = "replica name") =>
  */
 export const replicaOverrideFlag = (description: string) => Flags.string({ description });
 
+/** `--topology FILE`: run or plan against the replica a topology file describes, whatever the experiment names. */
+export const topologyFlag = () =>
+  Flags.string({
+    description:
+      "a topology file to run against instead of each experiment's `replica` (e.g. examples/own-configs/topology.yaml)",
+  });
+
 /** `--runs-dir DIR`: where run folders (journals, reports) and history.db are. */
 export const runsDirFlag = (description: string) => Flags.string({ description, default: "runs" });
 

@@ -1,6 +1,6 @@
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
-import { replicaOverrideFlag } from "../cli/flags.js";
+import { replicaOverrideFlag, topologyFlag } from "../cli/flags.js";
 import { loadExperiment } from "../experiments/loader.js";
 import { type FaultPlan, planFaults } from "../experiments/plan.js";
 import { newSeed } from "../experiments/targets.js";
@@ -26,11 +26,12 @@ target labels: those resolve against its containers' real labels.`;
     seed: Flags.integer({ description: "seed for random target choices", min: 0 }),
     edges: Flags.integer({ description: "edge count of the replica to plan against", default: 3, min: 1 }),
     replica: replicaOverrideFlag("replica name (overrides the experiment's `replica`)"),
+    topology: topologyFlag(),
   };
 
   async run(): Promise<{ experiment: string; replica: string; timeline: Plan; faults: FaultPlan }> {
     const { args, flags } = await this.parse(PlanCommand);
-    const loaded = await loadExperiment(args.file);
+    const loaded = await loadExperiment(args.file, { topology: flags.topology });
     const { experiment } = loaded;
     const shape = replicaFor(loaded, flags.replica, flags.edges);
     const replica = shape.name;
@@ -41,7 +42,7 @@ target labels: those resolve against its containers' real labels.`;
     const timeline = planOf(experiment);
     const injectStart = timeline.warmupSeconds + timeline.baselineSeconds;
     this.log(
-      `plan of ${experiment.name} on replica ${replica} (${shape.topology.edges.length} edges${shape.fromFile ? `, from ${String(experiment.replica)}` : ""}${shape.attach ? ", an attached stack" : ""}), seed ${faults.seed}`,
+      `plan of ${experiment.name} on replica ${replica} (${shape.topology.edges.length} edges${shape.fromFile ? `, from ${flags.topology ?? String(experiment.replica)}` : ""}${shape.attach ? ", an attached stack" : ""}), seed ${faults.seed}`,
     );
     this.log(
       `  timeline: warmup ${timeline.warmupSeconds}s, baseline ${timeline.baselineSeconds}s, inject ${timeline.injectSeconds}s, recover ${timeline.recoverSeconds}s, verify ${timeline.verifySeconds}s`,

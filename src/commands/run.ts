@@ -2,7 +2,7 @@ import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
-import { replicaOverrideFlag, runsDirFlag } from "../cli/flags.js";
+import { replicaOverrideFlag, runsDirFlag, topologyFlag } from "../cli/flags.js";
 import { liveProgress, plainProgress } from "../cli/live.js";
 import { parseParamFlags } from "../cli/params.js";
 import { renderEvaluation } from "../cli/render.js";
@@ -49,6 +49,7 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
   static override flags = {
     "runs-dir": runsDirFlag("where run folders (journals, reports) are written"),
     replica: replicaOverrideFlag("replica to run against (overrides each experiment's `replica`)"),
+    topology: topologyFlag(),
     edges: Flags.integer({
       description: "edge count when a replica has to be brought up",
       default: 3,
@@ -128,6 +129,7 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
         tags: flags.tag ?? [],
         runsDir: flags["runs-dir"],
         replica: flags.replica,
+        topology: flags.topology,
         edges: flags.edges,
         recover: flags.recover,
         seed: flags.seed,

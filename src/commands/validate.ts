@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
+import { topologyFlag } from "../cli/flags.js";
 import { parseParamFlags } from "../cli/params.js";
 import { ExitCode, FaultlineError, type LocatedIssue, ValidationError } from "../errors.js";
 import { loadExperiment } from "../experiments/loader.js";
@@ -34,6 +35,7 @@ its params fill the experiments' \${name} placeholders (as --param does).`;
     file: Args.string({ description: "experiment YAML file(s) or folder(s)", required: true }),
   };
   static override flags = {
+    topology: topologyFlag(),
     param: Flags.string({
       description:
         "a value for one of the experiments' params (their placeholders), as name=value (repeatable)",
@@ -83,7 +85,7 @@ its params fill the experiments' \${name} placeholders (as --param does).`;
     }
     for (const { file, params } of files) {
       try {
-        const { experiment } = await loadExperiment(file, { params });
+        const { experiment } = await loadExperiment(file, { params, topology: flags.topology });
         const total = plannedSeconds(planOf(experiment));
         results.push({ file, valid: true, name: experiment.name, durationSeconds: total, issues: [] });
         this.log(

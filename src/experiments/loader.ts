@@ -30,6 +30,8 @@ export interface LoadedExperiment extends LocatedDocument {
 export interface LoadOptions {
   /** Values for the experiment's `${name}` parameters (over its own `params:` defaults). */
   params?: Readonly<Record<string, string>>;
+  /** A topology file to run against instead of the replica the experiment names (--topology). */
+  topology?: string | undefined;
 }
 
 export async function loadExperiment(file: string, options: LoadOptions = {}): Promise<LoadedExperiment> {
@@ -43,10 +45,21 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
     ...(options.params && Object.keys(options.params).length ? { params: options.params } : {}),
   };
   if (typeof data.replica !== "string") {
+    if (options.topology)
+      throw fieldError(
+        loaded,
+        ["replica"],
+        `--topology ${options.topology}: this experiment attaches to a running stack, which has its own shape`,
+        "drop --topology, or run an experiment whose replica: is a name or a topology file",
+      );
     // An attached stack: targets are checked against its role mapping (no Docker needed).
     loaded.attach = data.replica.attach;
     refuseUnavailableProbes(loaded);
     checkTargets(loaded, attachedTopology(loaded.attach));
+  } else if (options.topology) {
+    // --topology FILE: the experiment runs against that file's replica, whatever it names.
+    loaded.topology = await loadTopology(options.topology);
+    checkTargets(loaded, loaded.topology);
   } else if (isTopologyPath(data.replica)) {
     // `replica: topologies/x.yaml` names a topology file, relative to the experiment's folder.
     const path = isAbsolute(data.replica) ? data.replica : join(dirname(file), data.replica);

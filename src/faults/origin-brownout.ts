@@ -72,7 +72,16 @@ function check(fault: OriginBrownoutFault, service: string, topology: Topology):
       "origin-brownout rewrites the config of Faultline's own origin image: not available on an attached stack",
       { suggestion: "use node-kill, packet-loss, partition or stress on the attached origin" },
     );
-  const role = topology.services.find((s) => s.name === service)?.role;
+  const origin = topology.services.find((s) => s.name === service);
+  if (origin?.own?.config || origin?.own?.build || origin?.own?.command)
+    throw new InvalidInputError(
+      `origin-brownout rewrites the config of Faultline's own origin: not available with this config (the topology file gives ${service} its own)`,
+      {
+        suggestion:
+          "use node-kill, packet-loss, partition or stress on the origin, or a latency fault on its link",
+      },
+    );
+  const role = origin?.role;
   if (role !== "origin") {
     throw new InvalidInputError(`origin-brownout acts on the origin, not on ${service}`, {
       suggestion: "drop `target` (it defaults to origin)",

@@ -1,3 +1,5 @@
+import { readdirSync } from "node:fs";
+import { join, relative } from "node:path";
 import { Readable } from "node:stream";
 import Docker from "dockerode";
 import { abortReason, rejectOnAbort } from "../lifecycle/time-limit.js";
@@ -9,6 +11,7 @@ import {
   engineAddress,
   guardedClient,
 } from "./engine-deadlines.js";
+import { tarOneFile } from "./tar.js";
 
 export { DEADLINES, EngineTimeoutError, engineAddress } from "./engine-deadlines.js";
 
@@ -74,7 +77,35 @@ export interface DockerEngine {
   exec(container: string, cmd: string[], options?: CallOptions): Promise<ExecResult>;
   /** Starts a command in a running container and returns once the engine has started it. */
   execDetached(container: string, cmd: string[], options?: CallOptions): Promise<void>;
+  /** Writes a file into a (created, not necessarily started) container. */
+  putFile(container: string, path: string, content: string, options?: CallOptions): Promise<void>;
+  /**
+   * Builds `tag` from a folder (every file in it is the context). Default deadline 15 minutes;
+   * a failed build throws BuildError with its last output lines.
+   */
+  buildImage(build: BuildSpec, options?: CallOptions): Promise<void>;
 }
+
+export interface BuildSpec {
+  context: string;
+  /** Relative to the context. */
+  dockerfile: string;
+  tag: string;
+  labels?: Record<string, string>;
+}
+
+/** A build that failed: the engine's message and the build's last output lines. */
+export class BuildError extends Error {
+  constructor(
+    message: string,
+    readonly lastLines: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The deadline of a build, the whole of it (the output is read to its end). */
+export const BUILD_DEADLINE_MS = 15 * 60_000;
 
 /** Docker multiplexes stdout/stderr with 8-byte frame headers when no TTY is attached. */
 export function demuxDockerStream(buffer: Buffer): string {
@@ -280,6 +311,53 @@ export class DockerodeEngine implements DockerEngine {
       }
     });
   }
+
+  async putFile(container: string, path: string, content: string, options: CallOptions = {}): Promise<void> {
+    const archive = tarOneFile(path, content);
+    await this.call(options, () => this.client.getContainer(container).putArchive(archive, { path: "/" }));
+  }
+
+  buildImage(build: BuildSpec, options: CallOptions = {}): Promise<void> {
+    const operation = `build image ${build.tag} from ${build.context}`;
+    return this.operation({ operation, timeoutMs: BUILD_DEADLINE_MS }, options, async (signal) => {
+      const stream = await this.client.buildImage(
+        { context: build.context, src: filesUnder(build.context) },
+        {
+          t: build.tag,
+          dockerfile: build.dockerfile,
+          forcerm: true,
+          labels: build.labels ?? {},
+          abortSignal: signal,
+        },
+      );
+      const outcome = buildOutcome((await readAll(stream as Readable, signal)).toString("utf8"));
+      if (outcome.error) throw new BuildError(outcome.error, outcome.text);
+    });
+  }
+}
+
+/** Every file under `dir`, relative to it: a build's context. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)));
+}
+
+/** The build's output (JSON lines): its text, and the error it ended with, if any. */
+function buildOutcome(output: string): { text: string; error?: string } {
+  const lines: string[] = [];
+  let error: string | undefined;
+  for (const line of output.split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const event = JSON.parse(line) as { stream?: string; error?: string };
+      if (event.stream) lines.push(...event.stream.split("\n").filter((l) => l.trim()));
+      if (event.error) error = event.error;
+    } catch {
+      lines.push(line);
+    }
+  }
+  return { text: lines.slice(-8).join("\n"), ...(error ? { error } : {}) };
 }
 
 /** A new engine client: the default engine (DOCKER_HOST), or the one on a given socket. */

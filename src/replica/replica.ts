@@ -5,6 +5,7 @@ import { clearEntry, readLedger } from "../lifecycle/ledger.js";
 import { readLock } from "../lifecycle/lock.js";
 import { isAlive } from "../lifecycle/state.js";
 import { waitUntil } from "../lifecycle/wait.js";
+import { formatDuration } from "../units.js";
 import { type AttachSettings, discoverStack, isAttachedStack, readAttachRecord } from "./attach.js";
 import {
   edgeConfig,
@@ -27,7 +28,8 @@ import {
   labelFilter,
   serviceLabels,
 } from "./docker.js";
-import { type DockerEngine, engine } from "./engine.js";
+import { BuildError, type DockerEngine, engine } from "./engine.js";
+import { ownFingerprint } from "./own-parts.js";
 import {
   containerName,
   defaultTopology,
@@ -57,6 +59,8 @@ export interface Endpoints {
   lbStatsCsv?: string;
   toxiproxy: string;
   prometheus: string;
+  /** The health endpoints a topology file gives (service -> URL on 127.0.0.1), which `up` waits on. */
+  health?: Record<string, string>;
 }
 
 export interface Replica {
@@ -115,11 +119,19 @@ function shapeOf(topology: Topology): string {
     ? [`global ${topology.global.policy}, ${check(topology.global.healthCheck)}`]
     : [];
   const direct = topology.links.filter((l) => l.proxied === false).map((l) => l.name);
+  const own = topology.services
+    .filter((s) => s.own || s.role === "service")
+    .map((s) => `${s.name} ${s.image} ${ownFingerprint(s.own)}`.trim());
+  const between = topology.links
+    .filter((l) => l.clients)
+    .map((l) => `${l.name} (${l.from} -> ${l.upstream.service})`);
   return [
     ...pops,
     ...global,
     ...(topology.shield ? ["shield"] : []),
     ...(direct.length ? [`direct ${direct.join(", ")}`] : []),
+    ...(own.length ? [`own ${own.join(", ")}`] : []),
+    ...(between.length ? [`links ${between.join(", ")}`] : []),
   ].join(" | ");
 }
 
@@ -189,6 +201,8 @@ export async function replicaUp(options: UpOptions = {}): Promise<UpResult> {
   }
 
   const topology = options.topology ?? defaultTopology(name, edgeCount);
+  // The user's images are there (or built) before anything is created: a bad one starts nothing.
+  await prepareOwnImages(client, topology, progress, options.signal);
   try {
     await createReplica(client, topology, progress);
     const replica = await connectReplica(name);
@@ -311,8 +325,13 @@ export async function reviveReplica(
     );
     await Promise.all(
       running.map(async (s) => {
-        await client.exec(containerName(topology, s.name), ["nginx", "-s", "reload"]);
-        progress(`reloaded ${s.name} (Toxiproxy restarted)`);
+        // An image of the user's may have no nginx: it then resolves Toxiproxy as it does.
+        const reloaded = await client
+          .exec(containerName(topology, s.name), ["nginx", "-s", "reload"])
+          .catch(() => undefined);
+        progress(
+          `${reloaded?.exitCode === 0 ? "reloaded" : "could not reload"} ${s.name} (Toxiproxy restarted)`,
+        );
       }),
     );
   }
@@ -323,7 +342,15 @@ export async function reviveReplica(
   return stopped.map((s) => s.name);
 }
 
+/** The service's environment: Faultline's config (unless it runs the user's) and the user's env. */
 function envFor(topology: Topology, service: Service): string[] {
+  const user = Object.entries(service.own?.env ?? {}).map(([k, v]) => `${k}=${v}`);
+  // With the user's config, the entrypoint of Faultline's images must not write its own.
+  if (service.own?.config) return ["FAULTLINE_CONFIG_PATH=", ...user];
+  return [...faultlineEnv(topology, service), ...user];
+}
+
+function faultlineEnv(topology: Topology, service: Service): string[] {
   switch (service.role) {
     case "edge":
       return [`FAULTLINE_CONFIG=${edgeConfig(service.name, edgeUpstream(topology, service.name))}`];
@@ -368,6 +395,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
       ...(service.role === "toxiproxy"
         ? { Cmd: [`-host=0.0.0.0`, `-port=${TOXIPROXY_API_PORT}`, "-proxy-metrics"] }
         : {}),
+      ...(service.own?.command ? { Cmd: service.own.command } : {}),
       HostConfig: {
         NetworkMode: topology.network,
         PortBindings: bindings,
@@ -384,6 +412,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
       NetworkingConfig: { EndpointsConfig: { [topology.network]: { Aliases: [service.name] } } },
     });
   } catch (error) {
+    if (isNotFound(error) && service.own) throw ownImageMissing(service, error);
     if (isNotFound(error)) {
       throw new EnvironmentError(`image ${service.image} is not on this Docker engine`, {
         suggestion: "run scripts/setup.sh to build the replica's images",
@@ -392,7 +421,58 @@ async function startService(client: DockerEngine, topology: Topology, service: S
     }
     throw error;
   }
+  const config = service.own?.config;
+  if (config) await client.putFile(id, config.at, config.content);
   await client.startContainer(id);
+}
+
+function ownImageMissing(service: Service, cause: unknown): InvalidInputError {
+  return new InvalidInputError(
+    `image ${service.image} (the topology file's image for ${service.name}) is not on this Docker engine`,
+    {
+      suggestion:
+        "build or load it first (docker build -t NAME ...), or give build: DIR so that Faultline builds it",
+      cause,
+    },
+  );
+}
+
+/**
+ * Builds the images the topology file gives Dockerfiles for (once per image), and checks that
+ * the images it names are there, before anything of the replica is created.
+ */
+async function prepareOwnImages(
+  client: DockerEngine,
+  topology: Topology,
+  progress: (m: string) => void,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const byImage = new Map<string, Service>();
+  for (const s of topology.services) if (s.own && !byImage.has(s.image)) byImage.set(s.image, s);
+  for (const [image, service] of byImage) {
+    const build = service.own?.build;
+    if (!build) {
+      await client.inspectImage(image).catch((error: unknown) => {
+        throw isNotFound(error) ? ownImageMissing(service, error) : error;
+      });
+      continue;
+    }
+    progress(`building ${image} from ${build.context}`);
+    const started = Date.now();
+    await client
+      .buildImage(
+        { ...build, tag: image, labels: { [LABEL_REPLICA]: topology.replica } },
+        signal ? { signal } : {},
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof BuildError)) throw error;
+        throw new InvalidInputError(
+          `building ${image} for ${service.name} from ${build.context}/${build.dockerfile} failed: ${error.message}${error.lastLines ? `\nthe build's last lines:\n${error.lastLines}` : ""}`,
+          { suggestion: `fix the Dockerfile; \`docker build ${build.context}\` shows the whole build` },
+        );
+      });
+    progress(`built ${image} in ${formatDuration(Date.now() - started)}`);
+  }
 }
 
 function freeLoopbackPort(): Promise<number> {
@@ -419,9 +499,17 @@ async function readEndpoints(client: DockerEngine, topology: Topology): Promise<
   const pops: Record<string, { lbStats: string }> = {};
   for (const pop of topology.pops ?? [])
     pops[pop.name] = { lbStats: await hostPort(pop.lb, LB_STATS_PORT).catch(() => "") };
+  const health: Record<string, string> = {};
+  for (const s of topology.services)
+    if (s.own?.health)
+      health[s.name] = `${await hostPort(s.name, s.own.health.port).catch(() => "")}${s.own.health.path}`;
+  const { lbStats } = topology;
+  const stats = lbStats === false ? "" : await hostPort(front, LB_STATS_PORT).catch(() => "");
   return {
     lb: await hostPort(front, LB_HTTP_PORT).catch(() => ""),
-    lbStats: await hostPort(front, LB_STATS_PORT).catch(() => ""),
+    lbStats: stats,
+    ...(lbStats && stats ? { lbStatsCsv: `${stats}${lbStats.path};csv;norefresh` } : {}),
+    ...(Object.keys(health).length ? { health } : {}),
     toxiproxy: await hostPort("toxiproxy", TOXIPROXY_API_PORT),
     prometheus: await hostPort("prometheus", PROMETHEUS_PORT).catch(() => ""),
     ...(topology.pops ? { pops } : {}),
@@ -511,7 +599,7 @@ export async function edgeStates(replica: Replica): Promise<Map<string, EdgeStat
     return parseHaproxyCsv(
       await statsCsv(endpoints.lbStatsCsv ?? csvOf(endpoints.lbStats)),
       topology.edges,
-      topology.attach?.statsBackend ?? "edges",
+      topology.attach?.statsBackend ?? (topology.lbStats ? topology.lbStats.backend : "edges"),
     );
   const states = new Map<string, EdgeState>();
   const answers = await Promise.allSettled(
@@ -580,19 +668,10 @@ async function waitForEdges(
   await waitUntil(
     async () => {
       await assertAllRunning(replica.topology);
-      const states = await edgeStates(replica);
-      const up = replica.topology.edges.filter((e) => states.get(e) === "up");
-      const pops = replica.topology.pops ?? [];
-      const popsUp = pops.length
-        ? await popStates(replica).catch(() => new Map<string, EdgeState>())
-        : new Map();
-      const healthyPops = pops.filter((p) => popsUp.get(p.name) === "up");
-      const line = `edges healthy behind the load balancer${pops.length > 1 ? "s" : ""}: ${up.length}/${replica.topology.edges.length}${pops.length ? `; PoPs healthy behind the global layer: ${healthyPops.length}/${pops.length}` : ""}`;
+      const { done, line } = await upNow(replica);
       if (line !== last) progress(line);
       last = line;
-      return up.length === replica.topology.edges.length && healthyPops.length === pops.length
-        ? { done: true, value: undefined }
-        : { done: false, reason: line };
+      return done ? { done: true, value: undefined } : { done: false, reason: line };
     },
     {
       description: "every edge to be healthy behind the load balancer",
@@ -601,7 +680,7 @@ async function waitForEdges(
       ...(signal ? { signal } : {}),
     },
   ).catch((error: unknown) => {
-    if (error instanceof ServiceExitedError) throw error;
+    if (error instanceof ServiceExitedError || error instanceof InvalidInputError) throw error;
     throw new EnvironmentError(
       `replica ${replica.topology.replica} did not become healthy: ${errorMessage(error)}`,
       {
@@ -610,6 +689,49 @@ async function waitForEdges(
       },
     );
   });
+}
+
+/**
+ * Whether the replica is up: every edge UP in its load balancers' view (where their config has
+ * a stats page) and every PoP in the global layer's, and every health endpoint the topology
+ * file gives answering below 400.
+ */
+async function upNow(replica: Replica): Promise<{ done: boolean; line: string }> {
+  const lines: string[] = [];
+  let done = true;
+  if (replica.topology.lbStats !== false) {
+    const states = await edgeStates(replica);
+    const up = replica.topology.edges.filter((e) => states.get(e) === "up");
+    const pops = replica.topology.pops ?? [];
+    const popsUp = pops.length
+      ? await popStates(replica).catch(() => new Map<string, EdgeState>())
+      : new Map();
+    const healthyPops = pops.filter((p) => popsUp.get(p.name) === "up");
+    lines.push(
+      `edges healthy behind the load balancer${pops.length > 1 ? "s" : ""}: ${up.length}/${replica.topology.edges.length}${pops.length ? `; PoPs healthy behind the global layer: ${healthyPops.length}/${pops.length}` : ""}`,
+    );
+    done = up.length === replica.topology.edges.length && healthyPops.length === pops.length;
+  }
+  const health = Object.entries(replica.endpoints.health ?? {});
+  if (health.length) {
+    const answering = await Promise.all(
+      health.map(async ([service, url]) => ((await answers(url)) ? service : "")),
+    );
+    const ok = answering.filter(Boolean);
+    const waiting = health.map(([s]) => s).filter((s) => !ok.includes(s));
+    lines.push(
+      `services answering their health endpoint: ${ok.length}/${health.length}${waiting.length ? ` (waiting for ${waiting.join(", ")})` : ""}`,
+    );
+    done &&= ok.length === health.length;
+  }
+  return { done, line: lines.join("; ") };
+}
+
+async function answers(url: string): Promise<boolean> {
+  if (!url.startsWith("http")) return false;
+  const response = await fetch(url, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+  await response?.body?.cancel().catch(() => {});
+  return response !== undefined && response.status < 400;
 }
 
 class ServiceExitedError extends EnvironmentError {}
@@ -624,10 +746,20 @@ async function assertAllRunning(topology: Topology): Promise<void> {
     .containerLogs(dead.Id, { tail: 5 })
     .then((text) => text.trim())
     .catch(() => "");
-  throw new ServiceExitedError(
-    `${dead.Labels[LABEL_SERVICE] ?? dead.Id} of replica ${topology.replica} is ${dead.State}${logs ? `; its last log lines:\n${logs}` : ""}`,
-    { suggestion: `docker logs ${dead.Names[0]?.replace(/^\//, "") ?? dead.Id}` },
-  );
+  const service = dead.Labels[LABEL_SERVICE] ?? dead.Id;
+  const own = topology.services.find((s) => s.name === service)?.own;
+  const said = `${service} of replica ${topology.replica} is ${dead.State}${logs ? `; its last log lines:\n${logs}` : ""}`;
+  const suggestion = `docker logs ${dead.Names[0]?.replace(/^\//, "") ?? dead.Id}`;
+  // Faultline's own services start; one that runs the user's config or image and exits is
+  // what that config or image does: bad input, with the service's own words.
+  if (own)
+    throw new InvalidInputError(
+      `${said}\n(it runs ${own.config ? `your config ${own.config.source}` : "your image or command"} from the topology file; nothing was injected, and Faultline removes what it started)`,
+      {
+        suggestion: `fix ${own.config?.source ?? "it"} and run again (check it with the service's own tool, e.g. haproxy -c -f FILE or nginx -t)`,
+      },
+    );
+  throw new ServiceExitedError(said, { suggestion });
 }
 
 export interface DownResult {

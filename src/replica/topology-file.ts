@@ -1,14 +1,24 @@
 import { z } from "zod";
 import { InvalidInputError } from "../errors.js";
-import { parseYamlWithSchema, readInputFile } from "../format/located-yaml.js";
+import { type PathKey, parseLocated, readInputFile } from "../format/located-yaml.js";
 import { duration } from "../format/unit-schemas.js";
 import { type AttachSettings, attachedTopology, attachName } from "./attach.js";
 import {
+  applyOwnGroup,
+  linkBetweenSchema,
+  type OwnGroup,
+  ownFields,
+  userServiceSchema,
+} from "./own-parts.js";
+import {
   defaultTopology,
   type HealthCheck,
+  type Link,
   MAX_EDGES,
   multiPopTopology,
+  OWN_LINK_BASE_PORT,
   type PopSpec,
+  type Service,
   type Topology,
 } from "./topology.js";
 
@@ -26,15 +36,14 @@ export const policies = ["primary-backup", "weighted"] as const;
 
 const DEFAULT_CHECK = { interval: 1000, timeout: 2000, fall: 2, rise: 2 };
 
-const healthCheckSchema = (what: string) =>
-  z
-    .strictObject({
-      interval: duration().default(1000).describe(`time between two checks of ${what}`),
-      timeout: duration().default(2000).describe("how long one check may take"),
-      fall: z.number().int().min(1).max(100).default(2).describe(`failed checks before ${what} is down`),
-      rise: z.number().int().min(1).max(100).default(2).describe("passed checks before it is up again"),
-    })
-    .default(DEFAULT_CHECK);
+const healthCheckFields = (what: string) =>
+  z.strictObject({
+    interval: duration().default(1000).describe(`time between two checks of ${what}`),
+    timeout: duration().default(2000).describe("how long one check may take"),
+    fall: z.number().int().min(1).max(100).default(2).describe(`failed checks before ${what} is down`),
+    rise: z.number().int().min(1).max(100).default(2).describe("passed checks before it is up again"),
+  });
+const healthCheckSchema = (what: string) => healthCheckFields(what).default(DEFAULT_CHECK);
 
 const edgesSchema = z
   .union(
@@ -46,14 +55,27 @@ const edgesSchema = z
   )
   .describe("how many edges (edge-1, edge-2, ...) or their names");
 
+const balanceSchema = z.enum(balances, { error: `expected balance to be one of ${balances.join(", ")}` });
 const loadBalancerFields = z.strictObject({
-  balance: z
-    .enum(balances, { error: `expected balance to be one of ${balances.join(", ")}` })
-    .default("roundrobin"),
+  balance: balanceSchema.default("roundrobin"),
   healthCheck: healthCheckSchema("an edge"),
 });
 const DEFAULT_LB = { balance: "roundrobin", healthCheck: DEFAULT_CHECK } as const;
 const loadBalancerSchema = loadBalancerFields.default(DEFAULT_LB);
+
+/** The single PoP's load balancer: Faultline's HAProxy config, or your own (config:). */
+const singleLoadBalancer = z.strictObject({
+  balance: balanceSchema.optional().describe("roundrobin (default) or leastconn; Faultline's config only"),
+  healthCheck: healthCheckFields("an edge").optional().describe("Faultline's config only"),
+  ...ownFields,
+  stats: z
+    .strictObject({
+      path: z.string().regex(/^\//, { message: "expected a path starting with /" }).default("/stats"),
+      backend: z.string().min(1).default("edges").describe("the backend whose servers are the edges"),
+    })
+    .optional()
+    .describe("your config's HAProxy stats page, bound on {{ stats.listen }}: the LB's view of the edges"),
+});
 
 const popSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/, {
@@ -78,9 +100,14 @@ const topologyFields = z.strictObject({
     .describe("the replica's name: its containers are faultline-<name>-<service>"),
   description: z.string().optional(),
   edges: edgesSchema.optional(),
-  loadBalancer: loadBalancerFields
+  loadBalancer: singleLoadBalancer
     .optional()
     .describe("the single PoP's load balancer (with pops: each PoP's own)"),
+  edge: z.strictObject(ownFields).optional().describe("every edge's own image, config, env, command, health"),
+  services: z
+    .record(serviceName, userServiceSchema)
+    .optional()
+    .describe("services of your own (an app tier, a cache), reached through links.between"),
   pops: z
     .array(popSchema)
     .min(2, { message: "expected at least two PoPs (a single PoP is `edges:` without `pops:`)" })
@@ -98,6 +125,7 @@ const topologyFields = z.strictObject({
   origin: z
     .strictObject({
       shield: z.boolean().default(false).describe("put a shield PoP in front of the origin"),
+      ...ownFields,
     })
     .optional(),
   links: z
@@ -106,6 +134,10 @@ const topologyFields = z.strictObject({
         .array(z.string())
         .default([])
         .describe("links that bypass Toxiproxy (no fault can act on them)"),
+      between: z
+        .array(linkBetweenSchema)
+        .default([])
+        .describe("links to your own services, each through a Toxiproxy proxy of its own"),
     })
     .optional(),
 });
@@ -170,6 +202,7 @@ function checkNames(spec: Fields, issue: Issue): void {
     spec.edges.forEach((name, i) => {
       claim(name, ["edges", i], "an edge");
     });
+  for (const name of Object.keys(spec.services ?? {})) claim(name, ["services", name], "a service");
   const duplicatePops = new Set<number>();
   spec.pops?.forEach((pop, p) => {
     if (seen.has(pop.name)) duplicatePops.add(p);
@@ -198,7 +231,7 @@ function checkNames(spec: Fields, issue: Issue): void {
 /** Health checks that HAProxy can keep, the edge count, and a primary PoP. */
 function checkLimits(spec: Fields, issue: Issue): void {
   const checks: { check: typeof DEFAULT_CHECK; path: (string | number)[] }[] = [
-    { check: (spec.loadBalancer ?? DEFAULT_LB).healthCheck, path: ["loadBalancer", "healthCheck"] },
+    { check: spec.loadBalancer?.healthCheck ?? DEFAULT_CHECK, path: ["loadBalancer", "healthCheck"] },
     ...(spec.pops ?? []).map((pop, p) => ({
       check: pop.loadBalancer.healthCheck,
       path: ["pops", p, "loadBalancer", "healthCheck"],
@@ -239,12 +272,78 @@ function checkDirectLinks(spec: Fields, issue: Issue): void {
   }
 }
 
+/** Own parts that make sense together: an image or a build, no setting the user's config ignores. */
+function checkOwnParts(spec: Fields, issue: Issue): void {
+  const groups: [PathKey[], { image?: string | undefined; build?: unknown }][] = [
+    [["loadBalancer"], spec.loadBalancer ?? {}],
+    [["edge"], spec.edge ?? {}],
+    [["origin"], spec.origin ?? {}],
+    ...Object.entries(spec.services ?? {}).map(([name, s]): [PathKey[], typeof s] => [["services", name], s]),
+  ];
+  for (const [path, own] of groups)
+    if (own.image !== undefined && own.build !== undefined)
+      issue(
+        [...path, "build"],
+        "expected image (yours, on this engine) or build (a Dockerfile Faultline builds), not both",
+      );
+  for (const [name, s] of Object.entries(spec.services ?? {}))
+    if (s.image === undefined && s.build === undefined)
+      issue(
+        ["services", name],
+        `expected image: or build: for ${name} (Faultline has no image of its own for it)`,
+      );
+  const lb = spec.loadBalancer;
+  if (lb?.config !== undefined) {
+    for (const field of ["healthCheck", "balance"] as const)
+      if (lb[field] !== undefined)
+        issue(
+          ["loadBalancer", field],
+          `expected ${field} only with Faultline's own HAProxy config; your config (loadBalancer.config) sets its own, and this would be ignored`,
+        );
+  } else if (lb?.stats !== undefined)
+    issue(
+      ["loadBalancer", "stats"],
+      "expected stats only with your own config (loadBalancer.config); Faultline's has its stats page already",
+    );
+}
+
+/** Each declared link names real services, from a client to a service of the user's or the origin. */
+function checkLinksBetween(spec: Fields, issue: Issue): void {
+  const own = Object.keys(spec.services ?? {});
+  const clients = ["edges", "lb", "origin", ...(spec.origin?.shield ? ["shield"] : []), ...own];
+  const builtIn = new Set(["origin", ...(Array.isArray(spec.edges) ? spec.edges : [])]);
+  const seen = new Set<string>();
+  (spec.links?.between ?? []).forEach((link, i) => {
+    if (![...own, "origin"].includes(link.to))
+      issue(
+        ["links", "between", i, "to"],
+        `expected one of your services (${own.join(", ") || "none declared under services:"}) or origin, got "${link.to}"`,
+      );
+    fromList(link.from).forEach((from, j) => {
+      if (!clients.includes(from) || from === link.to)
+        issue(
+          ["links", "between", i, "from", ...(typeof link.from === "string" ? [] : [j])],
+          `expected a client other than its target: one of ${clients.filter((c) => c !== link.to).join(", ")}; got "${from}"`,
+        );
+    });
+    const name = link.name ?? link.to;
+    if (seen.has(name) || builtIn.has(name) || /^edge-\d+$/.test(name))
+      issue(
+        ["links", "between", i, link.name ? "name" : "to"],
+        `expected a link name no other link has; "${name}" is taken (give it name:)`,
+      );
+    seen.add(name);
+  });
+}
+
 export const topologySchema = topologyFields.superRefine((spec, ctx) => {
   const issue: Issue = (path, message) => ctx.addIssue({ code: "custom", path, message });
   checkShape(spec, issue);
   checkNames(spec, issue);
   checkLimits(spec, issue);
   checkDirectLinks(spec, issue);
+  checkOwnParts(spec, issue);
+  checkLinksBetween(spec, issue);
 });
 export type TopologySpec = z.infer<typeof topologySchema>;
 
@@ -278,7 +377,7 @@ export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topol
           (pop.role ?? (i === 0 ? "primary" : "backup")) === "backup",
       }),
     );
-    return multiPopTopology(replica, {
+    const multi = multiPopTopology(replica, {
       pops,
       global: {
         policy: spec.global?.policy ?? "primary-backup",
@@ -287,9 +386,12 @@ export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topol
       shield: spec.origin?.shield ?? false,
       direct,
     });
+    return withUserServices(multi, spec);
   }
   const names = edgeNames(undefined, spec.edges ?? 3);
   const base = defaultTopology(replica, names.length);
+  const lb = spec.loadBalancer;
+  const ownLbConfig = lb?.config !== undefined ? lb : undefined;
   const rename = (name: string) => names[base.edges.indexOf(name)] ?? name;
   const renamed: Topology = {
     ...base,
@@ -300,20 +402,77 @@ export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topol
         ? { ...l, name: rename(l.name), upstream: { ...l.upstream, service: rename(l.upstream.service) } }
         : l,
     ),
-    healthCheck: toHealthCheck((spec.loadBalancer ?? DEFAULT_LB).healthCheck),
-    balance: (spec.loadBalancer ?? DEFAULT_LB).balance,
+    healthCheck: ownLbConfig
+      ? { intervalMs: 0, timeoutMs: 0, fall: 0, rise: 0 }
+      : toHealthCheck(lb?.healthCheck ?? DEFAULT_CHECK),
+    balance: lb?.balance ?? "roundrobin",
+    ...(ownLbConfig ? { lbStats: ownLbConfig.stats ?? false } : {}),
   };
-  return direct.length
-    ? {
-        ...renamed,
-        links: renamed.links.map((l) => (direct.includes(l.name) ? { ...l, proxied: false } : l)),
-      }
-    : renamed;
+  return withUserServices(
+    direct.length
+      ? {
+          ...renamed,
+          links: renamed.links.map((l) => (direct.includes(l.name) ? { ...l, proxied: false } : l)),
+        }
+      : renamed,
+    spec,
+  );
+}
+
+/** The user's services (services:) and the links to them (links.between), each through Toxiproxy. */
+function withUserServices(topology: Topology, spec: Fields): Topology {
+  const services = Object.entries(spec.services ?? {}).map(
+    ([name, s]): Service => ({ name, role: "service", image: s.image ?? "", publish: [], port: s.port }),
+  );
+  const portOf = (name: string) => services.find((s) => s.name === name)?.port ?? 80;
+  const links = (spec.links?.between ?? []).map(
+    (l, i): Link => ({
+      name: l.name ?? l.to,
+      listenPort: OWN_LINK_BASE_PORT + i + 1,
+      upstream: { service: l.to, port: portOf(l.to) },
+      from: fromList(l.from).join(", "),
+      clients: fromList(l.from).flatMap((f) => (f === "edges" ? topology.edges : [f])),
+    }),
+  );
+  if (!services.length && !links.length) return topology;
+  const [last] = topology.services.filter((s) => s.role === "prometheus");
+  const pop = topology.services.filter((s) => s !== last);
+  return {
+    ...topology,
+    services: [...pop, ...services, ...(last ? [last] : [])],
+    links: [...topology.links, ...links],
+  };
+}
+
+const fromList = (from: string | string[]) => (typeof from === "string" ? [from] : from);
+
+/** The groups of services that share an own-parts spec, with where each is in the file. */
+function ownGroups(topology: Topology, spec: Fields): OwnGroup[] {
+  const tag = (group: string) => `faultline/${topology.replica}.${group}:own`;
+  const lb = spec.loadBalancer;
+  const groups: (OwnGroup | undefined)[] = [
+    lb && !topology.pops ? { path: ["loadBalancer"], services: ["lb"], spec: lb, tag: tag("lb") } : undefined,
+    spec.edge ? { path: ["edge"], services: topology.edges, spec: spec.edge, tag: tag("edge") } : undefined,
+    spec.origin
+      ? { path: ["origin"], services: ["origin"], spec: spec.origin, tag: tag("origin") }
+      : undefined,
+    ...Object.entries(spec.services ?? {}).map(([name, s]) => ({
+      path: ["services", name],
+      services: [name],
+      spec: s,
+      tag: tag(name),
+    })),
+  ];
+  return groups.filter((g): g is OwnGroup => g !== undefined);
 }
 
 export async function loadTopology(file: string, replica?: string): Promise<Topology> {
   const text = await readInputFile(file, "topology file", "topologies/default.yaml");
-  return topologyFromSpec(parseYamlWithSchema(file, text, topologySchema), replica);
+  const { data: spec, locate } = parseLocated(file, text, topologySchema);
+  let topology = topologyFromSpec(spec, replica);
+  for (const group of ownGroups(topology, spec))
+    topology = await applyOwnGroup(topology, group, { file, locate });
+  return topology;
 }
 
 /** Whether an experiment's `replica:` names a topology file rather than a replica. */

@@ -3,10 +3,13 @@ import { InvalidInputError } from "../errors.js";
 // The shape of a replica: which services exist, how they are linked, which links pass
 // through Toxiproxy. The built-in default PoP is produced by defaultTopology().
 
-export type Role = "lb" | "edge" | "origin" | "shield" | "global" | "toxiproxy" | "prometheus";
+export type Role = "lb" | "edge" | "origin" | "shield" | "global" | "service" | "toxiproxy" | "prometheus";
 
-/** The roles of the PoP's own services (what faults act on and `recover` restores). */
-export const POP_ROLES: readonly Role[] = ["lb", "edge", "origin", "shield", "global"];
+/**
+ * The roles of the PoP's own services (what faults act on and `recover` restores); `service`
+ * is one of the user's own (an app tier, a cache) that a topology file declares.
+ */
+export const POP_ROLES: readonly Role[] = ["lb", "edge", "origin", "shield", "global", "service"];
 /** Every role of a replica's own services (not netfilter sidecars). */
 export const SERVICE_ROLES: readonly Role[] = [...POP_ROLES, "toxiproxy", "prometheus"];
 
@@ -24,6 +27,23 @@ export interface Link {
    * connect straight to the upstream, and no fault can act on it. Default true.
    */
   proxied?: boolean;
+  /** A link a topology file declares (links.between): the services that connect through it. */
+  clients?: string[];
+}
+
+/**
+ * The user's own parts of a service, from a topology file (src/replica/own-parts.ts): paths
+ * are absolute, the config is rendered (its placeholders filled in) when the file is loaded.
+ */
+export interface OwnParts {
+  /** Set when Faultline builds `image` from the user's Dockerfile. */
+  build?: { context: string; dockerfile: string };
+  /** The user's config, rendered, written to `at` in the container before it starts. */
+  config?: { source: string; at: string; content: string };
+  env?: Record<string, string>;
+  command?: string[];
+  /** The HTTP endpoint Faultline waits on before the replica counts as up. */
+  health?: { path: string; port: number };
 }
 
 export interface Service {
@@ -34,6 +54,10 @@ export interface Service {
   publish: number[];
   /** An attached container's real Docker labels; Faultline's own containers get serviceLabels(). */
   labels?: Record<string, string>;
+  /** The port it serves on (80 unless a topology file's service says otherwise). */
+  port?: number;
+  /** Its image, config, env, command or health endpoint, when the topology file gives them. */
+  own?: OwnParts;
 }
 
 export interface HealthCheck {
@@ -101,6 +125,12 @@ export interface Topology {
   shield?: string;
   /** Set for a stack Faultline attached to: it owns none of its containers. */
   attach?: AttachedStack;
+  /**
+   * The load balancer's stats page with the user's own config: where it is (on
+   * LB_STATS_PORT) and the backend of the edges; false when that config has none (the LB's
+   * view of the edges is then not available). Undefined: Faultline's own config.
+   */
+  lbStats?: { path: string; backend: string } | false;
 }
 
 export const TOXIPROXY_API_PORT = 8474;
@@ -111,6 +141,8 @@ export const EDGE_LINK_BASE_PORT = 20000;
 export const ORIGIN_LINK_PORT = 21000;
 export const UPLINK_BASE_PORT = 21000;
 export const INGRESS_BASE_PORT = 22000;
+/** Links to the user's own services (a topology file's links.between). */
+export const OWN_LINK_BASE_PORT = 23000;
 /** Path on a PoP's load balancer answering 200 while it has an edge in rotation, else 503. */
 export const POP_HEALTH_PATH = "/pop-health";
 export const MAX_EDGES = 64;
@@ -324,3 +356,17 @@ export function multiPopTopology(replica: string, spec: MultiPopSpec): Topology 
 
 /** The link names a topology has, for error messages. */
 export const linkNames = (topology: Topology) => topology.links.map((l) => l.name);
+
+/** The services that connect through a link (its clients: whose config names its address). */
+export function linkClients(topology: Topology, link: Link): string[] {
+  if (link.clients) return link.clients;
+  const views = popViews(topology);
+  const lbOf = views.find(
+    (p) => p.edges.includes(link.upstream.service) && link.upstream.service === link.name,
+  );
+  if (lbOf) return [lbOf.lb];
+  const pop = topology.pops?.find((p) => p.ingress === link.name || p.uplink === link.name);
+  if (pop) return pop.ingress === link.name ? [topology.global?.service ?? "global"] : pop.edges;
+  if (link.name === "origin") return topology.shield ? [topology.shield] : topology.edges;
+  return [];
+}

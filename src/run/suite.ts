@@ -50,6 +50,8 @@ export interface SuiteOptions {
   runsDir: string;
   /** Overrides every experiment's `replica`. */
   replica?: string | undefined;
+  /** A topology file every experiment runs against instead of its own `replica` (--topology). */
+  topology?: string | undefined;
   edges: number;
   recover?: boolean;
   seed?: number | undefined;
@@ -128,6 +130,7 @@ export async function loadSuite(
   paths: readonly string[],
   tags: readonly string[] = [],
   params: Readonly<Record<string, string>> = {},
+  topology?: string,
 ): Promise<LoadedExperiment[]> {
   const files: string[] = [];
   for (const path of paths) {
@@ -145,7 +148,7 @@ export async function loadSuite(
   const problems: FaultlineError[] = [];
   for (const file of files) {
     try {
-      loaded.push(await loadExperiment(file, { params }));
+      loaded.push(await loadExperiment(file, { params, topology }));
     } catch (error) {
       if (error instanceof FaultlineError) problems.push(error);
       else throw error;
@@ -231,7 +234,7 @@ async function prepareSuite(
 ): Promise<PreparedSuite> {
   const definition = await suiteDefinition(options.paths);
   const params = { ...definition?.params, ...options.params };
-  const suite = await loadSuite(options.paths, options.tags, params);
+  const suite = await loadSuite(options.paths, options.tags, params, options.topology);
   refuseStrayParams(suite, params);
   if (definition)
     progress(
@@ -457,8 +460,10 @@ async function prepareReplica(
   });
   if (up.created && !options.keepReplica) brought.add(name);
   progress(
-    `  replica ${name}: ${up.replica.topology.edges.length} edges healthy (${up.created ? `up in ${formatDuration(up.tookMs)}` : "reused"}); load balancer ${up.replica.endpoints.lb}`,
+    `  replica ${name}: ${up.replica.topology.edges.length} edges ${up.replica.topology.lbStats === false ? "up" : "healthy"} (${up.created ? `up in ${formatDuration(up.tookMs)}` : "reused"}); load balancer ${up.replica.endpoints.lb}`,
   );
+  for (const line of unavailableWith(up.replica.topology))
+    progress(`  not available with this config: ${line}`);
   return up.replica;
 }
 
@@ -494,6 +499,15 @@ async function attachReplica(
   );
   for (const line of unavailable(settings)) progress(`  not available with this config: ${line}`);
   return replica;
+}
+
+/** What a replica running the user's own configs cannot give, one line each. */
+function unavailableWith(topology: Topology): string[] {
+  return topology.lbStats === false
+    ? [
+        "the load balancer's view of the edges and the time to detect (your loadBalancer.config has no stats: page)",
+      ]
+    : [];
 }
 
 /** What an attached stack cannot give this experiment, one line each. */

@@ -81,9 +81,17 @@ Without --topology: the built-in PoP (topologies/default.yaml), with --edges edg
         this.log(
           `replica ${name} ${result.created ? "up" : "already up"}: ${shape.edges.length} edges healthy behind the load balancer in ${formatDuration(result.tookMs)}`,
         );
-        this.log(`  health checks  ${checks(shape.healthCheck)}; balance ${shape.balance ?? "roundrobin"}`);
+        const own = shape.services.find((s) => s.role === "lb")?.own?.config;
+        this.log(
+          own
+            ? `  health checks  as your config sets them (${own.source})`
+            : `  health checks  ${checks(shape.healthCheck)}; balance ${shape.balance ?? "roundrobin"}`,
+        );
         this.log(`  load balancer  ${endpoints.lb}`);
-        this.log(`  haproxy stats  ${endpoints.lbStats}/stats`);
+        const stats = shape.lbStats;
+        this.log(
+          `  haproxy stats  ${stats === false ? "not available with this config (no loadBalancer.stats)" : `${endpoints.lbStats}${stats ? stats.path : "/stats"}`}`,
+        );
       }
       this.log(`  toxiproxy api  ${endpoints.toxiproxy}`);
       this.log(`  prometheus     ${endpoints.prometheus}`);

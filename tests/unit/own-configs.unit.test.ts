@@ -1,0 +1,193 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { InvalidInputError, ValidationError } from "../../src/errors.js";
+import { loadExperiment } from "../../src/experiments/loader.js";
+import { planFaults } from "../../src/experiments/plan.js";
+import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
+import { templateValues } from "../../src/replica/own-parts.js";
+import { tarOneFile } from "../../src/replica/tar.js";
+import { renderTemplate } from "../../src/replica/template.js";
+import { linkClients } from "../../src/replica/topology.js";
+import { loadTopology, topologySchema } from "../../src/replica/topology-file.js";
+import { tempDir } from "../support/temp.js";
+import { validationMessage } from "../support/validation.js";
+
+const EXAMPLE = "examples/own-configs/topology.yaml";
+const problems = (yaml: string): string =>
+  validationMessage(() => parseYamlWithSchema("t.yaml", yaml, topologySchema));
+
+/** A topology file and the files it names, in a folder of their own. */
+function files(topology: string, others: Record<string, string> = {}): string {
+  const dir = tempDir("faultline-own-");
+  for (const [name, text] of Object.entries(others)) {
+    mkdirSync(join(dir, name, ".."), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  writeFileSync(join(dir, "topology.yaml"), topology);
+  return join(dir, "topology.yaml");
+}
+
+async function loadError(file: string): Promise<InvalidInputError> {
+  const error: unknown = await loadTopology(file).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof InvalidInputError)) throw new Error(`expected bad input, got ${String(error)}`);
+  return error;
+}
+
+describe("config templates", () => {
+  const values = {
+    scalars: { listen: "80", "stats.listen": "8405" },
+    lists: {
+      edge: [
+        { name: "a", address: "toxiproxy:20001" },
+        { name: "b", address: "toxiproxy:20002" },
+      ],
+    },
+  };
+
+  it("fills placeholders and repeats a line that uses a list once per item", () => {
+    const text = "bind :{{ listen }}\n  server {{ edge.name }} {{edge.address}} check\nend";
+    expect(renderTemplate("h.cfg", text, values, "lb's config")).toBe(
+      "bind :80\n  server a toxiproxy:20001 check\n  server b toxiproxy:20002 check\nend",
+    );
+  });
+
+  it("an unknown placeholder is located in the template, with the valid ones and a suggestion", () => {
+    const error = (() => {
+      try {
+        renderTemplate("h.cfg", "global\n  bind :{{ lisen }}\n", values, "lb's config");
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(ValidationError);
+    const v = error as ValidationError;
+    expect(v.message).toContain("h.cfg:2:9 unknown placeholder {{ lisen }} in lb's config");
+    expect(v.message).toContain(
+      "valid here: {{ edge.address }}, {{ edge.name }}, {{ listen }}, {{ stats.listen }}",
+    );
+    expect(v.suggestion).toContain("did you mean {{ listen }}?");
+  });
+});
+
+describe("topology files with the user's own parts", () => {
+  it("the example: the user's configs rendered with the addresses behind Toxiproxy, an own service and its link", async () => {
+    const topology = await loadTopology(EXAMPLE);
+    const lb = topology.services.find((s) => s.name === "lb");
+    expect(lb?.own?.config?.at).toBe("/etc/haproxy/haproxy.cfg");
+    expect(lb?.own?.config?.content).toContain("  server edge-2 toxiproxy:20002 check");
+    expect(lb?.own?.config?.content).toContain("bind :8405");
+    expect(topology.lbStats).toEqual({ path: "/stats", backend: "edges" });
+    const edge = topology.services.find((s) => s.name === "edge-3");
+    expect(edge?.own?.config?.content).toContain("add_header X-Edge edge-3 always;");
+    expect(edge?.own?.config?.content).toContain("upstream app { server toxiproxy:23001;");
+    expect(edge?.own?.health).toEqual({ path: "/healthz", port: 80 });
+    expect(edge?.publish).toEqual([80]);
+    const app = topology.services.find((s) => s.name === "app");
+    expect(app).toMatchObject({ role: "service", port: 8080, image: "faultline/own-configs.app:own" });
+    expect(app?.own?.build?.context).toMatch(/examples\/own-configs\/app$/);
+    expect(app?.own?.env).toEqual({ APP_TIER: "example" });
+    const link = topology.links.find((l) => l.name === "app");
+    expect(link).toMatchObject({ listenPort: 23001, upstream: { service: "app", port: 8080 } });
+    expect(link && linkClients(topology, link)).toEqual(["edge-1", "edge-2", "edge-3"]);
+    expect(app && Object.keys(templateValues(topology, app).scalars)).toEqual(["name", "listen"]);
+  });
+
+  it("plan and faults on an own service and its link", async () => {
+    const dir = tempDir("faultline-own-");
+    const experiment = join(dir, "e.yaml");
+    writeFileSync(
+      experiment,
+      `version: 1\nname: app-faults\nreplica: default\nload: { rate: 10/s }\nsteadyState: { checks: [{ metric: errors.rate, below: 5% }] }\nmethod:\n  - { fault: latency, target: app, latency: 100ms, for: 5s }\n  - { fault: node-kill, target: app, at: 6s, for: 5s }\n`,
+    );
+    const loaded = await loadExperiment(experiment, { topology: EXAMPLE });
+    const plan = planFaults(loaded.experiment, loaded.topology ?? (await loadTopology(EXAMPLE)), 1);
+    expect(plan.actions.map((a) => a.description)).toEqual([
+      expect.stringContaining("on link app"),
+      expect.stringContaining("kill app"),
+    ]);
+  });
+
+  it("a missing config file or Dockerfile is located at the field that names it", async () => {
+    const noConfig = await loadError(
+      files("version: 1\nname: x\nedges: 2\nloadBalancer:\n  config: nope.cfg\n"),
+    );
+    expect(noConfig.message).toMatch(/topology\.yaml:5:11 loadBalancer\.config: .*nope\.cfg: no such file/);
+    const noDockerfile = await loadError(
+      files("version: 1\nname: x\nedges: 2\nservices:\n  app: { build: app }\n", { "app/README": "x" }),
+    );
+    expect(noDockerfile.message).toMatch(
+      /topology\.yaml:5:17 services\.app\.build: .*app\/Dockerfile: no such Dockerfile/,
+    );
+    const noFolder = await loadError(files("version: 1\nname: x\nedges: 2\nedge:\n  build: gone\n"));
+    expect(noFolder.message).toMatch(/edge\.build: .*gone: no such folder/);
+  });
+
+  it("an unknown placeholder in the user's config is located in the config, naming the topology field", async () => {
+    const error = await loadError(
+      files("version: 1\nname: x\nedges: [a, b]\nedge:\n  config: edge.conf\n", {
+        "edge.conf": "http {\n  server {\n    proxy_pass http://{{ upstream.orign }};\n  }\n}\n",
+      }),
+    );
+    expect(error.message).toMatch(
+      /edge\.conf:3:23 unknown placeholder \{\{ upstream\.orign \}\} in a's config \(named at .*topology\.yaml:5:11\)/,
+    );
+    expect(error.message).toContain("{{ origin.address }}");
+    expect(error.suggestion).toContain("did you mean {{ upstream.origin }}?");
+  });
+
+  it("refuses settings the user's config would ignore, an image and a build, and links to nothing", () => {
+    const message = problems(`version: 1
+name: x
+edges: 2
+loadBalancer:
+  config: h.cfg
+  healthCheck: { interval: 300ms }
+edge: { image: mine, build: there }
+services:
+  app: { port: 8080 }
+links:
+  between:
+    - { from: edges, to: cache }
+    - { from: [lb, nobody], to: app }
+`);
+    expect(message).toContain(
+      "t.yaml:6:16 loadBalancer.healthCheck: expected healthCheck only with Faultline's own HAProxy config",
+    );
+    expect(message).toContain("edge.build: expected image (yours, on this engine) or build");
+    expect(message).toContain("services.app: expected image: or build: for app");
+    expect(message).toContain(
+      'links.between[0].to: expected one of your services (app) or origin, got "cache"',
+    );
+    expect(message).toContain("links.between[1].from[1]: expected a client other than its target");
+    expect(problems("version: 1\nname: x\nedges: 2\nloadBalancer: { stats: { path: /s } }\n")).toContain(
+      "loadBalancer.stats: expected stats only with your own config",
+    );
+  });
+
+  it("a user config without a stats page: the LB's view is not available, up waits on GET / instead", async () => {
+    const topology = await loadTopology(
+      files("version: 1\nname: x\nedges: 2\nloadBalancer: { config: h.cfg }\n", {
+        "h.cfg":
+          "frontend www\n  bind :{{ listen }}\n  default_backend edges\nbackend edges\n  server {{ edge.name }} {{ edge.address }} check\n",
+      }),
+    );
+    expect(topology.lbStats).toBe(false);
+    expect(topology.services.find((s) => s.name === "lb")?.own?.health).toEqual({ path: "/", port: 80 });
+  });
+});
+
+describe("the one-file tar archive", () => {
+  it("is a ustar header, the content padded to 512 bytes, and two empty blocks", () => {
+    const tar = tarOneFile("/etc/haproxy/haproxy.cfg", "global\n");
+    expect(tar.length).toBe(512 * 4);
+    expect(tar.subarray(0, 24).toString()).toBe("etc/haproxy/haproxy.cfg\0");
+    expect(tar.subarray(257, 262).toString()).toBe("ustar");
+    expect(tar.subarray(512, 519).toString()).toBe("global\n");
+    const sum = [...tar.subarray(0, 512)].reduce((n, b, i) => n + (i >= 148 && i < 156 ? 32 : b), 0);
+    expect(Number.parseInt(tar.subarray(148, 154).toString(), 8)).toBe(sum);
+  });
+});
