@@ -313,7 +313,7 @@ export class DockerodeEngine implements DockerEngine {
   }
 
   async putFile(container: string, path: string, content: string, options: CallOptions = {}): Promise<void> {
-    const archive = tarOneFile(path, content);
+    const archive = await tarOneFile(path, content);
     await this.call(options, () => this.client.getContainer(container).putArchive(archive, { path: "/" }));
   }
 
