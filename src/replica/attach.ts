@@ -62,6 +62,10 @@ export const attachSchema = z
       })
       .optional()
       .describe("the load balancer's HAProxy stats page on the entry point, for its view of the edges"),
+    ports: z
+      .record(serviceName, z.number().int().min(1).max(65_535))
+      .optional()
+      .describe("the TCP port link faults act on, by service, where its container exposes several (or none)"),
     roles: z.strictObject({
       lb: z.array(serviceName).length(1, { message: "expected one load balancer service, e.g. lb: [lb]" }),
       edge: z.array(serviceName).min(1, { message: "expected at least one edge service" }),
@@ -87,6 +91,13 @@ export const attachSchema = z
         seen.add(service);
       });
     }
+    for (const service of Object.keys(settings.ports ?? {}))
+      if (!seen.has(service))
+        ctx.addIssue({
+          code: "custom",
+          path: ["ports", service],
+          message: `expected a service named in roles; "${service}" is not (${[...seen].join(", ")})`,
+        });
   });
 export type AttachSettings = z.output<typeof attachSchema>;
 
@@ -118,13 +129,20 @@ function mappedServices(settings: AttachSettings): { service: string; role: Role
   );
 }
 
+/** What discovery adds to the settings: container ids, the network, each container's exposed TCP ports. */
+interface Discovered {
+  containers: Record<string, string>;
+  network: string;
+  exposed: Record<string, number[]>;
+}
+
 /**
  * The topology of an attached stack: its mapped services, no Toxiproxy links, and the
  * containers Faultline may touch (none before discovery: enough to plan and validate).
  */
 export function attachedTopology(
   settings: AttachSettings,
-  discovered: { containers: Record<string, string>; network: string } = { containers: {}, network: "" },
+  discovered: Discovered = { containers: {}, network: "", exposed: {} },
 ): Topology {
   const services = mappedServices(settings).map(
     ({ service, role }): Service => ({ name: service, role, image: "", publish: [] }),
@@ -140,6 +158,8 @@ export function attachedTopology(
     attach: {
       ...selectorOf(settings),
       containers: discovered.containers,
+      exposed: discovered.exposed,
+      ...(settings.ports ? { ports: settings.ports } : {}),
       ...(settings.stats ? { statsBackend: settings.stats.backend } : {}),
     },
   };
@@ -247,6 +267,12 @@ function entryOf(
   return `http://127.0.0.1:${chosen.port}`;
 }
 
+/** The TCP ports a container exposes (published or not), each once, ascending. */
+function exposedTcp(c: Docker.ContainerInfo): number[] {
+  const ports = (c.Ports ?? []).filter((p) => p.Type === "tcp").map((p) => p.PrivatePort);
+  return [...new Set(ports)].sort((a, b) => a - b);
+}
+
 /** Finds the stack's containers and builds its topology; bad settings fail before anything is touched. */
 export async function discoverStack(
   settings: AttachSettings,
@@ -260,9 +286,10 @@ export async function discoverStack(
   const entry = entryOf(settings, byService, lb);
   const network = Object.keys(lb.NetworkSettings?.Networks ?? {})[0] ?? "";
   const containers = Object.fromEntries([...mapped].map(([service, c]) => [service, c.Id]));
+  const exposed = Object.fromEntries([...mapped].map(([service, c]) => [service, exposedTcp(c)]));
   const states = Object.fromEntries([...mapped].map(([service, c]) => [service, c.State]));
   return {
-    topology: attachedTopology(settings, { containers, network }),
+    topology: attachedTopology(settings, { containers, network, exposed }),
     entry,
     statsCsv: settings.stats ? `${entry}${settings.stats.path};csv;norefresh` : undefined,
     states,

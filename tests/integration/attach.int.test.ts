@@ -370,10 +370,10 @@ describe("attached to a running Docker Compose PoP", () => {
         message: /method\[0\]\.target: no service "cache"/,
       },
       {
-        what: "a link fault",
-        yaml: attachYaml("  - { fault: latency, target: edge-1, latency: 100ms, for: 5s }"),
+        what: "a link fault on the load balancer",
+        yaml: attachYaml("  - { fault: latency, target: lb, latency: 100ms, for: 5s }"),
         code: 2,
-        message: /needs a Toxiproxy link in front of edge-1, which attached stacks get in a later version/,
+        message: /lb is the load balancer, whose clients are outside it/,
       },
     ];
     for (const c of cases) {
