@@ -163,8 +163,11 @@ async function addToxics<F extends ToxicLinkFault>(
   const { api, proxy: link } = target;
   const added: string[] = [];
   const revert = async () => {
-    // Remove every toxic even when one removal fails, then report the first failure.
-    const results = await Promise.allSettled(added.map((name) => api.removeToxic(link, name)));
+    // Remove every toxic even when one removal fails, then report the first failure. A
+    // redirect's proxy goes whole, with its toxics.
+    const results = target.release
+      ? []
+      : await Promise.allSettled(added.map((name) => api.removeToxic(link, name)));
     const released = await Promise.allSettled([target.release?.()]);
     const failed = [...results, ...released].find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;

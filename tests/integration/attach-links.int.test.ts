@@ -264,6 +264,36 @@ describe("link faults on an attached Docker Compose PoP", () => {
     await pop.expectUntouched(before, "after SIGKILL and the watchdog", TAG);
   });
 
+  it("`faultline inject` holds a latency on the edges' link into the origin, then leaves nothing", async () => {
+    const before = await pop.snapshot();
+    const cli = startCli([
+      "inject",
+      "latency",
+      "--target",
+      "origin",
+      "--for",
+      "4s",
+      "--set",
+      "latency=300ms",
+      "--replica",
+      pop.project,
+    ]);
+    await waitForOutput(cli, "applied", 60_000);
+    const held = await pop.faultlineContainers();
+    const done = await cli.result;
+    console.log(
+      `${TAG} inject latency on the origin: ${held.filter((c) => c.role === "netfilter").length} redirect sidecars (one per edge) and ${held.filter((c) => c.role === "attach-toxiproxy").length} Toxiproxy held; exit ${done.code}: ${done.stderr.trim().split("\n")[0]}`,
+    );
+    expect(done.code).toBe(0);
+    expect(held.map((c) => c.role).sort()).toEqual([
+      "attach-toxiproxy",
+      "netfilter",
+      "netfilter",
+      "netfilter",
+    ]);
+    await pop.expectUntouched(before, "after inject", TAG);
+  });
+
   it("Faultline's Toxiproxy for the stack exits at its deadline by itself; `recover` sweeps one without a ledger", async () => {
     const settings = attachSchema.parse({
       compose: pop.project,
