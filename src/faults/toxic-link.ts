@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { InvalidInputError } from "../errors.js";
+import { startAttachedLink, stopAttachedLinkEntry } from "../injectors/attached-link.js";
 import {
   REDIRECT_PREFIX,
   type ToxicStream,
@@ -8,6 +9,9 @@ import {
   toxicName,
 } from "../injectors/toxiproxy.js";
 import type { LedgerEntry } from "../lifecycle/ledger.js";
+import { attachedLink } from "../replica/attach-links.js";
+import { removeAttachToxiproxy } from "../replica/attach-toxiproxy.js";
+import { ATTACH_TOXIPROXY_ROLE } from "../replica/docker.js";
 import type { Replica } from "../replica/replica.js";
 import { linkTo, type Topology } from "../replica/topology.js";
 import type { AppliedFault, FaultKindModule, InjectorContext, Leftovers } from "./fault-kind.js";
@@ -15,7 +19,9 @@ import type { AppliedFault, FaultKindModule, InjectorContext, Leftovers } from "
 // What the kinds acting on a Toxiproxy link share: finding the link in front of a service,
 // adding one toxic per direction, removing a fault's toxics from the ledger alone, and the
 // sweep of every toxic named `faultline.*`. Every LB -> edge link and the edges -> origin
-// link (and, with several PoPs, every ingress and uplink) is a Toxiproxy proxy.
+// link (and, with several PoPs, every ingress and uplink) is a Toxiproxy proxy. On an attached
+// stack the link into the target is a transparent redirect through Faultline's own Toxiproxy
+// (src/injectors/attached-link.ts), and the toxics go on the redirect's proxy.
 
 export interface ToxicLinkFault {
   fault: string;
@@ -23,13 +29,15 @@ export interface ToxicLinkFault {
   share?: number | undefined;
 }
 
-/** The Toxiproxy link a fault on `service` acts on: the one in front of it, or a link by name. */
+/**
+ * The Toxiproxy link a fault on `service` acts on: the one in front of it, or a link by name.
+ * On an attached stack: the service itself, once its clients and port are known to be clear.
+ */
 export function linkFor(service: string, topology: Topology, kind: string): string {
-  if (topology.attach)
-    throw new InvalidInputError(
-      `the ${kind} fault needs a Toxiproxy link in front of ${service}, which attached stacks get in a later version`,
-      { suggestion: "on an attached stack use node-kill, packet-loss, partition or stress" },
-    );
+  if (topology.attach) {
+    attachedLink(topology, service, kind);
+    return service;
+  }
   const link = linkTo(topology, service);
   if (!link) {
     const inFront = topology.links.filter((l) => l.upstream.service === service).map((l) => l.name);
@@ -88,8 +96,29 @@ export const toxicLeftovers: Leftovers = {
   },
 };
 
+/** Faultline's own Toxiproxy for an attached stack, when a crash left it (it also expires by itself). */
+export const attachToxiproxyLeftovers: Leftovers = {
+  id: "attach-toxiproxy",
+  // After the netfilter sweep: no rule sends connections to it any more when it goes.
+  order: 2,
+  async find(_replica, containers) {
+    return containers
+      .filter((c) => c.role === ATTACH_TOXIPROXY_ROLE)
+      .map((c) => `Faultline's Toxiproxy ${c.name}`);
+  },
+  async sweep({ replica, containers, attempt, found }) {
+    for (const c of containers.filter((c) => c.role === ATTACH_TOXIPROXY_ROLE)) {
+      await attempt(`Faultline's Toxiproxy ${c.name}`, async () => {
+        if (await removeAttachToxiproxy(replica.topology))
+          found({ kind: "container", target: "toxiproxy", what: `removed Faultline's Toxiproxy ${c.name}` });
+      });
+    }
+  },
+};
+
 /** Removes one ledger entry's toxics from the link in front of its service. */
 export async function removeEntryToxics(entry: LedgerEntry, replica: Replica): Promise<string> {
+  if (replica.topology.attach) return stopAttachedLinkEntry(replica, entry);
   const link = linkTo(replica.topology, entry.service)?.name ?? entry.service;
   const api = new ToxiproxyApi(replica.endpoints.toxiproxy);
   const removed = await api.removeFaultToxics(link, entry.runId, entry.faultId);
@@ -100,19 +129,47 @@ function streams(direction: ToxicLinkFault["direction"]): ToxicStream[] {
   return direction === "both" ? ["downstream", "upstream"] : [direction];
 }
 
+/** Where a fault's toxics go: a proxy on a Toxiproxy, and what else its revert undoes. */
+interface ToxicTarget {
+  api: ToxiproxyApi;
+  proxy: string;
+  /** The attached stack's redirect: stopped after the toxics are removed. */
+  release?: () => Promise<void>;
+  details?: Record<string, string>;
+}
+
+async function toxicTarget(kind: string, context: InjectorContext): Promise<ToxicTarget> {
+  const { replica, service } = context;
+  if (!replica.topology.attach) {
+    const proxy = linkFor(service, replica.topology, kind);
+    return { api: new ToxiproxyApi(replica.endpoints.toxiproxy), proxy };
+  }
+  const path = await startAttachedLink(replica, service, context, context.revertBy, kind);
+  const details = {
+    link: `${path.clients.join(", ")} -> ${service}`,
+    proxy: path.proxy,
+    closedConnections: String(path.closed),
+  };
+  return { api: path.api, proxy: path.proxy, release: path.stop, details };
+}
+
 /** Adds one toxic per direction of the fault; all of them, or none. */
 async function addToxics<F extends ToxicLinkFault>(
   fault: F,
   context: InjectorContext,
   toxic: { type: ToxicType; attributes: Record<string, number> },
-): Promise<() => Promise<void>> {
-  const link = linkFor(context.service, context.replica.topology, fault.fault);
-  const api = new ToxiproxyApi(context.replica.endpoints.toxiproxy);
+): Promise<{ revert: () => Promise<void>; details?: Record<string, string> }> {
+  const target = await toxicTarget(fault.fault, context);
+  const { api, proxy: link } = target;
   const added: string[] = [];
   const revert = async () => {
-    // Remove every toxic even when one removal fails, then report the first failure.
-    const results = await Promise.allSettled(added.map((name) => api.removeToxic(link, name)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    // Remove every toxic even when one removal fails, then report the first failure. A
+    // redirect's proxy goes whole, with its toxics.
+    const results = target.release
+      ? []
+      : await Promise.allSettled(added.map((name) => api.removeToxic(link, name)));
+    const released = await Promise.allSettled([target.release?.()]);
+    const failed = [...results, ...released].find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
   };
   try {
@@ -125,7 +182,14 @@ async function addToxics<F extends ToxicLinkFault>(
     await revert().catch(() => {});
     throw error;
   }
-  return revert;
+  return { revert, ...(target.details ? { details: target.details } : {}) };
+}
+
+/** "link edge-1", or on an attached stack "link lb -> edge-1" (the clients whose traffic is redirected). */
+function linkLabel(service: string, topology: Topology): string {
+  if (!topology.attach) return `link ${service}`;
+  const clients = attachedLink(topology, service, "link").clients;
+  return `link ${clients.length > 2 ? `${clients.length} ${topology.services.find((s) => s.name === clients[0])?.role ?? "client"}s` : clients.join(", ")} -> ${service}`;
 }
 
 /** What a Toxiproxy-link kind's module says of itself; the rest is shared. */
@@ -148,8 +212,8 @@ export function toxicKind<S extends z.ZodType<ToxicLinkFault & { at: number; for
   type F = z.output<S>;
   const share = (fault: F) =>
     fault.share !== undefined && fault.share < 1 ? `, ${Math.round(fault.share * 100)}% of connections` : "";
-  const describe = (fault: F, service: string) =>
-    `${spec.effect(fault)} on link ${service} (${fault.direction}${share(fault)})`;
+  const describe = (fault: F, service: string, topology: Topology) =>
+    `${spec.effect(fault)} on ${linkLabel(service, topology)} (${fault.direction}${share(fault)})`;
   return {
     kind: spec.kind,
     schema: spec.schema,
@@ -158,12 +222,18 @@ export function toxicKind<S extends z.ZodType<ToxicLinkFault & { at: number; for
     disruptive: () => spec.disruptive,
     check: (_fault, service, topology) => void linkFor(service, topology, spec.kind),
     describe,
-    describeRevert: (_fault, service) => `remove the ${spec.type} toxic(s) from Toxiproxy proxy ${service}`,
+    describeRevert: (_fault, service, topology) =>
+      topology.attach
+        ? `remove the redirect of ${linkLabel(service, topology).replace(/^link /, "")} and its proxy`
+        : `remove the ${spec.type} toxic(s) from Toxiproxy proxy ${service}`,
     async apply(fault, context): Promise<AppliedFault> {
-      const revert = await addToxics(fault, context, { type: spec.type, attributes: spec.attributes(fault) });
-      return { description: describe(fault, context.service), revert };
+      const applied = await addToxics(fault, context, {
+        type: spec.type,
+        attributes: spec.attributes(fault),
+      });
+      return { description: describe(fault, context.service, context.replica.topology), ...applied };
     },
     revertEntry: removeEntryToxics,
-    leftovers: [toxicLeftovers],
+    leftovers: [toxicLeftovers, attachToxiproxyLeftovers],
   };
 }

@@ -30,6 +30,8 @@ export interface SidecarRules {
 }
 
 export interface Sidecar {
+  /** Its container id. */
+  id: string;
   backend: string;
   stop(): Promise<void>;
 }
@@ -123,7 +125,7 @@ export async function startSidecar(
     await stopSidecar(id).catch(() => {});
     throw error;
   }
-  return { backend, stop: () => stopSidecar(id) };
+  return { id, backend, stop: () => stopSidecar(id) };
 }
 
 /** The sidecars of one action of a run, by their labels. */

@@ -62,6 +62,10 @@ export const attachSchema = z
       })
       .optional()
       .describe("the load balancer's HAProxy stats page on the entry point, for its view of the edges"),
+    ports: z
+      .record(serviceName, z.number().int().min(1).max(65_535))
+      .optional()
+      .describe("the TCP port link faults act on, by service, where its container exposes several (or none)"),
     roles: z.strictObject({
       lb: z.array(serviceName).length(1, { message: "expected one load balancer service, e.g. lb: [lb]" }),
       edge: z.array(serviceName).min(1, { message: "expected at least one edge service" }),
@@ -87,6 +91,13 @@ export const attachSchema = z
         seen.add(service);
       });
     }
+    for (const service of Object.keys(settings.ports ?? {}))
+      if (!seen.has(service))
+        ctx.addIssue({
+          code: "custom",
+          path: ["ports", service],
+          message: `expected a service named in roles; "${service}" is not (${[...seen].join(", ")})`,
+        });
   });
 export type AttachSettings = z.output<typeof attachSchema>;
 
@@ -118,11 +129,13 @@ function mappedServices(settings: AttachSettings): { service: string; role: Role
   );
 }
 
-/** What discovery learns of each mapped service's container: its id and its real labels. */
+/** What discovery adds to the settings: container ids and real labels, the network, each container's exposed TCP ports. */
 export interface DiscoveredContainers {
   containers: Record<string, string>;
-  labels: Record<string, Record<string, string>>;
+  /** Absent where a caller knows none (tests of other concerns). */
+  labels?: Record<string, Record<string, string>>;
   network: string;
+  exposed?: Record<string, number[]>;
 }
 
 /**
@@ -131,10 +144,10 @@ export interface DiscoveredContainers {
  */
 export function attachedTopology(
   settings: AttachSettings,
-  discovered: DiscoveredContainers = { containers: {}, labels: {}, network: "" },
+  discovered: DiscoveredContainers = { containers: {}, labels: {}, network: "", exposed: {} },
 ): Topology {
   const services = mappedServices(settings).map(({ service, role }): Service => {
-    const labels = discovered.labels[service];
+    const labels = discovered.labels?.[service];
     return { name: service, role, image: "", publish: [], ...(labels ? { labels } : {}) };
   });
   return {
@@ -148,6 +161,8 @@ export function attachedTopology(
     attach: {
       ...selectorOf(settings),
       containers: discovered.containers,
+      exposed: discovered.exposed ?? {},
+      ...(settings.ports ? { ports: settings.ports } : {}),
       ...(settings.stats ? { statsBackend: settings.stats.backend } : {}),
     },
   };
@@ -255,6 +270,12 @@ function entryOf(
   return `http://127.0.0.1:${chosen.port}`;
 }
 
+/** The TCP ports a container exposes (published or not), each once, ascending. */
+function exposedTcp(c: Docker.ContainerInfo): number[] {
+  const ports = (c.Ports ?? []).filter((p) => p.Type === "tcp").map((p) => p.PrivatePort);
+  return [...new Set(ports)].sort((a, b) => a - b);
+}
+
 /** Finds the stack's containers and builds its topology; bad settings fail before anything is touched. */
 export async function discoverStack(
   settings: AttachSettings,
@@ -268,10 +289,11 @@ export async function discoverStack(
   const entry = entryOf(settings, byService, lb);
   const network = Object.keys(lb.NetworkSettings?.Networks ?? {})[0] ?? "";
   const containers = Object.fromEntries([...mapped].map(([service, c]) => [service, c.Id]));
+  const exposed = Object.fromEntries([...mapped].map(([service, c]) => [service, exposedTcp(c)]));
   const states = Object.fromEntries([...mapped].map(([service, c]) => [service, c.State]));
   const labels = Object.fromEntries([...mapped].map(([service, c]) => [service, c.Labels]));
   return {
-    topology: attachedTopology(settings, { containers, labels, network }),
+    topology: attachedTopology(settings, { containers, labels, network, exposed }),
     entry,
     statsCsv: settings.stats ? `${entry}${settings.stats.path};csv;norefresh` : undefined,
     states,

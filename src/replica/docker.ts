@@ -12,6 +12,8 @@ export const LABEL_FAULT = "faultline.fault";
 export const LABEL_POP = "faultline.pop";
 /** The role label of netfilter sidecars: containers of a fault's, not of the PoP's. */
 export const SIDECAR_ROLE = "netfilter";
+/** The role label of the Toxiproxy Faultline starts for link faults on an attached stack. */
+export const ATTACH_TOXIPROXY_ROLE = "attach-toxiproxy";
 
 /** The engine's list filter for everything labelled with a replica's name. */
 export function labelFilter(replica: string): { label: string[] } {

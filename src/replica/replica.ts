@@ -7,6 +7,7 @@ import { isAlive } from "../lifecycle/state.js";
 import { waitUntil } from "../lifecycle/wait.js";
 import { formatDuration } from "../units.js";
 import { type AttachSettings, discoverStack, isAttachedStack, readAttachRecord } from "./attach.js";
+import { findAttachToxiproxy } from "./attach-toxiproxy.js";
 import {
   edgeConfig,
   edgeUpstream,
@@ -546,8 +547,9 @@ function ownsNoService(containers: readonly { Labels: Record<string, string> }[]
 
 /**
  * A running stack Faultline did not create, as a Replica: load and probes go to its entry
- * point; Toxiproxy and Prometheus are Faultline's and the stack has neither (their endpoints
- * are empty, and what needs them says it is not available).
+ * point. It has no Prometheus (empty endpoint: what needs it says it is not available); its
+ * Toxiproxy endpoint is Faultline's own for the stack (src/replica/attach-toxiproxy.ts) while
+ * a link fault has one running, else empty.
  */
 export async function connectAttached(settings: AttachSettings): Promise<Replica> {
   return (await attachStack(settings)).replica;
@@ -562,7 +564,7 @@ export async function attachStack(
     lb: found.entry,
     lbStats: "",
     ...(found.statsCsv ? { lbStatsCsv: found.statsCsv } : {}),
-    toxiproxy: "",
+    toxiproxy: (await findAttachToxiproxy(found.topology))?.api ?? "",
     prometheus: "",
   };
   return { replica: { topology: found.topology, endpoints }, states: found.states };

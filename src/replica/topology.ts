@@ -105,6 +105,10 @@ export interface AttachedStack {
    * before discovery (what `plan` and `validate` check against).
    */
   containers: Record<string, string>;
+  /** Service -> the TCP ports its container exposes, as discovered (empty before discovery). */
+  exposed?: Record<string, number[]>;
+  /** Service -> the port link faults act on, from the settings (`attach.ports`). */
+  ports?: Record<string, number>;
   /** The HAProxy backend whose servers are the edges, when the settings name a stats page. */
   statsBackend?: string;
 }

@@ -1,20 +1,14 @@
-import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type JournalEvent, readJournal } from "../../src/journal/journal.js";
 import { waitUntil } from "../../src/lifecycle/wait.js";
-import { LABEL_COMPOSE_PROJECT, LABEL_COMPOSE_SERVICE } from "../../src/replica/attach.js";
-import { LABEL_REPLICA, LABEL_ROLE } from "../../src/replica/docker.js";
 import { rawClient } from "../../src/replica/engine.js";
-import { execIn } from "../../src/replica/exec.js";
-import { parseHaproxyCsv } from "../../src/replica/replica.js";
-import { imageFor } from "../../src/replica/topology.js";
 import { runSuite } from "../../src/run/suite.js";
 import { windowStats } from "../../src/steady-state/metrics.js";
 import { bucketsIn, metricsBuckets, phaseIntervals } from "../../src/verdict/evaluation.js";
 import { runCli, startCli, waitForOutput } from "../support/cli.js";
+import { ComposePop, rulesIn, startDecoy } from "../support/compose-pop.js";
 import { pct } from "../support/experiment.js";
 import { tempDir } from "../support/temp.js";
 
@@ -23,122 +17,24 @@ import { tempDir } from "../support/temp.js";
 // was afterwards (also after a SIGKILL and `recover`), nothing outside the project touched.
 
 const ROOT = join(import.meta.dirname, "../..");
-const COMPOSE_FILE = join(ROOT, "examples/compose-pop/docker-compose.yml");
 const EXAMPLE = join(ROOT, "examples/compose-pop/experiment.yaml");
-const PROJECT = `fl-it-attach-${process.pid}`;
-const SERVICES = ["lb", "edge-1", "edge-2", "edge-3", "origin"];
+const pop = new ComposePop(`fl-it-attach-${process.pid}`);
+const PROJECT = pop.project;
 // The example's HAProxy: checks every 500ms, each given 500ms, fall 3.
 const INTER = 500;
 const CHECK_TIMEOUT = 500;
 const FALL = 3;
 
-let port = 0;
 let decoy = "";
 let decoyBefore = "";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
-    });
-  });
-}
+const entry = () => pop.entry;
+const snapshot = () => pop.snapshot();
+const edgesUp = () => pop.edgesUp();
+const sidecars = async () => (await pop.faultlineContainers()).map((c) => c.name);
 
-function compose(...args: string[]): string {
-  return execFileSync("docker-compose", ["-p", PROJECT, "-f", COMPOSE_FILE, ...args], {
-    env: { ...process.env, COMPOSE_POP_PORT: String(port) },
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-const entry = () => `http://127.0.0.1:${port}`;
-
-/** service -> container id, state and start time, for the stack's containers. */
-async function snapshot(): Promise<Record<string, string>> {
-  const listed = await rawClient().listContainers({
-    all: true,
-    filters: { label: [`${LABEL_COMPOSE_PROJECT}=${PROJECT}`] },
-  });
-  const out: Record<string, string> = {};
-  for (const c of listed) {
-    const info = await rawClient().getContainer(c.Id).inspect();
-    out[c.Labels[LABEL_COMPOSE_SERVICE] ?? c.Id] =
-      `${c.Id.slice(0, 12)} ${info.State.Status}${info.State.Paused ? " paused" : ""}`;
-  }
-  return out;
-}
-
-const idOf = async (service: string) =>
-  (
-    await rawClient().listContainers({
-      all: true,
-      filters: { label: [`${LABEL_COMPOSE_PROJECT}=${PROJECT}`, `${LABEL_COMPOSE_SERVICE}=${service}`] },
-    })
-  )[0]?.Id ?? "";
-
-/** `iptables -S` in a container's network namespace, from a throwaway container. */
-async function rulesIn(id: string): Promise<string> {
-  const probe = await rawClient().createContainer({
-    Image: imageFor("netfilter"),
-    Entrypoint: ["iptables", "-w", "-S"],
-    Labels: { [LABEL_ROLE]: "prober" },
-    HostConfig: { NetworkMode: `container:${id}`, CapAdd: ["NET_ADMIN"] },
-  });
-  try {
-    await probe.start();
-    await probe.wait();
-    return (await probe.logs({ stdout: true, stderr: true })).toString("utf8");
-  } finally {
-    await probe.remove({ force: true }).catch(() => {});
-  }
-}
-
-const sidecars = async () =>
-  (await rawClient().listContainers({ all: true, filters: { label: [`${LABEL_REPLICA}=${PROJECT}`] } })).map(
-    (c) => c.Names[0] ?? c.Id,
-  );
-
-async function edgesUp(): Promise<void> {
-  await waitUntil(
-    async () => {
-      const csv = await fetch(`${entry()}/lb-stats;csv;norefresh`).then((r) => r.text());
-      const states = parseHaproxyCsv(csv, ["edge-1", "edge-2", "edge-3"]);
-      const up = [...states.values()].filter((s) => s === "up").length;
-      return up === 3 ? { done: true, value: undefined } : { done: false, reason: `${up}/3 edges up` };
-    },
-    { description: "the example PoP's edges to be up", timeoutMs: 60_000, intervalMs: 200 },
-  );
-}
-
-/** The stack as Faultline must leave it: the same containers, running, no rules, no sidecars. */
-async function expectUntouched(before: Record<string, string>, when: string): Promise<void> {
-  const after = await snapshot();
-  const chains: string[] = [];
-  let stress = 0;
-  for (const service of SERVICES) {
-    const id = await idOf(service);
-    const rules = await rulesIn(id);
-    chains.push(...rules.split("\n").filter((l) => / FL[0-9a-f]/.test(l) || /^-N FL/.test(l)));
-    const pids = await execIn(id, ["sh", "-c", "ls /tmp/faultline-stress-*.pid 2>/dev/null | wc -l"]);
-    stress += Number(pids.output) || 0;
-  }
-  const left = await sidecars();
-  console.log(
-    `[attach] ${when}: ${Object.entries(after)
-      .map(([s, v]) => `${s} ${v}`)
-      .join(
-        ", ",
-      )}; FL rules ${chains.length}; stress processes ${stress}; Faultline containers ${left.length}`,
-  );
-  expect(after).toEqual(before);
-  expect(chains).toEqual([]);
-  expect(stress).toBe(0);
-  expect(left).toEqual([]);
-}
+const expectUntouched = (before: Record<string, string>, when: string) =>
+  pop.expectUntouched(before, when, "[attach]");
 
 function attachYaml(method: string, checks = "[{ metric: errors.rate, below: 100% }]"): string {
   return `version: 1
@@ -169,27 +65,16 @@ function writeExperiment(text: string): string {
 
 describe("attached to a running Docker Compose PoP", () => {
   beforeAll(async () => {
-    port = await freePort();
     const started = Date.now();
+    await pop.up();
     try {
-      compose("up", "-d");
-      await edgesUp();
       // Labelled like one of the project's containers, on its network, but of another project.
-      const created = await rawClient().createContainer({
-        name: `${PROJECT}-other_edge-1_1`,
-        Image: imageFor("edge"),
-        Entrypoint: ["sleep", "600"],
-        Labels: { [LABEL_COMPOSE_PROJECT]: `${PROJECT}-other`, [LABEL_COMPOSE_SERVICE]: "edge-1" },
-        HostConfig: { NetworkMode: `${PROJECT}_default` },
-      });
-      await created.start();
-      decoy = created.id;
-      decoyBefore = JSON.stringify((await created.inspect()).State);
+      ({ id: decoy, state: decoyBefore } = await startDecoy(pop));
     } catch (error) {
-      compose("down", "-v", "--remove-orphans");
+      pop.down();
       throw error;
     }
-    console.log(`[attach] compose project ${PROJECT} up on port ${port} in ${Date.now() - started} ms`);
+    console.log(`[attach] compose project ${PROJECT} up on port ${pop.port} in ${Date.now() - started} ms`);
   });
 
   afterAll(async () => {
@@ -198,14 +83,9 @@ describe("attached to a running Docker Compose PoP", () => {
         .getContainer(decoy)
         .remove({ force: true })
         .catch(() => {});
-    compose("down", "-v", "--remove-orphans");
-    for (const name of await sidecars())
-      await rawClient().getContainer(name.replace(/^\//, "")).remove({ force: true });
-    const left = await rawClient().listContainers({
-      all: true,
-      filters: { label: [`${LABEL_COMPOSE_PROJECT}=${PROJECT}`] },
-    });
-    expect(left).toEqual([]);
+    pop.down();
+    await pop.removeFaultlineContainers();
+    expect(await pop.snapshot()).toEqual({});
   });
 
   it("the example experiment kills an edge; the stack's own HAProxy takes it out within its settings", async () => {
@@ -213,7 +93,7 @@ describe("attached to a running Docker Compose PoP", () => {
     const progress: string[] = [];
     const result = await runSuite({
       paths: [EXAMPLE],
-      params: { project: PROJECT, port: String(port) },
+      params: { project: PROJECT, port: String(pop.port) },
       runsDir: tempDir("faultline-runs-"),
       edges: 3,
       seed: 7,
@@ -370,10 +250,10 @@ describe("attached to a running Docker Compose PoP", () => {
         message: /method\[0\]\.target: no service "cache"/,
       },
       {
-        what: "a link fault",
-        yaml: attachYaml("  - { fault: latency, target: edge-1, latency: 100ms, for: 5s }"),
+        what: "a link fault on the load balancer",
+        yaml: attachYaml("  - { fault: latency, target: lb, latency: 100ms, for: 5s }"),
         code: 2,
-        message: /needs a Toxiproxy link in front of edge-1, which attached stacks get in a later version/,
+        message: /lb is the load balancer, whose clients are outside it/,
       },
     ];
     for (const c of cases) {

@@ -58,7 +58,7 @@ describe("a transparent redirect through Toxiproxy", () => {
     const ids = { runId: `redirect-${Date.now()}`, faultId: "f1" };
     const redirect = await startRedirect(
       replica(),
-      { client: "lb", to: await edge1Address() },
+      { clients: ["lb"], to: await edge1Address() },
       ids,
       Date.now() + 60_000,
     );
@@ -94,7 +94,7 @@ describe("a transparent redirect through Toxiproxy", () => {
 
   it("left behind by a crash, its proxy and its rule are found and swept by recover", async () => {
     const ids = { runId: `redirect-crash-${Date.now()}`, faultId: "f1" };
-    await startRedirect(replica(), { client: "lb", to: await edge1Address() }, ids, Date.now() + 60_000);
+    await startRedirect(replica(), { clients: ["lb"], to: await edge1Address() }, ids, Date.now() + 60_000);
     const found = await findLeftovers(replica());
     const { recovered, errors } = await recoverReplica(replica());
     console.log(`[redirect] found: ${found.join("; ")}; recover: ${recovered.map((r) => r.what).join("; ")}`);

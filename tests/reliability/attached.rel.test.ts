@@ -3,16 +3,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readLedger } from "../../src/lifecycle/ledger.js";
 import { waitUntil } from "../../src/lifecycle/wait.js";
-import { LABEL_COMPOSE_PROJECT, LABEL_COMPOSE_SERVICE } from "../../src/replica/attach.js";
 import { rawClient } from "../../src/replica/engine.js";
-import { imageFor } from "../../src/replica/topology.js";
 import { runCli, startCli, waitForOutput } from "../support/cli.js";
-import { useComposePop } from "../support/compose-pop.js";
+import { ComposePop, startDecoy } from "../support/compose-pop.js";
 import { tempDir } from "../support/temp.js";
 
 // The reliability harness on a stack Faultline did not create: the example Compose PoP.
 // Every trial starts a run with faults of each family that works on attached containers at
-// once (a paused edge, a netfilter loss rule, a partition, CPU stress), interrupts it at a
+// once (a paused edge, a netfilter loss rule, a partition, CPU stress, a latency toxic
+// through a transparent redirect), interrupts it at a
 // random moment of its inject phase, and checks the stack is exactly as it was: the same
 // container ids, running, nothing paused, no Faultline rule in any namespace, no stress
 // process, no Faultline container. A container of another project, labelled like one of
@@ -20,7 +19,7 @@ import { tempDir } from "../support/temp.js";
 // `npm test` runs FAULTLINE_TRIALS=2 of each; `npm run reliability -- --trials 50` more.
 
 const TRIALS = Math.max(1, Number(process.env.FAULTLINE_TRIALS ?? "2"));
-const stack = useComposePop(`fl-rel-attach-${process.pid}`);
+const stack = new ComposePop(`fl-rel-attach-${process.pid}`);
 
 function experimentFile(): string {
   const file = join(tempDir("faultline-rel-attach-"), "rel.yaml");
@@ -31,7 +30,7 @@ name: rel-attached
 replica:
   attach:
     compose: ${stack.project}
-    entry: ${stack.entry()}
+    entry: ${stack.entry}
     stats: { path: /lb-stats, backend: edges }
     roles: { lb: [lb], edge: [edge-1, edge-2, edge-3], origin: [origin] }
 load: { rate: 20/s, warmup: 1s, timeout: 1s }
@@ -44,6 +43,7 @@ method:
   - { fault: packet-loss, target: edge-2, loss: 20%, for: 60s }
   - { fault: partition, target: origin, from: edge-3, for: 60s }
   - { fault: stress, target: edge-3, cpu: 1, for: 60s }
+  - { fault: latency, target: edge-2, latency: 100ms, for: 60s }
 `,
   );
   return file;
@@ -64,7 +64,7 @@ async function startInjecting(env: NodeJS.ProcessEnv = {}) {
     ],
     env,
   );
-  await waitForOutput(cli, "applied  f4", 90_000);
+  await waitForOutput(cli, "applied  f5", 90_000);
   await sleep(Math.floor(Math.random() * 3000));
   return cli;
 }
@@ -81,16 +81,9 @@ describe(`the reliability harness on an attached Compose stack (${TRIALS} trial(
   let decoy = { id: "", state: "" };
 
   beforeAll(async () => {
+    await stack.up();
     before = await stack.snapshot();
-    const created = await rawClient().createContainer({
-      name: `${stack.project}-other_edge-1_1`,
-      Image: imageFor("edge"),
-      Entrypoint: ["sleep", "900"],
-      Labels: { [LABEL_COMPOSE_PROJECT]: `${stack.project}-other`, [LABEL_COMPOSE_SERVICE]: "edge-1" },
-      HostConfig: { NetworkMode: `${stack.project}_default` },
-    });
-    await created.start();
-    decoy = { id: created.id, state: JSON.stringify((await created.inspect()).State) };
+    decoy = await startDecoy(stack);
   });
   afterAll(async () => {
     console.log(
@@ -103,6 +96,9 @@ describe(`the reliability harness on an attached Compose stack (${TRIALS} trial(
         .getContainer(decoy.id)
         .remove({ force: true })
         .catch(() => {});
+    stack.down();
+    await stack.removeFaultlineContainers();
+    expect(await stack.snapshot()).toEqual({});
   });
 
   it.each(trials)(

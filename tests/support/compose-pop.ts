@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect } from "vitest";
+import { expect } from "vitest";
 import { waitUntil } from "../../src/lifecycle/wait.js";
 import { LABEL_COMPOSE_PROJECT, LABEL_COMPOSE_SERVICE } from "../../src/replica/attach.js";
 import { LABEL_REPLICA, LABEL_ROLE } from "../../src/replica/docker.js";
@@ -10,30 +10,15 @@ import { execIn } from "../../src/replica/exec.js";
 import { parseHaproxyCsv } from "../../src/replica/replica.js";
 import { imageFor } from "../../src/replica/topology.js";
 
-// The example Compose PoP (examples/compose-pop), started with Debian's docker-compose as a
-// user would, for the tests that attach to it: its project on a free loopback port, a way to
-// see it exactly (container ids, states, Faultline's rules in every namespace, stress
-// processes, Faultline's containers), and its removal after the file's tests.
+// The example Compose PoP (examples/compose-pop) on a project and loopback port of a test's
+// own, and what a test checks on it: the same containers, running and unpaused, no FL chain
+// in any of their namespaces (filter or nat table), no container of Faultline's left.
 
-const ROOT = join(import.meta.dirname, "../..");
-export const COMPOSE_FILE = join(ROOT, "examples/compose-pop/docker-compose.yml");
+const COMPOSE_FILE = join(import.meta.dirname, "../../examples/compose-pop/docker-compose.yml");
 export const COMPOSE_SERVICES = ["lb", "edge-1", "edge-2", "edge-3", "origin"];
+export const COMPOSE_EDGES = ["edge-1", "edge-2", "edge-3"];
 
-export interface ComposePop {
-  project: string;
-  entry: () => string;
-  port: () => number;
-  /** service -> "id state[ paused]" for the project's containers. */
-  snapshot: () => Promise<Record<string, string>>;
-  idOf: (service: string) => Promise<string>;
-  /** Faultline's containers (sidecars, its Toxiproxy) labelled with the project's name. */
-  faultlineContainers: () => Promise<string[]>;
-  edgesUp: () => Promise<void>;
-  /** Asserts the stack is as `before` said: same containers, running, no rules, nothing of Faultline's. */
-  expectUntouched: (before: Record<string, string>, when: string) => Promise<void>;
-}
-
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -44,8 +29,154 @@ function freePort(): Promise<number> {
   });
 }
 
+export class ComposePop {
+  port = 0;
+
+  constructor(readonly project: string) {}
+
+  get entry(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  compose(...args: string[]): string {
+    return execFileSync("docker-compose", ["-p", this.project, "-f", COMPOSE_FILE, ...args], {
+      env: { ...process.env, COMPOSE_POP_PORT: String(this.port) },
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  }
+
+  /** Starts the project on a free port and waits for its edges; takes it down again on failure. */
+  async up(): Promise<void> {
+    this.port = await freePort();
+    try {
+      this.compose("up", "-d");
+      await this.edgesUp();
+    } catch (error) {
+      this.down();
+      throw error;
+    }
+  }
+
+  /** Takes the project down and removes any container of Faultline's labelled with its name. */
+  down(): void {
+    this.compose("down", "-v", "--remove-orphans");
+  }
+
+  async removeFaultlineContainers(): Promise<void> {
+    for (const c of await this.faultlineContainers())
+      await rawClient()
+        .getContainer(c.id)
+        .remove({ force: true })
+        .catch(() => {});
+  }
+
+  /** service -> container id, state (and paused), for the project's containers. */
+  async snapshot(): Promise<Record<string, string>> {
+    const listed = await rawClient().listContainers({
+      all: true,
+      filters: { label: [`${LABEL_COMPOSE_PROJECT}=${this.project}`] },
+    });
+    const out: Record<string, string> = {};
+    for (const c of listed) {
+      const info = await rawClient().getContainer(c.Id).inspect();
+      out[c.Labels[LABEL_COMPOSE_SERVICE] ?? c.Id] =
+        `${c.Id.slice(0, 12)} ${info.State.Status}${info.State.Paused ? " paused" : ""}`;
+    }
+    return out;
+  }
+
+  async idOf(service: string): Promise<string> {
+    const listed = await rawClient().listContainers({
+      all: true,
+      filters: {
+        label: [`${LABEL_COMPOSE_PROJECT}=${this.project}`, `${LABEL_COMPOSE_SERVICE}=${service}`],
+      },
+    });
+    return listed[0]?.Id ?? "";
+  }
+
+  /** Containers of Faultline's for this stack (sidecars, its Toxiproxy): name and role. */
+  async faultlineContainers(): Promise<{ id: string; name: string; role: string }[]> {
+    const listed = await rawClient().listContainers({
+      all: true,
+      filters: { label: [`${LABEL_REPLICA}=${this.project}`] },
+    });
+    return listed.map((c) => ({
+      id: c.Id,
+      name: c.Names[0]?.replace(/^\//, "") ?? c.Id,
+      role: c.Labels[LABEL_ROLE] ?? "",
+    }));
+  }
+
+  async edgesUp(timeoutMs = 60_000): Promise<void> {
+    await waitUntil(
+      async () => {
+        const states = await this.lbView();
+        const up = [...states.values()].filter((s) => s === "up").length;
+        return up === 3 ? { done: true, value: undefined } : { done: false, reason: `${up}/3 edges up` };
+      },
+      { description: "the example PoP's edges to be up", timeoutMs, intervalMs: 200 },
+    );
+  }
+
+  /** What the stack's HAProxy says of each edge. */
+  async lbView() {
+    const csv = await fetch(`${this.entry}/lb-stats;csv;norefresh`).then((r) => r.text());
+    return parseHaproxyCsv(csv, COMPOSE_EDGES);
+  }
+
+  /** FL chains (filter and nat tables) in each service's namespace, as `service: rule` lines. */
+  async faultlineRules(): Promise<string[]> {
+    const lines: string[] = [];
+    for (const service of COMPOSE_SERVICES) {
+      const rules = await rulesIn(await this.idOf(service));
+      lines.push(
+        ...rules
+          .split("\n")
+          .filter((l) => / FL[0-9a-f]/.test(l) || /^-N FL/.test(l))
+          .map((l) => `${service}: ${l}`),
+      );
+    }
+    return lines;
+  }
+
+  /** Stress processes Faultline started in the stack's containers (their pid files). */
+  async stressProcesses(): Promise<number> {
+    let count = 0;
+    for (const service of COMPOSE_SERVICES) {
+      const pids = await execIn(await this.idOf(service), [
+        "sh",
+        "-c",
+        "ls /tmp/faultline-stress-*.pid 2>/dev/null | wc -l",
+      ]);
+      count += Number(pids.output) || 0;
+    }
+    return count;
+  }
+
+  /** The stack as Faultline must leave it: same containers, running, no rules, no stress, none of Faultline's containers. */
+  async expectUntouched(before: Record<string, string>, when: string, tag = "[compose-pop]"): Promise<void> {
+    const after = await this.snapshot();
+    const rules = await this.faultlineRules();
+    const stress = await this.stressProcesses();
+    const left = await this.faultlineContainers();
+    console.log(
+      `${tag} ${when}: ${Object.entries(after)
+        .map(([s, v]) => `${s} ${v}`)
+        .join(
+          ", ",
+        )}; FL rules ${rules.length}; stress processes ${stress}; Faultline containers ${left.length}`,
+    );
+    expect(after).toEqual(before);
+    expect(rules).toEqual([]);
+    expect(stress).toBe(0);
+    expect(left.map((c) => c.name)).toEqual([]);
+  }
+}
+
 /** `iptables -S` and `iptables -t nat -S` in a container's network namespace, from a throwaway container. */
-async function rulesIn(id: string): Promise<string> {
+export async function rulesIn(id: string): Promise<string> {
   const probe = await rawClient().createContainer({
     Image: imageFor("netfilter"),
     Entrypoint: ["sh", "-c", "iptables -w -S; iptables -w -t nat -S"],
@@ -61,93 +192,15 @@ async function rulesIn(id: string): Promise<string> {
   }
 }
 
-/** Starts the example stack before the file's tests and takes it down after them. */
-export function useComposePop(project: string): ComposePop {
-  let port = 0;
-  const entry = () => `http://127.0.0.1:${port}`;
-  const compose = (...args: string[]) =>
-    execFileSync("docker-compose", ["-p", project, "-f", COMPOSE_FILE, ...args], {
-      env: { ...process.env, COMPOSE_POP_PORT: String(port) },
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-  const listed = (labels: string[]) => rawClient().listContainers({ all: true, filters: { label: labels } });
-  const idOf = async (service: string) =>
-    (await listed([`${LABEL_COMPOSE_PROJECT}=${project}`, `${LABEL_COMPOSE_SERVICE}=${service}`]))[0]?.Id ??
-    "";
-  const faultlineContainers = async () =>
-    (await listed([`${LABEL_REPLICA}=${project}`])).map((c) => c.Names[0] ?? c.Id);
-
-  async function snapshot(): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
-    for (const c of await listed([`${LABEL_COMPOSE_PROJECT}=${project}`])) {
-      const info = await rawClient().getContainer(c.Id).inspect();
-      out[c.Labels[LABEL_COMPOSE_SERVICE] ?? c.Id] =
-        `${c.Id.slice(0, 12)} ${info.State.Status}${info.State.Paused ? " paused" : ""}`;
-    }
-    return out;
-  }
-
-  async function edgesUp(): Promise<void> {
-    await waitUntil(
-      async () => {
-        const csv = await fetch(`${entry()}/lb-stats;csv;norefresh`).then((r) => r.text());
-        const states = parseHaproxyCsv(csv, ["edge-1", "edge-2", "edge-3"]);
-        const up = [...states.values()].filter((s) => s === "up").length;
-        return up === 3 ? { done: true, value: undefined } : { done: false, reason: `${up}/3 edges up` };
-      },
-      { description: "the example PoP's edges to be up", timeoutMs: 60_000, intervalMs: 200 },
-    );
-  }
-
-  async function expectUntouched(before: Record<string, string>, when: string): Promise<void> {
-    const after = await snapshot();
-    const chains: string[] = [];
-    let stress = 0;
-    for (const service of COMPOSE_SERVICES) {
-      const id = await idOf(service);
-      chains.push(
-        ...(await rulesIn(id)).split("\n").filter((l) => / FL[0-9a-f]/.test(l) || /^-N FL/.test(l)),
-      );
-      const pids = await execIn(id, ["sh", "-c", "ls /tmp/faultline-stress-*.pid 2>/dev/null | wc -l"]);
-      stress += Number(pids.output) || 0;
-    }
-    const left = await faultlineContainers();
-    console.log(
-      `[compose-pop] ${when}: ${Object.entries(after)
-        .map(([s, v]) => `${s} ${v}`)
-        .join(
-          ", ",
-        )}; FL rules ${chains.length}; stress processes ${stress}; Faultline containers ${left.length}`,
-    );
-    expect(after).toEqual(before);
-    expect(chains).toEqual([]);
-    expect(stress).toBe(0);
-    expect(left).toEqual([]);
-  }
-
-  beforeAll(async () => {
-    port = await freePort();
-    const started = Date.now();
-    try {
-      compose("up", "-d");
-      await edgesUp();
-    } catch (error) {
-      compose("down", "-v", "--remove-orphans");
-      throw error;
-    }
-    console.log(`[compose-pop] project ${project} up on port ${port} in ${Date.now() - started} ms`);
+/** A container of another project on the stack's network, labelled like one of its edges. */
+export async function startDecoy(pop: ComposePop): Promise<{ id: string; state: string }> {
+  const created = await rawClient().createContainer({
+    name: `${pop.project}-other_edge-1_1`,
+    Image: imageFor("edge"),
+    Entrypoint: ["sleep", "600"],
+    Labels: { [LABEL_COMPOSE_PROJECT]: `${pop.project}-other`, [LABEL_COMPOSE_SERVICE]: "edge-1" },
+    HostConfig: { NetworkMode: `${pop.project}_default` },
   });
-
-  afterAll(async () => {
-    compose("down", "-v", "--remove-orphans");
-    for (const name of await faultlineContainers())
-      await rawClient()
-        .getContainer(name.replace(/^\//, ""))
-        .remove({ force: true })
-        .catch(() => {});
-    expect(await listed([`${LABEL_COMPOSE_PROJECT}=${project}`])).toEqual([]);
-  });
-
-  return { project, entry, port: () => port, snapshot, idOf, faultlineContainers, edgesUp, expectUntouched };
+  await created.start();
+  return { id: created.id, state: JSON.stringify((await created.inspect()).State) };
 }

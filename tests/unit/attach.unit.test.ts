@@ -189,14 +189,35 @@ describe("attach settings", () => {
     expect(unknown.message).toMatch(/project/);
   });
 
-  it("refuses link faults on an attached stack: they need a Toxiproxy link, which comes later", async () => {
-    const error = await loadError(
-      experimentFile(SHOP_ATTACH, "  - { fault: latency, target: edge-1, latency: 100ms, for: 5s }"),
+  it("plans link faults on an attached stack as the link into the target from its clients", async () => {
+    const loaded = await loadExperiment(
+      experimentFile(
+        SHOP_ATTACH,
+        [
+          "  - { fault: latency, target: edge-1, latency: 100ms, for: 5s }",
+          "  - { fault: reset, target: origin, for: 5s }",
+        ].join("\n"),
+      ),
     );
-    expect(error.issues[0]?.path).toBe("method[0]");
-    expect(error.message).toMatch(
-      /needs a Toxiproxy link in front of edge-1, which attached stacks get in a later version/,
+    const plan = planFaults(loaded.experiment, attachedTopology(settings()), 1);
+    expect(plan.actions.map((a) => a.description)).toEqual([
+      "latency 100ms on link lb -> edge-1 (downstream)",
+      "connection resets on link edge-1, edge-2 -> origin (both)",
+    ]);
+  });
+
+  it("refuses a link fault on the load balancer, and ports of services it does not map, where they are written", async () => {
+    const lb = await loadError(
+      experimentFile(SHOP_ATTACH, "  - { fault: latency, target: lb, latency: 100ms, for: 5s }"),
     );
+    expect(lb.issues[0]?.path).toBe("method[0]");
+    expect(lb.message).toMatch(/lb is the load balancer, whose clients are outside it/);
+    expect(lb.issues[0]?.suggestion).toMatch(/target an edge or the origin \(edge-1, edge-2, origin\)/);
+    const ports = await loadError(experimentFile(`${SHOP_ATTACH}\n    ports: { origin: 8080, cache: 80 }`));
+    expect(ports.issues[0]).toMatchObject({ path: "replica.attach.ports.cache" });
+    expect(ports.message).toMatch(/expected a service named in roles; "cache" is not/);
+    const bad = await loadError(experimentFile(`${SHOP_ATTACH}\n    ports: { origin: 70000 }`));
+    expect(bad.issues[0]?.path).toBe("replica.attach.ports.origin");
   });
 
   it("refuses probes that need Faultline's own Prometheus or endpoints, where they are written", async () => {
