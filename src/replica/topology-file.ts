@@ -198,9 +198,9 @@ function checkNames(spec: Fields, issue: Issue): void {
     }
     seen.set(name, where);
   };
-  if (Array.isArray(spec.edges))
-    spec.edges.forEach((name, i) => {
-      claim(name, ["edges", i], "an edge");
+  if (spec.edges !== undefined)
+    edgeNames(undefined, spec.edges).forEach((name, i) => {
+      claim(name, Array.isArray(spec.edges) ? ["edges", i] : ["edges"], "an edge");
     });
   for (const name of Object.keys(spec.services ?? {})) claim(name, ["services", name], "a service");
   const duplicatePops = new Set<number>();

@@ -291,6 +291,17 @@ pops:
     ).toBe('t.yaml:6:11 pops[1].name: expected unique names; "pop-a" (a PoP) is also pops[0].name');
   });
 
+  it("rejects a service of your own named as one of the edges that edges: N generates", () => {
+    expect(
+      problems(`version: 1
+name: x
+edges: 2
+services:
+  edge-2: { image: mine }
+`),
+    ).toBe('t.yaml:5:11 services.edge-2: expected unique names; "edge-2" (a service) is also edges');
+  });
+
   it("rejects the same edge name in two PoPs", () => {
     expect(
       problems(`version: 1
