@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
-import { dirname, relative, resolve } from "node:path";
+import { readFile, realpath, stat } from "node:fs/promises";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { z } from "zod";
 import { fieldError, type LocatedDocument, type PathKey } from "../format/located-yaml.js";
 import { edgeUpstream } from "./configs.js";
@@ -197,6 +197,29 @@ function configFor(
   };
 }
 
+/**
+ * A path the topology file names, resolved in `folder` (the topology file's, or a build
+ * context): one outside it, absolute or through `..` or a symlink, is refused. A topology file
+ * may come from someone else; it must not make Faultline copy the host's files into a container.
+ */
+async function pathInside(
+  folder: string,
+  name: string,
+  at: { doc: LocatedDocument; path: PathKey[]; what: string },
+): Promise<string> {
+  const file = resolve(folder, name);
+  const root = await realpath(folder).catch(() => folder);
+  const rel = relative(root, await realpath(file).catch(() => file));
+  if (isAbsolute(name) || rel === ".." || rel.startsWith("../") || isAbsolute(rel))
+    throw fieldError(
+      at.doc,
+      at.path,
+      `${name}: outside ${relative(process.cwd(), root) || root}; ${at.what} is read only from there or below`,
+      "put it beside the topology file or in a folder below it, and name it by a relative path",
+    );
+  return file;
+}
+
 async function templateOf(
   group: OwnGroup,
   base: string,
@@ -205,7 +228,7 @@ async function templateOf(
   const { config } = group.spec;
   if (config === undefined) return undefined;
   const name = typeof config === "string" ? config : config.file;
-  const file = resolve(base, name);
+  const file = await pathInside(base, name, { doc, path: [...group.path, "config"], what: "a config" });
   const shown = relative(process.cwd(), file) || file;
   const text = await readFile(file, "utf8").catch((error: unknown) => {
     throw fieldError(
@@ -225,9 +248,10 @@ async function buildOf(
 ): Promise<OwnParts["build"] | undefined> {
   const { build } = group.spec;
   if (build === undefined) return undefined;
-  const context = resolve(base, typeof build === "string" ? build : build.context);
-  const dockerfile = typeof build === "string" ? "Dockerfile" : (build.dockerfile ?? "Dockerfile");
   const where = [...group.path, "build"];
+  const what = { doc, path: where, what: "a build context" };
+  const context = await pathInside(base, typeof build === "string" ? build : build.context, what);
+  const dockerfile = typeof build === "string" ? "Dockerfile" : (build.dockerfile ?? "Dockerfile");
   const isDir = await stat(context).then(
     (s) => s.isDirectory(),
     () => false,
@@ -238,7 +262,10 @@ async function buildOf(
       where,
       `${relative(process.cwd(), context)}: no such folder (the build context, relative to the topology file)`,
     );
-  const file = resolve(context, dockerfile);
+  const file = await pathInside(context, dockerfile, {
+    ...what,
+    what: "a Dockerfile (inside its build context)",
+  });
   const isFile = await stat(file).then(
     (s) => s.isFile(),
     () => false,

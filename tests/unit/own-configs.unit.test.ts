@@ -127,6 +127,30 @@ describe("topology files with the user's own parts", () => {
     expect(noFolder.message).toMatch(/edge\.build: .*gone: no such folder/);
   });
 
+  it("refuses paths outside the topology file's folder: absolute, through .., or a Dockerfile outside its context", async () => {
+    const absolute = await loadError(
+      files("version: 1\nname: x\nedges: 2\nloadBalancer:\n  config: /etc/passwd\n"),
+    );
+    expect(absolute.message).toMatch(
+      /loadBalancer\.config: \/etc\/passwd: outside .*a config is read only from there or below/,
+    );
+    const parent = await loadError(files("version: 1\nname: x\nedges: 2\nedge:\n  build: ..\n"));
+    expect(parent.message).toMatch(/edge\.build: \.\.: outside /);
+    const dockerfile = await loadError(
+      files(
+        "version: 1\nname: x\nedges: 2\nservices:\n  app: { build: { context: app, dockerfile: ../Dockerfile } }\n",
+        {
+          "app/x": "x",
+          Dockerfile: "FROM scratch\n",
+        },
+      ),
+    );
+    expect(dockerfile.message).toMatch(
+      /services\.app\.build: \.\.\/Dockerfile: outside .*inside its build context/,
+    );
+    expect(absolute.suggestion).toMatch(/relative path/);
+  });
+
   it("an unknown placeholder in the user's config is located in the config, naming the topology field", async () => {
     const error = await loadError(
       files("version: 1\nname: x\nedges: [a, b]\nedge:\n  config: edge.conf\n", {
