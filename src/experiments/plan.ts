@@ -88,7 +88,30 @@ export function planActions(
     }
   });
   guardCapacity(actions, topology, minHealthyEdges);
+  guardExclusive(actions, topology);
   return { seed, actions };
+}
+
+/** Two actions on one target whose kind's mechanism takes one at a time must not overlap. */
+function guardExclusive(actions: readonly PlannedAction[], topology: Topology): void {
+  actions.forEach((a, i) => {
+    const mechanism = kindOf(a.fault).exclusive?.(topology);
+    if (!mechanism) return;
+    const clash = actions
+      .slice(0, i)
+      .find(
+        (b) =>
+          b.service === a.service &&
+          b.atMs < a.untilMs &&
+          a.atMs < b.untilMs &&
+          kindOf(b.fault).exclusive?.(topology),
+      );
+    if (clash)
+      throw new InvalidInputError(
+        `method[${a.index}]: ${a.fault.fault} on ${a.service} overlaps ${clash.id} (${clash.fault.fault}), and on this stack each needs ${mechanism}, one at a time`,
+        { suggestion: `give them separate times (at:, for:), or target another service` },
+      );
+  });
 }
 
 /** Names the fault an error is about: `method[2].target: ...`. */

@@ -68,8 +68,9 @@ function notAnExperiment(text: string): string | undefined {
     return undefined; // unparsable: loaded as an experiment, so that its error is shown
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc) || "method" in doc) return undefined;
-  if ("services" in doc) return "a Docker Compose file";
+  // A topology file may have services: of its own; a Compose file has no edges or pops.
   if (isTopologyDocument(doc)) return "a topology file";
+  if ("services" in doc) return "a Docker Compose file";
   return undefined;
 }
 

@@ -77,6 +77,11 @@ export interface FaultKind<F extends { fault: string } = { fault: string }> {
   /** `plan`'s line for the action, and for its revert. */
   describe(fault: F, service: string, topology: Topology): string;
   describeRevert(fault: F, service: string, topology: Topology): string;
+  /**
+   * A mechanism of which one action per target may be active at a time on this topology (its
+   * name, for the error), or undefined when its actions may overlap.
+   */
+  exclusive?(topology: Topology): string | undefined;
   /** Whether the service stops serving while the fault lasts (capacity guard, timings). */
   disruptive(fault: F): boolean;
   /** Applies the whole fault, or undoes its partial work and rethrows. */

@@ -163,11 +163,10 @@ async function addToxics<F extends ToxicLinkFault>(
   const { api, proxy: link } = target;
   const added: string[] = [];
   const revert = async () => {
-    // Remove every toxic even when one removal fails, then report the first failure. A
-    // redirect's proxy goes whole, with its toxics.
-    const results = target.release
-      ? []
-      : await Promise.allSettled(added.map((name) => api.removeToxic(link, name)));
+    // Remove every toxic even when one removal fails, then report the first failure. Toxics
+    // go first on a redirect too: should a client's rule outlive the revert, its connections
+    // still reach the target, through a proxy that no longer delays or cuts them.
+    const results = await Promise.allSettled(added.map((name) => api.removeToxic(link, name)));
     const released = await Promise.allSettled([target.release?.()]);
     const failed = [...results, ...released].find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
@@ -220,6 +219,9 @@ export function toxicKind<S extends z.ZodType<ToxicLinkFault & { at: number; for
     summary: spec.summary,
     scaffold: spec.scaffold,
     disruptive: () => spec.disruptive,
+    // On an attached stack each fault redirects the target's clients through a proxy of its
+    // own: a second redirect of the same connections would take them from the first.
+    exclusive: (topology) => (topology.attach ? "a transparent redirect of its clients" : undefined),
     check: (_fault, service, topology) => void linkFor(service, topology, spec.kind),
     describe,
     describeRevert: (_fault, service, topology) =>

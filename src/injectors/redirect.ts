@@ -108,10 +108,12 @@ export async function startRedirect(
   let sidecars: Sidecar[] = [];
   const stop = async () => {
     // Rules first (new connections go straight again), then the proxy (which closes its own).
+    // A rule that could not be removed still sends its client to the proxy: the proxy stays
+    // until the rule's own deadline, the watchdog or `recover` removes it, so the link stays up.
     const stopped = await Promise.allSettled(sidecars.map((s) => s.stop()));
-    await api.removeProxy(proxy);
     const failed = stopped.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed) throw failed.reason;
+    await api.removeProxy(proxy);
   };
   try {
     sidecars = await startSidecars(replica, link.clients, ids, dnat, revertBy);

@@ -1,6 +1,8 @@
 import type Docker from "dockerode";
 import { afterEach, describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../src/errors.js";
+import { planActions } from "../../src/experiments/plan.js";
+import { faultSchema } from "../../src/faults/registry.js";
 import {
   attachedTopology,
   attachSchema,
@@ -10,7 +12,7 @@ import {
 } from "../../src/replica/attach.js";
 import { attachedLink, attachedLinkClients, attachedLinkPort } from "../../src/replica/attach-links.js";
 import { type DockerEngine, type ListQuery, useEngine } from "../../src/replica/engine.js";
-import type { Topology } from "../../src/replica/topology.js";
+import { defaultTopology, type Topology } from "../../src/replica/topology.js";
 
 // Which link a link fault on an attached stack acts on (src/replica/attach-links.ts): the
 // traffic into the target from its clients by role, on the one port its container exposes
@@ -136,5 +138,43 @@ describe("discovery", () => {
       "edge-c": [80],
       app: [8080],
     });
+  });
+});
+
+describe("overlapping link faults on one attached target", () => {
+  const latency = (target: string, at: string, length: string) =>
+    faultSchema.parse({ fault: "latency", target, latency: "100ms", at, for: length });
+  const bandwidth = (target: string, at: string, length: string) =>
+    faultSchema.parse({ fault: "bandwidth", target, rate: "100KB/s", at, for: length });
+
+  it("are refused: each needs a redirect of the target's clients of its own", () => {
+    const error = thrown(() =>
+      planActions(
+        [latency("edge-a", "0s", "60s"), bandwidth("edge-a", "20s", "20s")],
+        discovered(STACK),
+        1,
+        0,
+      ),
+    );
+    expect(error.message).toMatch(/method\[1\]: bandwidth on edge-a overlaps f1 \(latency\).*one at a time/);
+  });
+
+  it("are planned when they follow each other, are on other targets, or on Faultline's own replica", () => {
+    expect(
+      planActions(
+        [latency("edge-a", "0s", "20s"), bandwidth("edge-a", "20s", "20s")],
+        discovered(STACK),
+        1,
+        0,
+      ).actions,
+    ).toHaveLength(2);
+    expect(
+      planActions([latency("edge-a", "0s", "60s"), bandwidth("edge-b", "0s", "60s")], discovered(STACK), 1, 0)
+        .actions,
+    ).toHaveLength(2);
+    expect(
+      planActions([latency("edge-1", "0s", "60s"), bandwidth("edge-1", "0s", "60s")], defaultTopology(), 1, 0)
+        .actions,
+    ).toHaveLength(2);
   });
 });

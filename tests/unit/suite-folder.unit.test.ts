@@ -14,7 +14,7 @@ describe("a folder's experiment files", () => {
       "b.yaml": "version: 1\nname: b\nmethod: []\n",
       "a.yml": "version: 1\nname: a\n", // no method: still an experiment, so its error is shown
       "docker-compose.yml": 'version: "3.7"\nservices: { lb: { image: x } }\n',
-      "topology.yaml": "version: 1\nname: mine\nedges: 2\n",
+      "topology.yaml": "version: 1\nname: mine\nedges: 2\nservices: { app: { image: mine } }\n",
       "broken.yaml": "version: [1\n",
       "suite.yaml": "version: 1\nname: s\nrelease: 1.0.0\n",
       "notes.txt": "not yaml",
