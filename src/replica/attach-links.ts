@@ -52,7 +52,34 @@ export function attachedLinkPort(topology: Topology, service: string): number | 
   );
 }
 
-/** Both of the above: what a link fault on `service` of an attached stack acts on. */
+/**
+ * The redirect matches the target's address on the stack's network (the load balancer's):
+ * a client that can reach the target over another network too might bypass it, and the fault
+ * would silently do nothing. Such a link is refused once discovery knows the networks.
+ */
+function checkOneNetwork(
+  topology: Topology,
+  service: string,
+  clients: readonly string[],
+  kind: string,
+): void {
+  const networks = topology.attach?.networks;
+  if (!networks) return;
+  const on = (s: string) => networks[s] ?? [];
+  const shared = (client: string) => on(client).filter((n) => on(service).includes(n));
+  const off = clients.filter((c) => shared(c).join() !== topology.network);
+  if (off.length === 0) return;
+  throw new InvalidInputError(
+    `the ${kind} fault on ${service} redirects its clients' connections on network ${topology.network} alone; ${off.map((c) => `${c} and ${service} share ${shared(c).join(", ") || "no network"}`).join("; ")}`,
+    {
+      suggestion: `link faults on an attached stack need the target and its clients on the load balancer's network (${topology.network}); use packet-loss or partition on ${service} instead`,
+    },
+  );
+}
+
+/** All of the above: what a link fault on `service` of an attached stack acts on. */
 export function attachedLink(topology: Topology, service: string, kind: string): AttachedLink {
-  return { clients: attachedLinkClients(topology, service, kind), port: attachedLinkPort(topology, service) };
+  const clients = attachedLinkClients(topology, service, kind);
+  checkOneNetwork(topology, service, clients, kind);
+  return { clients, port: attachedLinkPort(topology, service) };
 }

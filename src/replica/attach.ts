@@ -136,6 +136,7 @@ export interface DiscoveredContainers {
   labels?: Record<string, Record<string, string>>;
   network: string;
   exposed?: Record<string, number[]>;
+  networks?: Record<string, string[]>;
 }
 
 /**
@@ -162,6 +163,7 @@ export function attachedTopology(
       ...selectorOf(settings),
       containers: discovered.containers,
       exposed: discovered.exposed ?? {},
+      ...(discovered.networks ? { networks: discovered.networks } : {}),
       ...(settings.ports ? { ports: settings.ports } : {}),
       ...(settings.stats ? { statsBackend: settings.stats.backend } : {}),
     },
@@ -292,8 +294,11 @@ export async function discoverStack(
   const exposed = Object.fromEntries([...mapped].map(([service, c]) => [service, exposedTcp(c)]));
   const states = Object.fromEntries([...mapped].map(([service, c]) => [service, c.State]));
   const labels = Object.fromEntries([...mapped].map(([service, c]) => [service, c.Labels]));
+  const networks = Object.fromEntries(
+    [...mapped].map(([service, c]) => [service, Object.keys(c.NetworkSettings?.Networks ?? {})]),
+  );
   return {
-    topology: attachedTopology(settings, { containers, labels, network, exposed }),
+    topology: attachedTopology(settings, { containers, labels, network, exposed, networks }),
     entry,
     statsCsv: settings.stats ? `${entry}${settings.stats.path};csv;norefresh` : undefined,
     states,

@@ -107,6 +107,8 @@ export interface AttachedStack {
   containers: Record<string, string>;
   /** Service -> the TCP ports its container exposes, as discovered (empty before discovery). */
   exposed?: Record<string, number[]>;
+  /** Service -> the networks its container is on, as discovered (link faults act on `network`). */
+  networks?: Record<string, string[]>;
   /** Service -> the port link faults act on, from the settings (`attach.ports`). */
   ports?: Record<string, number>;
   /** The HAProxy backend whose servers are the edges, when the settings name a stats page. */

@@ -178,3 +178,26 @@ describe("overlapping link faults on one attached target", () => {
     ).toHaveLength(2);
   });
 });
+
+describe("link faults across networks", () => {
+  it("are refused where a client reaches the target over another network than the stack's", () => {
+    const containers = Object.fromEntries(Object.keys(STACK).map((s) => [s, `${s}-id`]));
+    const networks = {
+      front: ["shop_default"],
+      "edge-a": ["shop_default", "shop_back"],
+      "edge-b": ["shop_default", "shop_back"],
+      "edge-c": ["shop_default", "shop_back"],
+      app: ["shop_back"],
+    };
+    const topology = attachedTopology(settings(), {
+      containers,
+      network: "shop_default",
+      exposed: STACK,
+      networks,
+    });
+    expect(attachedLink(topology, "edge-a", "latency").clients).toEqual(["front"]);
+    const error = thrown(() => attachedLink(topology, "app", "latency"));
+    expect(error.message).toMatch(/on network shop_default alone; edge-a and app share shop_back/);
+    expect(error.suggestion).toMatch(/packet-loss or partition on app/);
+  });
+});
