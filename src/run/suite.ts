@@ -251,6 +251,8 @@ async function prepareSuite(
   const plans = new Map<LoadedExperiment, ResolvedPlan>();
   for (const l of suite) {
     const { topology } = replicaFor(l, options.replica, options.edges);
+    // An attached stack's label targets resolve once its containers are found (runOne).
+    if (l.attach && l.experiment.method.some((f) => f.target.kind === "labels")) continue;
     plans.set(l, { faults: planFaults(l.experiment, topology, seed), topology });
   }
   const baselineRef = options.gates?.baseline;
@@ -302,7 +304,11 @@ async function runOne(loaded: LoadedExperiment, state: SuiteState): Promise<Suit
       ? await attachReplica(shape.attach, options, progress)
       : await prepareReplica(shape, options, progress, state.brought);
     options.onRunStart?.(loaded, total);
-    const planned = prepared.plans.get(loaded);
+    // On an attached stack the plan is made again on what discovery found (real labels,
+    // exposed ports), with the same seed, before anything is injected.
+    const planned = shape.attach
+      ? { faults: planFaults(experiment, replica.topology, prepared.seed), topology: replica.topology }
+      : prepared.plans.get(loaded);
     const result = await runExperiment({
       loaded,
       replica,

@@ -47,10 +47,10 @@ replica:
   attach:
     label: ${STACK}
     roles: { lb: [${STACK}-lb], edge: [${STACK}-edge-a, ${STACK}-edge-b, ${STACK}-edge-c] }
-load: { rate: 10/s }
-steadyState: { checks: [{ metric: errors.rate, below: 5% }] }
+load: { rate: 10/s, warmup: 1s }
+steadyState: { window: 2s, baseline: 2s, recover: 2s, verify: 2s, checks: [{ metric: errors.rate, below: 100% }] }
 method:
-  - { fault: node-kill, mode: pause, target: ${target}, for: 5s }
+  - { fault: node-kill, mode: pause, target: ${target}, for: 3s }
 `,
   );
   return file;
@@ -83,6 +83,40 @@ describe("label targets on an attached stack", () => {
     expect(faultlines.code).toBe(2);
     expect(faultlines.stderr).toMatch(/no service of replica it-labels matches labels/);
     // Plan touched nothing: every member is still running, unpaused.
+    for (const id of created) {
+      const state = (await rawClient().getContainer(id).inspect()).State;
+      expect(state.Running && !state.Paused).toBe(true);
+    }
+  });
+
+  it("a run pauses exactly the container whose labels match, and leaves it running", async () => {
+    const paused: string[] = [];
+    const watch = setInterval(async () => {
+      for (const id of created) {
+        const state = await rawClient()
+          .getContainer(id)
+          .inspect()
+          .then((i) => i.State)
+          .catch(() => undefined);
+        if (state?.Paused && !paused.includes(id)) paused.push(id);
+      }
+    }, 200);
+    const result = await runCli([
+      "run",
+      experiment("{ labels: { tier: canary } }"),
+      "--runs-dir",
+      tempDir("faultline-labels-runs-"),
+      "--no-history",
+      "--json",
+    ]).finally(() => clearInterval(watch));
+    const names = await Promise.all(
+      paused.map(async (id) => (await rawClient().getContainer(id).inspect()).Name.replace(/^\//, "")),
+    );
+    console.log(
+      `[labels] run by { tier: canary }: exit ${result.code}; paused during the run: ${names.join(", ")}`,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(names).toEqual([`${STACK}-edge-a`]);
     for (const id of created) {
       const state = (await rawClient().getContainer(id).inspect()).State;
       expect(state.Running && !state.Paused).toBe(true);
