@@ -1,9 +1,12 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../src/errors.js";
 import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
 import { templateValues } from "../../src/replica/own-parts.js";
+import { edgeStates, popStates } from "../../src/replica/replica.js";
 import { judgedEdges } from "../../src/replica/topology.js";
 import { loadTopology, topologySchema } from "../../src/replica/topology-file.js";
 import { tempDir } from "../support/temp.js";
@@ -163,5 +166,52 @@ shield: { config: s.conf }
         "version: 1\nname: x\npops: [{ name: a, edges: 1 }, { name: b, edges: 1 }]\nglobal: { stats: {} }\n",
       ),
     ).toContain("global.stats: expected stats only with your own config (global.config)");
+  });
+});
+
+describe("the views of the user's load balancers", () => {
+  it("are read from each config's own stats page and backend; a PoP without one gives no edge states", async () => {
+    const topology = await loadTopology(
+      files(
+        TWO_POPS.replace("global: { config: g.cfg }", "global: { config: g.cfg, stats: { path: /gs } }"),
+        {
+          "lb.cfg": "x\n",
+          "g.cfg": "x\n",
+          "s.conf": "x\n",
+        },
+      ),
+    );
+    const csv = (backend: string, rows: string[]) =>
+      `# pxname,svname,status\n${rows.map((r) => `${backend},${r}`).join("\n")}\n`;
+    const pages: Record<string, string> = {
+      "/s;csv;norefresh": csv("be", ["b1,DOWN", "FRONTEND,OPEN"]),
+      "/gs;csv;norefresh": csv("pops", ["a,UP", "b,UP 1/2"]),
+    };
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.url ?? "");
+      const page = pages[req.url ?? ""];
+      res.writeHead(page ? 200 : 404).end(page ?? "");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const replica = {
+        topology,
+        endpoints: {
+          lb: base,
+          lbStats: base,
+          lbStatsCsv: `${base}/gs;csv;norefresh`,
+          pops: { a: { lbStats: "" }, b: { lbStats: base, lbStatsCsv: `${base}/s;csv;norefresh` } },
+          toxiproxy: "",
+          prometheus: "",
+        },
+      };
+      expect(Object.fromEntries(await edgeStates(replica))).toEqual({ b1: "down" });
+      expect(Object.fromEntries(await popStates(replica))).toEqual({ a: "up", b: "going-down" });
+      expect(seen.sort()).toEqual(["/gs;csv;norefresh", "/s;csv;norefresh"]);
+    } finally {
+      server.close();
+    }
   });
 });
