@@ -12,8 +12,10 @@ import {
   linkClients,
   linkTo,
   type OwnParts,
+  POP_HEALTH_PATH,
   popViews,
   type Service,
+  statsPageOf,
   type Topology,
 } from "./topology.js";
 
@@ -89,12 +91,16 @@ export const linkBetweenSchema = z.strictObject({
 /** Where Faultline writes a config in its own images (Debian's paths). */
 const DEFAULT_CONFIG_AT: Partial<Record<Service["role"], string>> = {
   lb: "/etc/haproxy/haproxy.cfg",
+  global: "/etc/haproxy/haproxy.cfg",
   edge: "/etc/nginx/nginx.conf",
   origin: "/etc/nginx/nginx.conf",
   shield: "/etc/nginx/nginx.conf",
 };
 
-/** A group of services that share one spec: the load balancer, every edge, the origin, one service. */
+/**
+ * A group of services that share one spec: the load balancer (or one PoP's), the global
+ * layer, every edge, the origin, the shield, one service of the user's.
+ */
 export interface OwnGroup {
   path: PathKey[];
   services: string[];
@@ -112,18 +118,46 @@ export function templateValues(topology: Topology, service: Service): TemplateVa
   for (const link of topology.links)
     if (linkClients(topology, link).includes(service.name))
       scalars[`upstream.${link.name}`] = linkAddress(link);
-  const lists: TemplateValues["lists"] = {};
-  if (service.role === "lb") {
-    scalars["stats.listen"] = String(LB_STATS_PORT);
-    const pop = popViews(topology).find((p) => p.lb === service.name);
-    const address = (edge: string) => {
-      const link = linkTo(topology, edge);
-      return link ? linkAddress(link) : `${edge}:80`;
-    };
-    return { scalars, lists: { edge: (pop?.edges ?? []).map((e) => ({ name: e, address: address(e) })) } };
+  const address = (target: string, fallback: string) => {
+    const link = linkTo(topology, target);
+    return link ? linkAddress(link) : fallback;
+  };
+  switch (service.role) {
+    case "lb": {
+      scalars["stats.listen"] = String(LB_STATS_PORT);
+      const pop = popViews(topology).find((p) => p.lb === service.name);
+      // A PoP's load balancer answers the global layer's health check on this path.
+      if (pop?.name !== undefined) {
+        scalars["pop.name"] = pop.name;
+        scalars["pop.health"] = POP_HEALTH_PATH;
+      }
+      const edge = (pop?.edges ?? []).map((e) => ({ name: e, address: address(e, `${e}:80`) }));
+      return { scalars, lists: { edge } };
+    }
+    case "global": {
+      scalars["stats.listen"] = String(LB_STATS_PORT);
+      // The path Faultline's PoP load balancers answer while they have an edge in rotation
+      // (a scalar: a line using a list's field is repeated per PoP).
+      scalars["pops.health"] = POP_HEALTH_PATH;
+      // Each PoP as the global layer reaches it: its ingress link, through Toxiproxy.
+      const pop = (topology.pops ?? []).map((p) => ({
+        name: p.name,
+        address: address(p.ingress, `${p.lb}:${LB_HTTP_PORT}`),
+        weight: String(p.weight),
+        backup: p.backup ? "backup" : "",
+      }));
+      return { scalars, lists: { pop } };
+    }
+    case "edge":
+      scalars["origin.address"] = edgeUpstream(topology, service.name);
+      break;
+    case "shield":
+      scalars["origin.address"] = address("origin", "origin:80");
+      break;
+    default:
+      break;
   }
-  if (service.role === "edge") scalars["origin.address"] = edgeUpstream(topology, service.name);
-  return { scalars, lists };
+  return { scalars, lists: {} };
 }
 
 /** Checks a group's files, renders its configs and sets each service's own parts. */
@@ -158,12 +192,13 @@ export async function applyOwnGroup(
 const commandOf = (command: string | string[]) =>
   typeof command === "string" ? ["sh", "-c", command] : command;
 
-/** The health endpoint: as given; for a load balancer whose config has no stats page, GET /. */
+/**
+ * The health endpoint: as given; for a load balancer (a PoP's, the global layer) whose config
+ * has no stats page, GET / on its frontend: Faultline cannot read its view, only its answers.
+ */
 function healthOf(topology: Topology, service: Service, spec: OwnSpec): Pick<OwnParts, "health"> {
   if (!spec.health)
-    return service.role === "lb" && topology.lbStats === false
-      ? { health: { path: "/", port: LB_HTTP_PORT } }
-      : {};
+    return statsPageOf(topology, service.name) === false ? { health: { path: "/", port: LB_HTTP_PORT } } : {};
   return { health: { path: spec.health.path, port: spec.health.port ?? service.port ?? LB_HTTP_PORT } };
 }
 

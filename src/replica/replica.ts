@@ -34,6 +34,7 @@ import { ownFingerprint } from "./own-parts.js";
 import {
   containerName,
   defaultTopology,
+  judgedEdges,
   LB_HTTP_PORT,
   LB_STATS_PORT,
   linkAddress,
@@ -43,6 +44,7 @@ import {
   popViews,
   SERVICE_ROLES,
   type Service,
+  statsPageOf,
   TOXIPROXY_API_PORT,
   type Topology,
 } from "./topology.js";
@@ -55,7 +57,7 @@ export interface Endpoints {
   /** HAProxy's stats page and Prometheus exporter (the global layer's with several PoPs). */
   lbStats: string;
   /** Multi-PoP replicas: each PoP's load balancer stats page. */
-  pops?: Record<string, { lbStats: string }>;
+  pops?: Record<string, { lbStats: string; lbStatsCsv?: string }>;
   /** The stats CSV's own URL where it is not `<lbStats>/stats;csv` (an attached stack's HAProxy). */
   lbStatsCsv?: string;
   toxiproxy: string;
@@ -496,20 +498,23 @@ async function readEndpoints(client: DockerEngine, topology: Topology): Promise<
     if (!binding?.HostPort) throw new EnvironmentError(`${service} has no published port for ${port}`);
     return `http://127.0.0.1:${binding.HostPort}`;
   };
+  // A load balancer's stats page: Faultline's at /stats, the user's where its config puts it,
+  // none ("") when the user's config has none.
+  const statsOf = async (service: string): Promise<{ lbStats: string; lbStatsCsv?: string }> => {
+    const page = statsPageOf(topology, service);
+    const base = page === false ? "" : await hostPort(service, LB_STATS_PORT).catch(() => "");
+    return { lbStats: base, ...(page && base ? { lbStatsCsv: `${base}${page.path};csv;norefresh` } : {}) };
+  };
   const front = topology.global?.service ?? "lb";
-  const pops: Record<string, { lbStats: string }> = {};
-  for (const pop of topology.pops ?? [])
-    pops[pop.name] = { lbStats: await hostPort(pop.lb, LB_STATS_PORT).catch(() => "") };
+  const pops: NonNullable<Endpoints["pops"]> = {};
+  for (const pop of topology.pops ?? []) pops[pop.name] = await statsOf(pop.lb);
   const health: Record<string, string> = {};
   for (const s of topology.services)
     if (s.own?.health)
       health[s.name] = `${await hostPort(s.name, s.own.health.port).catch(() => "")}${s.own.health.path}`;
-  const { lbStats } = topology;
-  const stats = lbStats === false ? "" : await hostPort(front, LB_STATS_PORT).catch(() => "");
   return {
     lb: await hostPort(front, LB_HTTP_PORT).catch(() => ""),
-    lbStats: stats,
-    ...(lbStats && stats ? { lbStatsCsv: `${stats}${lbStats.path};csv;norefresh` } : {}),
+    ...(await statsOf(front)),
     ...(Object.keys(health).length ? { health } : {}),
     toxiproxy: await hostPort("toxiproxy", TOXIPROXY_API_PORT),
     prometheus: await hostPort("prometheus", PROMETHEUS_PORT).catch(() => ""),
@@ -605,9 +610,14 @@ export async function edgeStates(replica: Replica): Promise<Map<string, EdgeStat
     );
   const states = new Map<string, EdgeState>();
   const answers = await Promise.allSettled(
-    topology.pops.map(async (pop) =>
-      parseHaproxyCsv(await statsCsv(csvOf(endpoints.pops?.[pop.name]?.lbStats)), pop.edges),
-    ),
+    topology.pops.map(async (pop) => {
+      const stats = endpoints.pops?.[pop.name];
+      return parseHaproxyCsv(
+        await statsCsv(stats?.lbStatsCsv ?? csvOf(stats?.lbStats)),
+        pop.edges,
+        pop.stats ? pop.stats.backend : "edges",
+      );
+    }),
   );
   for (const answer of answers)
     if (answer.status === "fulfilled") for (const [edge, state] of answer.value) states.set(edge, state);
@@ -617,12 +627,13 @@ export async function edgeStates(replica: Replica): Promise<Map<string, EdgeStat
 
 /** What the global traffic layer's health checks say about each PoP (multi-PoP replicas). */
 export async function popStates(replica: Replica): Promise<Map<string, EdgeState>> {
-  const pops = replica.topology.pops;
+  const { pops, global } = replica.topology;
   if (!pops) return new Map();
+  const { endpoints } = replica;
   return parseHaproxyCsv(
-    await statsCsv(csvOf(replica.endpoints.lbStats)),
+    await statsCsv(endpoints.lbStatsCsv ?? csvOf(endpoints.lbStats)),
     pops.map((p) => p.name),
-    "pops",
+    global?.stats ? global.stats.backend : "pops",
   );
 }
 
@@ -701,18 +712,28 @@ async function waitForEdges(
 async function upNow(replica: Replica): Promise<{ done: boolean; line: string }> {
   const lines: string[] = [];
   let done = true;
-  if (replica.topology.lbStats !== false) {
-    const states = await edgeStates(replica);
-    const up = replica.topology.edges.filter((e) => states.get(e) === "up");
-    const pops = replica.topology.pops ?? [];
-    const popsUp = pops.length
+  const { topology } = replica;
+  const judged = judgedEdges(topology);
+  const pops = topology.pops ?? [];
+  const popsJudged = pops.length > 0 && topology.global?.stats !== false;
+  if (judged.length || popsJudged) {
+    const states = judged.length ? await edgeStates(replica) : new Map<string, EdgeState>();
+    const up = judged.filter((e) => states.get(e) === "up");
+    const popsUp = popsJudged
       ? await popStates(replica).catch(() => new Map<string, EdgeState>())
-      : new Map();
+      : new Map<string, EdgeState>();
     const healthyPops = pops.filter((p) => popsUp.get(p.name) === "up");
     lines.push(
-      `edges healthy behind the load balancer${pops.length > 1 ? "s" : ""}: ${up.length}/${replica.topology.edges.length}${pops.length ? `; PoPs healthy behind the global layer: ${healthyPops.length}/${pops.length}` : ""}`,
+      [
+        ...(judged.length
+          ? [
+              `edges healthy behind the load balancer${pops.length > 1 ? "s" : ""}: ${up.length}/${judged.length}`,
+            ]
+          : []),
+        ...(popsJudged ? [`PoPs healthy behind the global layer: ${healthyPops.length}/${pops.length}`] : []),
+      ].join("; "),
     );
-    done = up.length === replica.topology.edges.length && healthyPops.length === pops.length;
+    done = up.length === judged.length && (!popsJudged || healthyPops.length === pops.length);
   }
   const health = Object.entries(replica.endpoints.health ?? {});
   if (health.length) {

@@ -19,6 +19,7 @@ import {
   OWN_LINK_BASE_PORT,
   type PopSpec,
   type Service,
+  type StatsPage,
   type Topology,
 } from "./topology.js";
 
@@ -43,7 +44,6 @@ const healthCheckFields = (what: string) =>
     fall: z.number().int().min(1).max(100).default(2).describe(`failed checks before ${what} is down`),
     rise: z.number().int().min(1).max(100).default(2).describe("passed checks before it is up again"),
   });
-const healthCheckSchema = (what: string) => healthCheckFields(what).default(DEFAULT_CHECK);
 
 const edgesSchema = z
   .union(
@@ -56,25 +56,23 @@ const edgesSchema = z
   .describe("how many edges (edge-1, edge-2, ...) or their names");
 
 const balanceSchema = z.enum(balances, { error: `expected balance to be one of ${balances.join(", ")}` });
-const loadBalancerFields = z.strictObject({
-  balance: balanceSchema.default("roundrobin"),
-  healthCheck: healthCheckSchema("an edge"),
-});
-const DEFAULT_LB = { balance: "roundrobin", healthCheck: DEFAULT_CHECK } as const;
-const loadBalancerSchema = loadBalancerFields.default(DEFAULT_LB);
 
-/** The single PoP's load balancer: Faultline's HAProxy config, or your own (config:). */
-const singleLoadBalancer = z.strictObject({
+/** A stats page in the user's own HAProxy config, on {{ stats.listen }}. */
+const statsSchema = (backend: string, what: string) =>
+  z
+    .strictObject({
+      path: z.string().regex(/^\//, { message: "expected a path starting with /" }).default("/stats"),
+      backend: z.string().min(1).default(backend).describe(`the backend whose servers are ${what}`),
+    })
+    .optional()
+    .describe(`your config's HAProxy stats page, bound on {{ stats.listen }}: its view of ${what}`);
+
+/** A PoP's load balancer (the single PoP's, or each of pops:): Faultline's HAProxy config, or your own (config:). */
+const loadBalancerSchema = z.strictObject({
   balance: balanceSchema.optional().describe("roundrobin (default) or leastconn; Faultline's config only"),
   healthCheck: healthCheckFields("an edge").optional().describe("Faultline's config only"),
   ...ownFields,
-  stats: z
-    .strictObject({
-      path: z.string().regex(/^\//, { message: "expected a path starting with /" }).default("/stats"),
-      backend: z.string().min(1).default("edges").describe("the backend whose servers are the edges"),
-    })
-    .optional()
-    .describe("your config's HAProxy stats page, bound on {{ stats.listen }}: the LB's view of the edges"),
+  stats: statsSchema("edges", "the edges"),
 });
 
 const popSchema = z.strictObject({
@@ -82,7 +80,7 @@ const popSchema = z.strictObject({
     message: "expected a PoP name of lowercase letters, digits and dashes (at most 20)",
   }),
   edges: edgesSchema,
-  loadBalancer: loadBalancerSchema,
+  loadBalancer: loadBalancerSchema.optional().describe("its load balancer: Faultline's, or your own parts"),
   role: z
     .enum(["primary", "backup"], { error: "expected role to be primary or backup" })
     .optional()
@@ -100,7 +98,7 @@ const topologyFields = z.strictObject({
     .describe("the replica's name: its containers are faultline-<name>-<service>"),
   description: z.string().optional(),
   edges: edgesSchema.optional(),
-  loadBalancer: singleLoadBalancer
+  loadBalancer: loadBalancerSchema
     .optional()
     .describe("the single PoP's load balancer (with pops: each PoP's own)"),
   edge: z.strictObject(ownFields).optional().describe("every edge's own image, config, env, command, health"),
@@ -117,8 +115,11 @@ const topologyFields = z.strictObject({
     .strictObject({
       policy: z
         .enum(policies, { error: `expected policy to be one of ${policies.join(", ")}` })
-        .default("primary-backup"),
-      healthCheck: healthCheckSchema("a PoP"),
+        .default("primary-backup")
+        .describe("with your config: which of role or weight fills {{ pop.backup }} / {{ pop.weight }}"),
+      healthCheck: healthCheckFields("a PoP").optional().describe("Faultline's config only"),
+      ...ownFields,
+      stats: statsSchema("pops", "the PoPs"),
     })
     .optional()
     .describe("the global traffic layer in front of the PoPs"),
@@ -128,6 +129,10 @@ const topologyFields = z.strictObject({
       ...ownFields,
     })
     .optional(),
+  shield: z
+    .strictObject(ownFields)
+    .optional()
+    .describe("the shield's own image, config, env, command, health (with origin: { shield: true })"),
   links: z
     .strictObject({
       direct: z
@@ -159,6 +164,8 @@ function checkShape(spec: Fields, issue: Issue): void {
     if (spec.global) issue(["global"], "expected global only with pops (it steers clients between PoPs)");
     if (spec.origin?.shield) issue(["origin", "shield"], "expected a shield only with pops");
   }
+  if (spec.shield && !spec.origin?.shield)
+    issue(["shield"], "expected shield: (the shield's own parts) only with origin: { shield: true }");
   if (spec.pops && spec.loadBalancer)
     issue(["loadBalancer"], "expected loadBalancer inside each PoP with pops (pops[].loadBalancer)");
   const policy = spec.global?.policy ?? "primary-backup";
@@ -233,10 +240,10 @@ function checkLimits(spec: Fields, issue: Issue): void {
   const checks: { check: typeof DEFAULT_CHECK; path: (string | number)[] }[] = [
     { check: spec.loadBalancer?.healthCheck ?? DEFAULT_CHECK, path: ["loadBalancer", "healthCheck"] },
     ...(spec.pops ?? []).map((pop, p) => ({
-      check: pop.loadBalancer.healthCheck,
+      check: pop.loadBalancer?.healthCheck ?? DEFAULT_CHECK,
       path: ["pops", p, "loadBalancer", "healthCheck"],
     })),
-    ...(spec.global ? [{ check: spec.global.healthCheck, path: ["global", "healthCheck"] }] : []),
+    { check: spec.global?.healthCheck ?? DEFAULT_CHECK, path: ["global", "healthCheck"] },
   ];
   for (const { check, path } of checks) {
     if (check.interval < 100 || check.timeout < 100)
@@ -272,15 +279,54 @@ function checkDirectLinks(spec: Fields, issue: Issue): void {
   }
 }
 
-/** Own parts that make sense together: an image or a build, no setting the user's config ignores. */
-function checkOwnParts(spec: Fields, issue: Issue): void {
-  const groups: [PathKey[], { image?: string | undefined; build?: unknown }][] = [
+/** Every group of own parts a topology file may give, with where it is. */
+function ownSpecs(spec: Fields): [PathKey[], { image?: string | undefined; build?: unknown }][] {
+  return [
     [["loadBalancer"], spec.loadBalancer ?? {}],
+    ...(spec.pops ?? []).map((pop, p): [PathKey[], object] => [
+      ["pops", p, "loadBalancer"],
+      pop.loadBalancer ?? {},
+    ]),
+    [["global"], spec.global ?? {}],
     [["edge"], spec.edge ?? {}],
     [["origin"], spec.origin ?? {}],
+    [["shield"], spec.shield ?? {}],
     ...Object.entries(spec.services ?? {}).map(([name, s]): [PathKey[], typeof s] => [["services", name], s]),
   ];
-  for (const [path, own] of groups)
+}
+
+/**
+ * A load balancer's settings that only Faultline's own HAProxy config reads are refused next
+ * to the user's config (which sets its own, and would silently win), and a stats page is
+ * refused without it (Faultline's config has one already).
+ */
+function checkLoadBalancerSettings(
+  path: PathKey[],
+  lb: { config?: unknown; stats?: unknown; healthCheck?: unknown; balance?: unknown } | undefined,
+  issue: Issue,
+): void {
+  if (lb === undefined) return;
+  const where = path
+    .map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`))
+    .join("")
+    .replace(/^\./, "");
+  if (lb.config !== undefined) {
+    for (const field of ["healthCheck", "balance"] as const)
+      if (lb[field] !== undefined)
+        issue(
+          [...path, field],
+          `expected ${field} only with Faultline's own HAProxy config; your config (${where}.config) sets its own, and this would be ignored`,
+        );
+  } else if (lb.stats !== undefined)
+    issue(
+      [...path, "stats"],
+      `expected stats only with your own config (${where}.config); Faultline's has its stats page already`,
+    );
+}
+
+/** Own parts that make sense together: an image or a build, no setting the user's config ignores. */
+function checkOwnParts(spec: Fields, issue: Issue): void {
+  for (const [path, own] of ownSpecs(spec))
     if (own.image !== undefined && own.build !== undefined)
       issue(
         [...path, "build"],
@@ -292,19 +338,11 @@ function checkOwnParts(spec: Fields, issue: Issue): void {
         ["services", name],
         `expected image: or build: for ${name} (Faultline has no image of its own for it)`,
       );
-  const lb = spec.loadBalancer;
-  if (lb?.config !== undefined) {
-    for (const field of ["healthCheck", "balance"] as const)
-      if (lb[field] !== undefined)
-        issue(
-          ["loadBalancer", field],
-          `expected ${field} only with Faultline's own HAProxy config; your config (loadBalancer.config) sets its own, and this would be ignored`,
-        );
-  } else if (lb?.stats !== undefined)
-    issue(
-      ["loadBalancer", "stats"],
-      "expected stats only with your own config (loadBalancer.config); Faultline's has its stats page already",
-    );
+  checkLoadBalancerSettings(["loadBalancer"], spec.loadBalancer, issue);
+  spec.pops?.forEach((pop, p) => {
+    checkLoadBalancerSettings(["pops", p, "loadBalancer"], pop.loadBalancer, issue);
+  });
+  checkLoadBalancerSettings(["global"], spec.global, issue);
 }
 
 /** Each declared link names real services, from a client to a service of the user's or the origin. */
@@ -360,34 +398,50 @@ const toHealthCheck = (c: typeof DEFAULT_CHECK): HealthCheck => ({
   rise: c.rise,
 });
 
+/** A load balancer running the user's config checks as that config says: Faultline knows no figures. */
+const OWN_CONFIG_CHECK: HealthCheck = { intervalMs: 0, timeoutMs: 0, fall: 0, rise: 0 };
+
+/** The stats page of a load balancer with the user's config (false: none); undefined with Faultline's. */
+const statsSetting = (lb: { config?: unknown; stats?: StatsPage | undefined } | undefined) =>
+  lb?.config !== undefined ? (lb.stats ?? false) : undefined;
+
+/** Several PoPs behind the global layer, each load balancer Faultline's or the user's. */
+function multiFromSpec(spec: Fields, specPops: NonNullable<Fields["pops"]>, replica: string): Topology {
+  const policy = spec.global?.policy ?? "primary-backup";
+  const pops = specPops.map((pop, i): PopSpec => {
+    const lb = pop.loadBalancer;
+    const stats = statsSetting(lb);
+    return {
+      name: pop.name,
+      edges: edgeNames(pop.name, pop.edges),
+      healthCheck: stats === undefined ? toHealthCheck(lb?.healthCheck ?? DEFAULT_CHECK) : OWN_CONFIG_CHECK,
+      balance: lb?.balance ?? "roundrobin",
+      weight: pop.weight ?? 1,
+      // Only primary-backup has backups; weighted spreads clients by weight alone.
+      backup: policy === "primary-backup" && (pop.role ?? (i === 0 ? "primary" : "backup")) === "backup",
+      ...(stats !== undefined ? { stats } : {}),
+    };
+  });
+  const globalStats = statsSetting(spec.global);
+  return multiPopTopology(replica, {
+    pops,
+    global: {
+      policy,
+      healthCheck:
+        globalStats === undefined
+          ? toHealthCheck(spec.global?.healthCheck ?? DEFAULT_CHECK)
+          : OWN_CONFIG_CHECK,
+      ...(globalStats !== undefined ? { stats: globalStats } : {}),
+    },
+    shield: spec.origin?.shield ?? false,
+    direct: spec.links?.direct ?? [],
+  });
+}
+
 /** The replica a topology file describes; `replica` renames it (e.g. `--replica`). */
 export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topology {
   const direct = spec.links?.direct ?? [];
-  if (spec.pops) {
-    const pops = spec.pops.map(
-      (pop, i): PopSpec => ({
-        name: pop.name,
-        edges: edgeNames(pop.name, pop.edges),
-        healthCheck: toHealthCheck(pop.loadBalancer.healthCheck),
-        balance: pop.loadBalancer.balance,
-        weight: pop.weight ?? 1,
-        // Only primary-backup has backups; weighted spreads clients by weight alone.
-        backup:
-          (spec.global?.policy ?? "primary-backup") === "primary-backup" &&
-          (pop.role ?? (i === 0 ? "primary" : "backup")) === "backup",
-      }),
-    );
-    const multi = multiPopTopology(replica, {
-      pops,
-      global: {
-        policy: spec.global?.policy ?? "primary-backup",
-        healthCheck: toHealthCheck(spec.global?.healthCheck ?? DEFAULT_CHECK),
-      },
-      shield: spec.origin?.shield ?? false,
-      direct,
-    });
-    return withUserServices(multi, spec);
-  }
+  if (spec.pops) return withUserServices(multiFromSpec(spec, spec.pops, replica), spec);
   const names = edgeNames(undefined, spec.edges ?? 3);
   const base = defaultTopology(replica, names.length);
   const lb = spec.loadBalancer;
@@ -402,9 +456,7 @@ export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topol
         ? { ...l, name: rename(l.name), upstream: { ...l.upstream, service: rename(l.upstream.service) } }
         : l,
     ),
-    healthCheck: ownLbConfig
-      ? { intervalMs: 0, timeoutMs: 0, fall: 0, rise: 0 }
-      : toHealthCheck(lb?.healthCheck ?? DEFAULT_CHECK),
+    healthCheck: ownLbConfig ? OWN_CONFIG_CHECK : toHealthCheck(lb?.healthCheck ?? DEFAULT_CHECK),
     balance: lb?.balance ?? "roundrobin",
     ...(ownLbConfig ? { lbStats: ownLbConfig.stats ?? false } : {}),
   };
@@ -449,21 +501,21 @@ const fromList = (from: string | string[]) => (typeof from === "string" ? [from]
 /** The groups of services that share an own-parts spec, with where each is in the file. */
 function ownGroups(topology: Topology, spec: Fields): OwnGroup[] {
   const tag = (group: string) => `faultline/${topology.replica}.${group}:own`;
-  const lb = spec.loadBalancer;
-  const groups: (OwnGroup | undefined)[] = [
-    lb && !topology.pops ? { path: ["loadBalancer"], services: ["lb"], spec: lb, tag: tag("lb") } : undefined,
-    spec.edge ? { path: ["edge"], services: topology.edges, spec: spec.edge, tag: tag("edge") } : undefined,
-    spec.origin
-      ? { path: ["origin"], services: ["origin"], spec: spec.origin, tag: tag("origin") }
-      : undefined,
-    ...Object.entries(spec.services ?? {}).map(([name, s]) => ({
-      path: ["services", name],
-      services: [name],
-      spec: s,
-      tag: tag(name),
-    })),
+  const group = (path: PathKey[], services: string[], own: OwnGroup["spec"] | undefined, name: string) =>
+    own ? [{ path, services, spec: own, tag: tag(name) }] : [];
+  const pops = topology.pops ?? [];
+  return [
+    ...(topology.pops ? [] : group(["loadBalancer"], ["lb"], spec.loadBalancer, "lb")),
+    ...(spec.pops ?? []).flatMap((pop, p) => {
+      const lb = pops[p]?.lb ?? `${pop.name}-lb`;
+      return group(["pops", p, "loadBalancer"], [lb], pop.loadBalancer, lb);
+    }),
+    ...(topology.global ? group(["global"], [topology.global.service], spec.global, "global") : []),
+    ...group(["edge"], topology.edges, spec.edge, "edge"),
+    ...group(["origin"], ["origin"], spec.origin, "origin"),
+    ...(topology.shield ? group(["shield"], [topology.shield], spec.shield, "shield") : []),
+    ...Object.entries(spec.services ?? {}).flatMap(([name, s]) => group(["services", name], [name], s, name)),
   ];
-  return groups.filter((g): g is OwnGroup => g !== undefined);
 }
 
 export async function loadTopology(file: string, replica?: string): Promise<Topology> {

@@ -84,6 +84,8 @@ export interface Pop {
   weight: number;
   /** primary-backup: true for a PoP that only serves when every primary is down. */
   backup: boolean;
+  /** Its load balancer's stats page with the user's own config (as Topology.lbStats). */
+  stats?: StatsPage | false;
 }
 
 /** The global traffic layer of a multi-PoP replica: steers clients to healthy PoPs. */
@@ -92,6 +94,17 @@ export interface GlobalLayer {
   policy: "primary-backup" | "weighted";
   /** How it checks each PoP (GET /pop-health on the PoP's load balancer). */
   healthCheck: HealthCheck;
+  /** Its stats page with the user's own config (backend: the PoPs'), as Topology.lbStats. */
+  stats?: StatsPage | false;
+}
+
+/**
+ * An HAProxy stats page in the user's own config, on LB_STATS_PORT: its path and the backend
+ * whose servers are what the load balancer judges (the edges; the global layer's PoPs).
+ */
+export interface StatsPage {
+  path: string;
+  backend: string;
 }
 
 /** A running stack Faultline attached to instead of creating it (src/replica/attach.ts). */
@@ -136,7 +149,7 @@ export interface Topology {
    * LB_STATS_PORT) and the backend of the edges; false when that config has none (the LB's
    * view of the edges is then not available). Undefined: Faultline's own config.
    */
-  lbStats?: { path: string; backend: string } | false;
+  lbStats?: StatsPage | false;
 }
 
 export const TOXIPROXY_API_PORT = 8474;
@@ -270,11 +283,12 @@ export interface PopSpec {
   balance: "roundrobin" | "leastconn";
   weight: number;
   backup: boolean;
+  stats?: StatsPage | false;
 }
 
 export interface MultiPopSpec {
   pops: PopSpec[];
-  global: { policy: GlobalLayer["policy"]; healthCheck: HealthCheck };
+  global: { policy: GlobalLayer["policy"]; healthCheck: HealthCheck; stats?: StatsPage | false };
   /** Put a shield PoP (an nginx cache) between the PoPs and the origin. */
   shield: boolean;
   /** Links that bypass Toxiproxy. */
@@ -375,4 +389,23 @@ export function linkClients(topology: Topology, link: Link): string[] {
   if (pop) return pop.ingress === link.name ? [topology.global?.service ?? "global"] : pop.edges;
   if (link.name === "origin") return topology.shield ? [topology.shield] : topology.edges;
   return [];
+}
+
+/**
+ * The stats page of a load balancer service (a PoP's or the global layer): the user's own
+ * config's, false when that config has none (its view is then not available), undefined for
+ * Faultline's own config (at /stats) and for services that are no load balancer.
+ */
+export function statsPageOf(topology: Topology, service: string): StatsPage | false | undefined {
+  if (topology.global?.service === service) return topology.global.stats;
+  const pop = topology.pops?.find((p) => p.lb === service);
+  if (pop) return pop.stats;
+  return topology.services.find((s) => s.name === service)?.role === "lb" ? topology.lbStats : undefined;
+}
+
+/** The edges whose load balancer's view is available (its config has a stats page). */
+export function judgedEdges(topology: Topology): string[] {
+  return popViews(topology)
+    .filter((p) => statsPageOf(topology, p.lb) !== false)
+    .flatMap((p) => p.edges);
 }

@@ -21,7 +21,7 @@ import { assertNotLocked } from "../lifecycle/lock.js";
 import { recoverReplica } from "../recovery/recover.js";
 import { type AttachSettings, attachName, describeStack, writeAttachRecord } from "../replica/attach.js";
 import { attachStack, connectReplica, type Replica, replicaDown, replicaUp } from "../replica/replica.js";
-import type { Topology } from "../replica/topology.js";
+import { judgedEdges, type Topology } from "../replica/topology.js";
 import { replicaFor } from "../replica/topology-file.js";
 import { evaluateGates, type GateOptions, goGates } from "../reports/gates.js";
 import { loadReport, type ReportFormat } from "../reports/index.js";
@@ -466,7 +466,7 @@ async function prepareReplica(
   });
   if (up.created && !options.keepReplica) brought.add(name);
   progress(
-    `  replica ${name}: ${up.replica.topology.edges.length} edges ${up.replica.topology.lbStats === false ? "up" : "healthy"} (${up.created ? `up in ${formatDuration(up.tookMs)}` : "reused"}); load balancer ${up.replica.endpoints.lb}`,
+    `  replica ${name}: ${up.replica.topology.edges.length} edges ${judgedEdges(up.replica.topology).length < up.replica.topology.edges.length ? "up" : "healthy"} (${up.created ? `up in ${formatDuration(up.tookMs)}` : "reused"}); load balancer ${up.replica.endpoints.lb}`,
   );
   for (const line of unavailableWith(up.replica.topology))
     progress(`  not available with this config: ${line}`);
@@ -509,11 +509,26 @@ async function attachReplica(
 
 /** What a replica running the user's own configs cannot give, one line each. */
 function unavailableWith(topology: Topology): string[] {
-  return topology.lbStats === false
-    ? [
-        "the load balancer's view of the edges and the time to detect (your loadBalancer.config has no stats: page)",
-      ]
-    : [];
+  const pops = topology.pops ?? [];
+  return [
+    ...(topology.lbStats === false && !topology.pops
+      ? [
+          "the load balancer's view of the edges and the time to detect (your loadBalancer.config has no stats: page)",
+        ]
+      : []),
+    ...pops.flatMap((pop, p) =>
+      pop.stats === false
+        ? [
+            `${pop.name}'s load balancer's view of its edges and the time to detect them (your pops[${p}].loadBalancer.config has no stats: page)`,
+          ]
+        : [],
+    ),
+    ...(topology.global?.stats === false
+      ? [
+          "the global layer's view of the PoPs and the time to detect a PoP's loss (your global.config has no stats: page)",
+        ]
+      : []),
+  ];
 }
 
 /** What an attached stack cannot give this experiment, one line each. */

@@ -3,6 +3,7 @@ import { BaseCommand } from "../../cli/base-command.js";
 import { replicaOverrideFlag } from "../../cli/flags.js";
 import { abortOnSignals } from "../../cli/signals.js";
 import { type Endpoints, replicaUp } from "../../replica/replica.js";
+import type { StatsPage, Topology } from "../../replica/topology.js";
 import { loadTopology } from "../../replica/topology-file.js";
 import { formatDuration } from "../../units.js";
 
@@ -56,27 +57,11 @@ Without --topology: the built-in PoP (topologies/default.yaml), with --edges edg
       });
       const { endpoints } = result.replica;
       const shape = result.replica.topology;
-      const checks = (c: typeof shape.healthCheck) =>
-        `every ${formatDuration(c.intervalMs)}, timeout ${formatDuration(c.timeoutMs)}, fall ${c.fall}, rise ${c.rise}`;
       if (shape.pops && shape.global) {
         this.log(
           `replica ${name} ${result.created ? "up" : "already up"}: ${shape.pops.length} PoPs, ${shape.edges.length} edges, all healthy in ${formatDuration(result.tookMs)}`,
         );
-        this.log(
-          `  global layer   ${endpoints.lb} (${shape.global.policy}; checks ${checks(shape.global.healthCheck)})`,
-        );
-        for (const pop of shape.pops) {
-          const steering =
-            shape.global.policy === "weighted" ? `weight ${pop.weight}` : pop.backup ? "backup" : "primary";
-          this.log(
-            `  ${pop.name.padEnd(14)} ${steering}; edges ${pop.edges.join(", ")}; checks ${checks(pop.healthCheck)}; stats ${endpoints.pops?.[pop.name]?.lbStats ?? "?"}/stats`,
-          );
-        }
-        if (shape.shield) this.log("  shield         between the PoPs and the origin");
-        const direct = shape.links.filter((l) => l.proxied === false).map((l) => l.name);
-        if (direct.length)
-          this.log(`  direct links   ${direct.join(", ")} (no Toxiproxy proxy; no fault acts on them)`);
-        this.log(`  global stats   ${endpoints.lbStats}/stats`);
+        for (const line of multiPopLines(shape, endpoints)) this.log(line);
       } else {
         this.log(
           `replica ${name} ${result.created ? "up" : "already up"}: ${shape.edges.length} edges healthy behind the load balancer in ${formatDuration(result.tookMs)}`,
@@ -106,4 +91,41 @@ Without --topology: the built-in PoP (topologies/default.yaml), with --edges edg
       signals.dispose();
     }
   }
+}
+
+const checks = (c: Topology["healthCheck"]) =>
+  `every ${formatDuration(c.intervalMs)}, timeout ${formatDuration(c.timeoutMs)}, fall ${c.fall}, rise ${c.rise}`;
+
+/** Where a load balancer's stats page is, or that the user's config has none. */
+const statsAt = (page: StatsPage | false | undefined, base: string | undefined, field: string) =>
+  page === false
+    ? `not available with this config (no ${field}.stats)`
+    : `${base ?? "?"}${page ? page.path : "/stats"}`;
+
+/** A multi-PoP replica's layers: the global layer, each PoP, the shield, their checks and stats. */
+function multiPopLines(shape: Topology, endpoints: Endpoints): string[] {
+  const { pops = [], global } = shape;
+  if (!global) return [];
+  const own = (service: string) => shape.services.find((s) => s.name === service)?.own?.config;
+  const checksOf = (service: string, c: Topology["healthCheck"]) => {
+    const config = own(service);
+    return config ? `as your config sets them (${config.source})` : checks(c);
+  };
+  const direct = shape.links.filter((l) => l.proxied === false).map((l) => l.name);
+  const shield = shape.shield ? own(shape.shield) : undefined;
+  return [
+    `  global layer   ${endpoints.lb} (${global.policy}; checks ${checksOf(global.service, global.healthCheck)})`,
+    ...pops.map((pop, p) => {
+      const steering =
+        global.policy === "weighted" ? `weight ${pop.weight}` : pop.backup ? "backup" : "primary";
+      return `  ${pop.name.padEnd(14)} ${steering}; edges ${pop.edges.join(", ")}; checks ${checksOf(pop.lb, pop.healthCheck)}; stats ${statsAt(pop.stats, endpoints.pops?.[pop.name]?.lbStats, `pops[${p}].loadBalancer`)}`;
+    }),
+    ...(shape.shield
+      ? [`  shield         between the PoPs and the origin${shield ? ` (your config ${shield.source})` : ""}`]
+      : []),
+    ...(direct.length
+      ? [`  direct links   ${direct.join(", ")} (no Toxiproxy proxy; no fault acts on them)`]
+      : []),
+    `  global stats   ${statsAt(global.stats, endpoints.lbStats, "global")}`,
+  ];
 }
