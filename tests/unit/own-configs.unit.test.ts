@@ -1,8 +1,8 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { extract } from "tar-stream";
 import { describe, expect, it } from "vitest";
-import { InvalidInputError, ValidationError } from "../../src/errors.js";
+import { ValidationError } from "../../src/errors.js";
 import { loadExperiment } from "../../src/experiments/loader.js";
 import { planFaults } from "../../src/experiments/plan.js";
 import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
@@ -12,6 +12,7 @@ import { renderTemplate } from "../../src/replica/template.js";
 import { linkClients } from "../../src/replica/topology.js";
 import { loadTopology, topologySchema } from "../../src/replica/topology-file.js";
 import { tempDir } from "../support/temp.js";
+import { topologyError, topologyFiles } from "../support/topology-files.js";
 import { validationMessage } from "../support/validation.js";
 
 const EXAMPLE = "examples/own-configs/topology.yaml";
@@ -19,24 +20,6 @@ const problems = (yaml: string): string =>
   validationMessage(() => parseYamlWithSchema("t.yaml", yaml, topologySchema));
 
 /** A topology file and the files it names, in a folder of their own. */
-function files(topology: string, others: Record<string, string> = {}): string {
-  const dir = tempDir("faultline-own-");
-  for (const [name, text] of Object.entries(others)) {
-    mkdirSync(join(dir, name, ".."), { recursive: true });
-    writeFileSync(join(dir, name), text);
-  }
-  writeFileSync(join(dir, "topology.yaml"), topology);
-  return join(dir, "topology.yaml");
-}
-
-async function loadError(file: string): Promise<InvalidInputError> {
-  const error: unknown = await loadTopology(file).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof InvalidInputError)) throw new Error(`expected bad input, got ${String(error)}`);
-  return error;
-}
 
 describe("config templates", () => {
   const values = {
@@ -113,31 +96,35 @@ describe("topology files with the user's own parts", () => {
   });
 
   it("a missing config file or Dockerfile is located at the field that names it", async () => {
-    const noConfig = await loadError(
-      files("version: 1\nname: x\nedges: 2\nloadBalancer:\n  config: nope.cfg\n"),
+    const noConfig = await topologyError(
+      topologyFiles("version: 1\nname: x\nedges: 2\nloadBalancer:\n  config: nope.cfg\n"),
     );
     expect(noConfig.message).toMatch(/topology\.yaml:5:11 loadBalancer\.config: .*nope\.cfg: no such file/);
-    const noDockerfile = await loadError(
-      files("version: 1\nname: x\nedges: 2\nservices:\n  app: { build: app }\n", { "app/README": "x" }),
+    const noDockerfile = await topologyError(
+      topologyFiles("version: 1\nname: x\nedges: 2\nservices:\n  app: { build: app }\n", {
+        "app/README": "x",
+      }),
     );
     expect(noDockerfile.message).toMatch(
       /topology\.yaml:5:17 services\.app\.build: .*app\/Dockerfile: no such Dockerfile/,
     );
-    const noFolder = await loadError(files("version: 1\nname: x\nedges: 2\nedge:\n  build: gone\n"));
+    const noFolder = await topologyError(
+      topologyFiles("version: 1\nname: x\nedges: 2\nedge:\n  build: gone\n"),
+    );
     expect(noFolder.message).toMatch(/edge\.build: .*gone: no such folder/);
   });
 
   it("refuses paths outside the topology file's folder: absolute, through .., or a Dockerfile outside its context", async () => {
-    const absolute = await loadError(
-      files("version: 1\nname: x\nedges: 2\nloadBalancer:\n  config: /etc/passwd\n"),
+    const absolute = await topologyError(
+      topologyFiles("version: 1\nname: x\nedges: 2\nloadBalancer:\n  config: /etc/passwd\n"),
     );
     expect(absolute.message).toMatch(
       /loadBalancer\.config: \/etc\/passwd: outside .*a config is read only from there or below/,
     );
-    const parent = await loadError(files("version: 1\nname: x\nedges: 2\nedge:\n  build: ..\n"));
+    const parent = await topologyError(topologyFiles("version: 1\nname: x\nedges: 2\nedge:\n  build: ..\n"));
     expect(parent.message).toMatch(/edge\.build: \.\.: outside /);
-    const dockerfile = await loadError(
-      files(
+    const dockerfile = await topologyError(
+      topologyFiles(
         "version: 1\nname: x\nedges: 2\nservices:\n  app: { build: { context: app, dockerfile: ../Dockerfile } }\n",
         {
           "app/x": "x",
@@ -152,8 +139,8 @@ describe("topology files with the user's own parts", () => {
   });
 
   it("an unknown placeholder in the user's config is located in the config, naming the topology field", async () => {
-    const error = await loadError(
-      files("version: 1\nname: x\nedges: [a, b]\nedge:\n  config: edge.conf\n", {
+    const error = await topologyError(
+      topologyFiles("version: 1\nname: x\nedges: [a, b]\nedge:\n  config: edge.conf\n", {
         "edge.conf": "http {\n  server {\n    proxy_pass http://{{ upstream.orign }};\n  }\n}\n",
       }),
     );
@@ -195,7 +182,7 @@ links:
 
   it("a user config without a stats page: the LB's view is not available, up waits on GET / instead", async () => {
     const topology = await loadTopology(
-      files("version: 1\nname: x\nedges: 2\nloadBalancer: { config: h.cfg }\n", {
+      topologyFiles("version: 1\nname: x\nedges: 2\nloadBalancer: { config: h.cfg }\n", {
         "h.cfg":
           "frontend www\n  bind :{{ listen }}\n  default_backend edges\nbackend edges\n  server {{ edge.name }} {{ edge.address }} check\n",
       }),

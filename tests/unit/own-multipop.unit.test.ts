@@ -1,15 +1,12 @@
-import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { InvalidInputError } from "../../src/errors.js";
 import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
 import { templateValues } from "../../src/replica/own-parts.js";
 import { edgeStates, popStates } from "../../src/replica/replica.js";
 import { judgedEdges } from "../../src/replica/topology.js";
 import { loadTopology, topologySchema } from "../../src/replica/topology-file.js";
-import { tempDir } from "../support/temp.js";
+import { topologyError, topologyFiles } from "../support/topology-files.js";
 import { validationMessage } from "../support/validation.js";
 
 // Own parts on a multi-PoP topology: each PoP's load balancer, the global layer and the
@@ -18,25 +15,6 @@ import { validationMessage } from "../support/validation.js";
 const EXAMPLE = "examples/own-configs/two-pops.yaml";
 const problems = (yaml: string): string =>
   validationMessage(() => parseYamlWithSchema("t.yaml", yaml, topologySchema));
-
-function files(topology: string, others: Record<string, string> = {}): string {
-  const dir = tempDir("faultline-own-multipop-");
-  for (const [name, text] of Object.entries(others)) {
-    mkdirSync(join(dir, name, ".."), { recursive: true });
-    writeFileSync(join(dir, name), text);
-  }
-  writeFileSync(join(dir, "topology.yaml"), topology);
-  return join(dir, "topology.yaml");
-}
-
-async function loadError(file: string): Promise<InvalidInputError> {
-  const error: unknown = await loadTopology(file).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof InvalidInputError)) throw new Error(`expected bad input, got ${String(error)}`);
-  return error;
-}
 
 const TWO_POPS = `version: 1
 name: x
@@ -80,7 +58,7 @@ describe("own parts on a multi-PoP topology", () => {
 
   it("each placeholder set is the service's own; one PoP's LB sees only its edges", async () => {
     const topology = await loadTopology(
-      files(TWO_POPS, {
+      topologyFiles(TWO_POPS, {
         "lb.cfg": "bind :{{ listen }}\nserver {{ edge.name }} {{ edge.address }}\n",
         "g.cfg": "bind :{{ listen }}\nserver {{ pop.name }} {{ pop.address }} weight {{ pop.weight }}\n",
         "s.conf": "server {{ origin.address }};\n",
@@ -109,8 +87,8 @@ describe("own parts on a multi-PoP topology", () => {
   });
 
   it("an unknown placeholder in the global layer's config is located, naming the valid ones", async () => {
-    const error = await loadError(
-      files(TWO_POPS, {
+    const error = await topologyError(
+      topologyFiles(TWO_POPS, {
         "lb.cfg": "bind :{{ listen }}\n",
         "g.cfg": "backend pops\n  server {{ pop.name }} {{ edge.address }} check\n",
         "s.conf": "x\n",
@@ -121,8 +99,12 @@ describe("own parts on a multi-PoP topology", () => {
     );
     expect(error.message).toContain("{{ pop.address }}, {{ pop.backup }}, {{ pop.name }}, {{ pop.weight }}");
     expect(error.suggestion).toContain("did you mean {{ pop.address }}?");
-    const shield = await loadError(
-      files(TWO_POPS, { "lb.cfg": "x\n", "g.cfg": "x\n", "s.conf": "server {{ upstream.orgin }};\n" }),
+    const shield = await topologyError(
+      topologyFiles(TWO_POPS, {
+        "lb.cfg": "x\n",
+        "g.cfg": "x\n",
+        "s.conf": "server {{ upstream.orgin }};\n",
+      }),
     );
     expect(shield.message).toMatch(
       /s\.conf:1:8 unknown placeholder \{\{ upstream\.orgin \}\} in shield's config/,
@@ -172,7 +154,7 @@ shield: { config: s.conf }
 describe("the views of the user's load balancers", () => {
   it("are read from each config's own stats page and backend; a PoP without one gives no edge states", async () => {
     const topology = await loadTopology(
-      files(
+      topologyFiles(
         TWO_POPS.replace("global: { config: g.cfg }", "global: { config: g.cfg, stats: { path: /gs } }"),
         {
           "lb.cfg": "x\n",
