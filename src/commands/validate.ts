@@ -6,7 +6,14 @@ import { topologyFlag } from "../cli/flags.js";
 import { parseParamFlags } from "../cli/params.js";
 import { ExitCode, FaultlineError, type LocatedIssue, ValidationError } from "../errors.js";
 import { loadExperiment } from "../experiments/loader.js";
-import { experimentFilesIn, loadSuiteFile, SUITE_FILE } from "../experiments/suite-file.js";
+import {
+  experimentFilesIn,
+  loadSuiteFile,
+  notAnExperimentFile,
+  SUITE_FILE,
+  TOPOLOGY_FILE,
+} from "../experiments/suite-file.js";
+import { loadTopology } from "../replica/topology-file.js";
 import { plannedSeconds, planOf } from "../run/runner.js";
 import { formatDuration } from "../units.js";
 
@@ -23,7 +30,8 @@ export default class Validate extends BaseCommand {
   static override description = `Check experiment files without running anything
 
 A folder stands for its *.yaml files; its suite.yaml, if any, is checked as a suite file and
-its params fill the experiments' \${name} placeholders (as --param does).`;
+its params fill the experiments' \${name} placeholders (as --param does). A topology file
+(edges: or pops:) is checked as one, with its own parts and their config templates.`;
   static override examples = [
     "<%= config.bin %> validate experiments/edge-latency.yaml",
     "<%= config.bin %> validate experiments/*.yaml --json",
@@ -32,7 +40,7 @@ its params fill the experiments' \${name} placeholders (as --param does).`;
   static override enableJsonFlag = true;
   static override strict = false;
   static override args = {
-    file: Args.string({ description: "experiment YAML file(s) or folder(s)", required: true }),
+    file: Args.string({ description: "experiment or topology YAML file(s), or folder(s)", required: true }),
   };
   static override flags = {
     topology: topologyFlag(),
@@ -58,8 +66,13 @@ its params fill the experiments' \${name} placeholders (as --param does).`;
         if (error.suggestion) process.stderr.write(`try this: ${error.suggestion}\n`);
       }
     };
+    const topologies: string[] = [];
     for (const path of given) {
       const isFolder = (await stat(path).catch(() => undefined))?.isDirectory() === true;
+      if (!isFolder && (await notAnExperimentFile(path)) === TOPOLOGY_FILE) {
+        topologies.push(path);
+        continue;
+      }
       if (!isFolder && basename(path) !== SUITE_FILE) {
         files.push({ file: path, params: givenParams });
         continue;
@@ -80,23 +93,45 @@ its params fill the experiments' \${name} placeholders (as --param does).`;
       if (isFolder) {
         const { files: found, skipped } = await experimentFilesIn(path);
         files.push(...found.map((file) => ({ file, params })));
-        for (const { file, what } of skipped) this.log(`--  ${file}: ${what}, not an experiment (skipped)`);
+        for (const { file, what } of skipped)
+          if (what === TOPOLOGY_FILE) topologies.push(file);
+          else this.log(`--  ${file}: ${what}, not an experiment (skipped)`);
       }
     }
-    for (const { file, params } of files) {
+    const check = async (
+      file: string,
+      work: () => Promise<Omit<FileResult, "file" | "valid" | "issues">>,
+    ) => {
       try {
-        const { experiment } = await loadExperiment(file, { params, topology: flags.topology });
-        const total = plannedSeconds(planOf(experiment));
-        results.push({ file, valid: true, name: experiment.name, durationSeconds: total, issues: [] });
-        this.log(
-          `ok  ${file}: ${experiment.name}, ${experiment.method.length} fault(s), ${experiment.steadyState.checks.length} check(s), about ${formatDuration(total * 1000)}`,
-        );
+        results.push({ file, valid: true, issues: [], ...(await work()) });
       } catch (error) {
         if (!(error instanceof FaultlineError)) throw error;
         fail(file, error);
       }
-    }
+    };
+    for (const { file, params } of files)
+      await check(file, () => this.checkExperiment(file, params, flags.topology));
+    for (const file of topologies) await check(file, () => this.checkTopology(file));
     if (results.some((r) => !r.valid)) process.exitCode = ExitCode.invalidInput;
     return results;
+  }
+
+  private async checkExperiment(file: string, params: Record<string, string>, topology: string | undefined) {
+    const { experiment } = await loadExperiment(file, { params, topology });
+    const total = plannedSeconds(planOf(experiment));
+    this.log(
+      `ok  ${file}: ${experiment.name}, ${experiment.method.length} fault(s), ${experiment.steadyState.checks.length} check(s), about ${formatDuration(total * 1000)}`,
+    );
+    return { name: experiment.name, durationSeconds: total };
+  }
+
+  /** A topology file is checked whole: its schema, its own parts and their config templates. */
+  private async checkTopology(file: string) {
+    const topology = await loadTopology(file);
+    const pops = topology.pops ? `, PoPs ${topology.pops.map((p) => p.name).join(", ")}` : "";
+    this.log(
+      `ok  ${file}: topology ${topology.replica}, ${topology.edges.length} edge(s)${pops}, ${topology.services.length} services`,
+    );
+    return { name: topology.replica };
   }
 }

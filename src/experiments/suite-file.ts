@@ -59,7 +59,9 @@ export interface SkippedFile {
   what: string;
 }
 
-/** What a folder's YAML file is when it is not an experiment (it has no `method:`). */
+export const TOPOLOGY_FILE = "a topology file";
+
+/** What a YAML file is when it is not an experiment (it has no `method:`). */
 function notAnExperiment(text: string): string | undefined {
   let doc: unknown;
   try {
@@ -69,7 +71,7 @@ function notAnExperiment(text: string): string | undefined {
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc) || "method" in doc) return undefined;
   // A topology file may have services: of its own; a Compose file has no edges or pops.
-  if (isTopologyDocument(doc)) return "a topology file";
+  if (isTopologyDocument(doc)) return TOPOLOGY_FILE;
   if ("services" in doc) return "a Docker Compose file";
   return undefined;
 }
@@ -85,9 +87,14 @@ export async function experimentFilesIn(
   const skipped: SkippedFile[] = [];
   for (const name of (await readdir(folder)).filter((f) => /\.ya?ml$/.test(f) && f !== SUITE_FILE).sort()) {
     const file = join(folder, name);
-    const what = notAnExperiment(await readFile(file, "utf8").catch(() => ""));
+    const what = await notAnExperimentFile(file);
     if (what) skipped.push({ file, what });
     else files.push(file);
   }
   return { files, skipped };
+}
+
+/** What a YAML file is when it is not an experiment: a Compose or topology file (TOPOLOGY_FILE). */
+export async function notAnExperimentFile(file: string): Promise<string | undefined> {
+  return notAnExperiment(await readFile(file, "utf8").catch(() => ""));
 }

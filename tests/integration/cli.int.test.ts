@@ -21,6 +21,25 @@ describe("the CLI on bad input and a broken environment", () => {
     expect(result.stdout).toMatch(/^ok {2}experiments\/edge-latency.yaml: edge-latency/);
   });
 
+  it("validates topology files too, its own parts' configs included, alone or in a folder", async () => {
+    const ok = await runCli(["validate", "examples/own-configs", "topologies/two-pops.yaml"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(
+      /^ok {2}examples\/own-configs\/topology.yaml: topology own-configs, 3 edge\(s\)/m,
+    );
+    expect(ok.stdout).toMatch(
+      /^ok {2}topologies\/two-pops.yaml: topology two-pops, 4 edge\(s\), PoPs pop-a, pop-b/m,
+    );
+    const bad = tempFile(
+      "topology.yaml",
+      "version: 1\nname: bad\nedges: 2\nloadBalancer:\n  config: nope.cfg\n",
+    );
+    const refused = await runCli(["validate", bad]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/topology\.yaml:5:11 loadBalancer\.config: .*nope\.cfg: no such file/);
+    expect(refused.stderr).not.toMatch(STACK_FRAME);
+  });
+
   it("rejects an invalid file with file, line, field and expectation, exit 2, no stack trace", async () => {
     const file = tempFile("bad.yaml", validExperimentYaml.replace("latency: 150ms", "latency: soon"));
     const result = await runCli(["validate", file]);
