@@ -174,6 +174,7 @@ export async function applyOwnGroup(
       if (!group.services.includes(service.name)) return service;
       const own: OwnParts = {
         ...(build ? { build } : {}),
+        ...(group.spec.image !== undefined ? { image: true as const } : {}),
         ...(template ? { config: configFor(topology, service, template, group, doc) } : {}),
         ...(group.spec.env ? { env: group.spec.env } : {}),
         ...(group.spec.command ? { command: commandOf(group.spec.command) } : {}),

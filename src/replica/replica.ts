@@ -415,7 +415,8 @@ async function startService(client: DockerEngine, topology: Topology, service: S
       NetworkingConfig: { EndpointsConfig: { [topology.network]: { Aliases: [service.name] } } },
     });
   } catch (error) {
-    if (isNotFound(error) && service.own) throw ownImageMissing(service, error);
+    if (isNotFound(error) && (service.own?.image || service.own?.build))
+      throw ownImageMissing(service, error);
     if (isNotFound(error)) {
       throw new EnvironmentError(`image ${service.image} is not on this Docker engine`, {
         suggestion: "run scripts/setup.sh to build the replica's images",
@@ -451,7 +452,9 @@ async function prepareOwnImages(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const byImage = new Map<string, Service>();
-  for (const s of topology.services) if (s.own && !byImage.has(s.image)) byImage.set(s.image, s);
+  // Only the images the topology file names or builds: Faultline's own are setup's to build.
+  for (const s of topology.services)
+    if ((s.own?.image || s.own?.build) && !byImage.has(s.image)) byImage.set(s.image, s);
   for (const [image, service] of byImage) {
     const build = service.own?.build;
     if (!build) {

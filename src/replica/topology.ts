@@ -38,6 +38,8 @@ export interface Link {
 export interface OwnParts {
   /** Set when Faultline builds `image` from the user's Dockerfile. */
   build?: { context: string; dockerfile: string };
+  /** Set when the topology file names the image to run (`image:`); else Faultline's own, or the build's. */
+  image?: true;
   /** The user's config, rendered, written to `at` in the container before it starts. */
   config?: { source: string; at: string; content: string };
   env?: Record<string, string>;
