@@ -30,12 +30,7 @@ let decoy = { id: "", state: "" };
 
 const attachYaml = (method: string, rate = "30/s") => `version: 1
 name: attach-links
-replica:
-  attach:
-    compose: ${pop.project}
-    entry: ${pop.entry}
-    stats: { path: /lb-stats, backend: edges }
-    roles: { lb: [lb], edge: [edge-1, edge-2, edge-3], origin: [origin] }
+${pop.replicaYaml}
 load: { rate: ${rate}, warmup: 1s, timeout: 2s }
 steadyState:
   window: 2s

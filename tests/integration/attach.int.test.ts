@@ -39,12 +39,7 @@ const expectUntouched = (before: Record<string, string>, when: string) =>
 function attachYaml(method: string, checks = "[{ metric: errors.rate, below: 100% }]"): string {
   return `version: 1
 name: attach-crash
-replica:
-  attach:
-    compose: ${PROJECT}
-    entry: ${entry()}
-    stats: { path: /lb-stats, backend: edges }
-    roles: { lb: [lb], edge: [edge-1, edge-2, edge-3], origin: [origin] }
+${pop.replicaYaml}
 load: { rate: 30/s, warmup: 1s, timeout: 2s }
 steadyState:
   window: 2s

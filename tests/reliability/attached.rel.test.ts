@@ -28,12 +28,7 @@ function experimentFile(): string {
     file,
     `version: 1
 name: rel-attached
-replica:
-  attach:
-    compose: ${stack.project}
-    entry: ${stack.entry}
-    stats: { path: /lb-stats, backend: edges }
-    roles: { lb: [lb], edge: [edge-1, edge-2, edge-3], origin: [origin] }
+${stack.replicaYaml}
 load: { rate: 20/s, warmup: 1s, timeout: 1s }
 steadyState:
   window: 2s

@@ -38,6 +38,16 @@ export class ComposePop {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** An experiment's `replica:` block attaching to this stack, its roles and stats page. */
+  get replicaYaml(): string {
+    return `replica:
+  attach:
+    compose: ${this.project}
+    entry: ${this.entry}
+    stats: { path: /lb-stats, backend: edges }
+    roles: { lb: [lb], edge: [edge-1, edge-2, edge-3], origin: [origin] }`;
+  }
+
   compose(...args: string[]): string {
     return execFileSync("docker-compose", ["-p", this.project, "-f", COMPOSE_FILE, ...args], {
       env: { ...process.env, COMPOSE_POP_PORT: String(this.port) },
