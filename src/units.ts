@@ -13,6 +13,12 @@ export function parseDuration(text: string): number | undefined {
   return Number.isFinite(value) && value >= 0 ? value : undefined;
 }
 
+/** A threshold may also be in days ("7d"): the time until a certificate expires. */
+export function parseThresholdDuration(text: string): number | undefined {
+  const days = /^\s*(\d+(?:\.\d+)?)\s*d\s*$/.exec(text)?.[1];
+  return days === undefined ? parseDuration(text) : Number(days) * 86_400_000;
+}
+
 /** Parses "1%", "0.5%" into a fraction (0.01, 0.005). */
 export function parsePercent(text: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(text);
@@ -74,5 +80,7 @@ export function formatDuration(milliseconds: number): string {
   if (milliseconds < 1000) return `${Math.round(milliseconds)}ms`;
   const seconds = milliseconds / 1000;
   if (seconds < 120) return `${Number(seconds.toFixed(1))}s`;
+  // A certificate's time to expiry reads in days.
+  if (seconds >= 2 * 86_400) return `${Number((seconds / 86_400).toFixed(1))}d`;
   return `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s`;
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { errorMessage } from "../errors.js";
 import { duration, weight } from "../format/unit-schemas.js";
-import { parseDuration, parsePercent, parseRate } from "../units.js";
+import { parsePercent, parseRate, parseThresholdDuration } from "../units.js";
 
 // Checks and abort conditions: what is measured (a load metric or a probe), on which side of
 // which threshold it must stay, and when. A load metric comes from the traffic Faultline
@@ -22,7 +22,15 @@ export const loadMetrics = [
   ...statusMetrics,
   "traffic.share",
 ] as const;
-export const probeMetrics = ["promql", "http.success", "http.latency", "command.success"] as const;
+export const probeMetrics = [
+  "promql",
+  "http.success",
+  "http.latency",
+  "command.success",
+  "tls.success",
+  "tls.handshake",
+  "tls.expiry",
+] as const;
 export const metricNames = [...loadMetrics, ...probeMetrics] as const;
 export type LoadMetric = (typeof loadMetrics)[number];
 export type MetricName = (typeof metricNames)[number];
@@ -31,7 +39,8 @@ export type MetricName = (typeof metricNames)[number];
 export type MetricUnit = "duration" | "fraction" | "rate" | "number";
 
 export function unitOf(metric: string): MetricUnit {
-  if (metric.startsWith("latency.") || metric === "http.latency") return "duration";
+  if (metric.startsWith("latency.") || ["http.latency", "tls.handshake", "tls.expiry"].includes(metric))
+    return "duration";
   if (metric === "throughput") return "rate";
   if (metric === "promql") return "number";
   return "fraction";
@@ -134,6 +143,79 @@ export const commandProbeSchema = z
     timeoutMs: command.timeout,
   }));
 
+const LOOPBACK_ADDRESS = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+/** The name TLS probes send in SNI unless told otherwise: the PoP's public name. */
+export const POP_SERVER_NAME = "pop.faultline.test";
+
+export const tlsProbeSchema = z
+  .strictObject({
+    address: z
+      .string()
+      .regex(LOOPBACK_ADDRESS, {
+        message: 'expected a loopback address with a port, such as "127.0.0.1:8443"',
+      })
+      .optional()
+      .describe("a TLS server on this machine to connect to; default: `endpoint`"),
+    endpoint: z
+      .enum(["lb"], { error: "expected endpoint: lb (the PoP's published entry point)" })
+      .optional()
+      .describe("the replica's TLS entry point (needs a replica that serves HTTPS)"),
+    servername: z
+      .string()
+      .regex(HOSTNAME, { message: "expected a DNS name such as pop.faultline.test" })
+      .default(POP_SERVER_NAME)
+      .describe("the name sent in SNI and verified against the certificate"),
+    measure: z
+      .enum(["success", "handshake", "expiry"], {
+        error: "expected measure to be success, handshake or expiry",
+      })
+      .default("success")
+      .describe(
+        "success: share of verified handshakes; handshake: its time; expiry: time until the certificate expires",
+      ),
+    percentile: z
+      .number()
+      .min(1, "expected a percentile from 1 to 100")
+      .max(100, "expected a percentile from 1 to 100")
+      .default(99)
+      .describe("measure handshake: the percentile of a window's handshake times (99: p99)"),
+    protocol: z
+      .enum(["TLSv1.2", "TLSv1.3"], { error: "expected protocol to be TLSv1.2 or TLSv1.3" })
+      .optional()
+      .describe("a handshake negotiating another protocol version fails"),
+    alpn: z
+      .enum(["h2", "http/1.1"], { error: "expected alpn to be h2 or http/1.1" })
+      .optional()
+      .describe("a handshake negotiating another application protocol (or none) fails"),
+    ca: z
+      .enum(["replica", "system"], { error: "expected ca to be replica or system" })
+      .default("replica")
+      .describe("the CA the chain must verify against: the replica's own, or this machine's"),
+    timeout: duration().default(2000).describe("a handshake slower than this is a failure"),
+  })
+  .superRefine((tls, ctx) => {
+    if (tls.address !== undefined && tls.endpoint !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["address"],
+        message: "expected either address or endpoint, not both",
+      });
+  })
+  .transform((tls) => ({
+    kind: "tls" as const,
+    address: tls.address,
+    endpoint: tls.address === undefined ? (tls.endpoint ?? ("lb" as const)) : undefined,
+    servername: tls.servername,
+    measure: tls.measure,
+    percentile: tls.percentile,
+    protocol: tls.protocol,
+    alpn: tls.alpn,
+    ca: tls.ca,
+    timeoutMs: tls.timeout,
+  }));
+
 export interface PromqlProbe {
   kind: "promql";
   query: string;
@@ -141,7 +223,8 @@ export interface PromqlProbe {
 }
 export type HttpProbe = z.output<typeof httpProbeSchema> & { everyMs: number };
 export type CommandProbe = z.output<typeof commandProbeSchema> & { everyMs: number };
-export type Probe = PromqlProbe | HttpProbe | CommandProbe;
+export type TlsProbe = z.output<typeof tlsProbeSchema> & { everyMs: number };
+export type Probe = PromqlProbe | HttpProbe | CommandProbe | TlsProbe;
 
 /** How long one sample of the probe may take. */
 export function probeTimeoutMs(probe: Probe): number {
@@ -153,13 +236,13 @@ export function probeTimeoutMs(probe: Probe): number {
 }
 
 const thresholdText = z.union([z.string(), z.number()]).transform(String);
-const sourceKeys = ["metric", "promql", "http", "command"] as const;
+const sourceKeys = ["metric", "promql", "http", "command", "tls"] as const;
 
 const conditionFields = {
   name: z.string().min(1).optional(),
   metric: z
     .enum(loadMetrics, {
-      error: `expected one of ${loadMetrics.join(", ")} (or use promql, http or command)`,
+      error: `expected one of ${loadMetrics.join(", ")} (or use promql, http, command or tls)`,
     })
     .optional()
     .describe("a metric of the load Faultline drives"),
@@ -175,6 +258,7 @@ const conditionFields = {
     .describe("a PromQL query against the replica's Prometheus; one value (a scalar or one series)"),
   http: httpProbeSchema.optional().describe("an HTTP request made every `every`"),
   command: commandProbeSchema.optional().describe("a command run every `every`"),
+  tls: tlsProbeSchema.optional().describe("a new TLS handshake every `every`, measured"),
   every: duration().optional().describe("how often a probe is sampled (default 1s; 2s for command probes)"),
   below: thresholdText.optional(),
   above: thresholdText.optional(),
@@ -193,6 +277,7 @@ interface ConditionInput {
   promql?: string | undefined;
   http?: z.output<typeof httpProbeSchema> | undefined;
   command?: z.output<typeof commandProbeSchema> | undefined;
+  tls?: z.output<typeof tlsProbeSchema> | undefined;
   every?: number | undefined;
   below?: string | undefined;
   above?: string | undefined;
@@ -207,7 +292,7 @@ const plainNumber = (text: string) =>
 export function parseThreshold(unit: MetricUnit, text: string): number | undefined {
   switch (unit) {
     case "duration":
-      return parseDuration(text);
+      return parseThresholdDuration(text);
     case "fraction": {
       const value = parsePercent(text);
       return value !== undefined && value <= 1 ? value : undefined;
@@ -220,7 +305,7 @@ export function parseThreshold(unit: MetricUnit, text: string): number | undefin
 }
 
 const thresholdExpectation: Record<MetricUnit, string> = {
-  duration: 'a duration such as "300ms"',
+  duration: 'a duration such as "300ms" (or days: "7d")',
   fraction: 'a percentage from "0%" to "100%"',
   rate: 'a rate such as "90/s"',
   number: "a number such as 3 or 0.5",
@@ -233,6 +318,8 @@ function sourceOf(condition: ConditionInput, everyMs: number): { metric: MetricN
     return { metric: `http.${condition.http.measure}`, probe: { ...condition.http, everyMs } };
   if (condition.command !== undefined)
     return { metric: "command.success", probe: { ...condition.command, everyMs } };
+  if (condition.tls !== undefined)
+    return { metric: `tls.${condition.tls.measure}`, probe: { ...condition.tls, everyMs } };
   return { metric: condition.metric as LoadMetric };
 }
 
@@ -246,6 +333,10 @@ function defaultName(metric: MetricName, probe: Probe | undefined, comparator: s
       return `http ${probe.url ?? `${probe.endpoint}${probe.path}`} ${probe.measure} ${rule}`;
     case "command":
       return `command "${probe.display}"${probe.in ? ` in ${probe.in}` : ""} ${rule}`;
+    case "tls": {
+      const what = probe.measure === "handshake" ? `handshake p${probe.percentile}` : probe.measure;
+      return `tls ${probe.address ?? probe.endpoint} ${what} ${rule}`;
+    }
   }
 }
 
@@ -291,7 +382,7 @@ function sourceInterval(condition: ConditionInput, ctx: z.RefinementCtx): number
       code: "custom",
       path: ["every"],
       message:
-        "expected every only on promql, http and command probes; load metrics are measured every second",
+        "expected every only on promql, http, command and tls probes; load metrics are measured every second",
     });
     return undefined;
   }

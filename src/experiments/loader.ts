@@ -72,7 +72,30 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
     }
     checkTargets(loaded, loaded.topology);
   }
+  refusePlainHttpTlsChecks(loaded);
   return loaded;
+}
+
+/**
+ * A TLS check on the replica's entry point needs a replica that serves HTTPS; every replica
+ * serves plain HTTP today, so such a check could only fail. Refused where it is written.
+ */
+function refusePlainHttpTlsChecks(loaded: LoadedExperiment): void {
+  const { experiment } = loaded;
+  const conditions = [
+    ...experiment.steadyState.checks.map((c, i) => ({ probe: c.probe, at: ["steadyState", "checks", i] })),
+    ...experiment.abort.map((c, i) => ({ probe: c.probe, at: ["abort", i] })),
+  ];
+  const replica = typeof experiment.replica === "string" ? `replica "${experiment.replica}"` : "the attached stack";
+  for (const { probe, at } of conditions) {
+    if (probe?.kind === "tls" && probe.address === undefined)
+      throw fieldError(
+        loaded,
+        [...at, "tls"],
+        `a TLS check on a plain-HTTP replica: ${replica} serves HTTP only, so there is no handshake to measure at endpoint ${probe.endpoint}`,
+        'name a TLS server on this machine with address: (e.g. "127.0.0.1:8443"); HTTPS in the built-in PoP is not available yet',
+      );
+  }
 }
 
 /**

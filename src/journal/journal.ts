@@ -121,6 +121,7 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     value: z.number().optional(),
     ok: z.boolean().optional(),
     latencyMs: z.number().optional(),
+    note: z.string().optional(),
     error: z.string().optional(),
   }),
   z.object({ ...base, type: z.literal("watchdog"), pid: z.number(), log: z.string() }),

@@ -32,12 +32,14 @@ export interface ProbeSample {
   key: string;
   /** Seconds since the load started (fractional), when the sample was taken. */
   second: number;
-  /** A PromQL value. */
+  /** A PromQL value; TLS probes: time until the served certificate expires (ms). */
   value?: number | undefined;
   /** HTTP and command probes: whether the answer met the expectation. */
   ok?: boolean | undefined;
-  /** HTTP probes: time to the answer (or to the timeout). */
+  /** HTTP probes: time to the answer (or to the timeout); TLS probes: the handshake's time. */
   latencyMs?: number | undefined;
+  /** TLS probes: the negotiated protocol and ALPN. */
+  note?: string | undefined;
   error?: string | undefined;
 }
 
@@ -152,7 +154,34 @@ export function probeValue(condition: Condition, samples: readonly ProbeSample[]
       return { value: samples.filter((s) => s.ok === true).length / samples.length, ...note };
     case "command":
       return { value: samples.filter((s) => s.ok === true).length / samples.length, ...note };
+    case "tls":
+      return { value: tlsValue(probe.measure, probe.percentile, condition, samples), ...note };
   }
+}
+
+/** Nearest-rank percentile of a few values (a window holds a handful of probe samples). */
+export function percentileOf(values: readonly number[], percentile: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((percentile / 100) * sorted.length))) - 1];
+}
+
+function tlsValue(
+  measure: "success" | "handshake" | "expiry",
+  percentile: number,
+  condition: Condition,
+  samples: readonly ProbeSample[],
+): number | undefined {
+  if (measure === "success") return samples.filter((s) => s.ok === true).length / samples.length;
+  if (measure === "handshake")
+    return percentileOf(
+      samples.flatMap((s) => (s.latencyMs === undefined ? [] : [s.latencyMs])),
+      percentile,
+    );
+  return worstOf(
+    samples.flatMap((s) => (s.value === undefined ? [] : [s.value])),
+    condition,
+  );
 }
 
 export function samplesIn(

@@ -9,6 +9,7 @@ import type { Replica } from "../replica/replica.js";
 import { containerName } from "../replica/topology.js";
 import { formatDuration } from "../units.js";
 import type { ProbeSample } from "./checks.js";
+import { sampleTls } from "./tls-probe.js";
 
 // Probes sample something other than the load Faultline drives: a PromQL query against the
 // replica's Prometheus, an HTTP request, a command. Each sample is journaled; a window's value
@@ -267,6 +268,8 @@ export async function sampleProbe(probe: Probe, replica: Replica): Promise<Sampl
       return sampleHttp(probe, replica);
     case "command":
       return sampleCommand(probe, replica);
+    case "tls":
+      return sampleTls(probe, replica);
   }
 }
 

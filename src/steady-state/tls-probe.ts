@@ -1,0 +1,153 @@
+import { readFileSync } from "node:fs";
+import { connect as netConnect, type Socket } from "node:net";
+import { join } from "node:path";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
+import { errorMessage } from "../errors.js";
+import type { TlsProbe } from "../experiments/check-schema.js";
+import { authorityDir } from "../replica/certificates.js";
+import type { Replica } from "../replica/replica.js";
+import { formatDuration } from "../units.js";
+import type { ProbeSample } from "./checks.js";
+
+type SampleOutcome = Omit<ProbeSample, "key" | "second">;
+
+// A TLS probe opens a new connection for every sample and measures its handshake: the time
+// from the TCP connection being up to the handshake being done (the TCP connect is not part of
+// it), whether the served chain verified against the trusted CA and why not, the days until
+// the served certificate expires, and the negotiated protocol and ALPN.
+
+/** What one handshake showed, before it is judged against the probe's expectations. */
+export interface Handshake {
+  handshakeMs: number;
+  authorized: boolean;
+  /** OpenSSL's reason when verification failed (CERT_HAS_EXPIRED, ...), or the name mismatch. */
+  authorizationError: string | undefined;
+  protocol: string | undefined;
+  alpn: string | undefined;
+  /** The served leaf certificate's notAfter, epoch ms. */
+  notAfter: number | undefined;
+}
+
+/** The CA a probe trusts: the replica's own (its state folder), or the system's. */
+export function trustedCa(probe: TlsProbe, replica: Pick<Replica, "topology">): string | undefined {
+  if (probe.ca === "system") return undefined;
+  return readFileSync(join(authorityDir(replica.topology.replica), "ca.pem"), "utf8");
+}
+
+function tcpConnect(host: string, port: number, signal: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host, port, signal });
+    socket.once("connect", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+function handshakeOn(
+  socket: Socket,
+  options: { servername: string; ca: string | undefined; alpn: readonly string[]; signal: AbortSignal },
+): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const tls = tlsConnect({
+      socket,
+      servername: options.servername,
+      ...(options.ca === undefined ? {} : { ca: [options.ca] }),
+      ALPNProtocols: [...options.alpn],
+      // Verification is judged below, so that a bad certificate is measured, not thrown.
+      rejectUnauthorized: false,
+    });
+    const abort = () => tls.destroy(new Error("aborted"));
+    options.signal.addEventListener("abort", abort, { once: true });
+    tls.once("secureConnect", () => {
+      options.signal.removeEventListener("abort", abort);
+      resolve(tls);
+    });
+    tls.once("error", reject);
+  });
+}
+
+/** One handshake with `host:port`, measured. Throws when no handshake completes. */
+export async function measureHandshake(
+  host: string,
+  port: number,
+  options: { servername: string; ca: string | undefined; timeoutMs: number },
+): Promise<Handshake> {
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  const socket = await tcpConnect(host, port, signal);
+  const started = performance.now();
+  try {
+    const tls = await handshakeOn(socket, { ...options, alpn: ["h2", "http/1.1"], signal });
+    const handshakeMs = Math.round((performance.now() - started) * 100) / 100;
+    const peer = tls.getPeerCertificate();
+    const error = tls.authorizationError;
+    const shake: Handshake = {
+      handshakeMs,
+      authorized: tls.authorized,
+      authorizationError: error === null || error === undefined ? undefined : String(error),
+      protocol: tls.getProtocol() ?? undefined,
+      alpn: typeof tls.alpnProtocol === "string" ? tls.alpnProtocol : undefined,
+      notAfter: peer.valid_to ? Date.parse(peer.valid_to) : undefined,
+    };
+    tls.destroy();
+    return shake;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** Judges a handshake against the probe's expectations: the sample a check reads. */
+export function judgeHandshake(probe: TlsProbe, shake: Handshake, now = Date.now()): SampleOutcome {
+  const note = [shake.protocol ?? "no protocol", shake.alpn ? `alpn ${shake.alpn}` : "no alpn"].join(", ");
+  const base = {
+    latencyMs: shake.handshakeMs,
+    note,
+    ...(shake.notAfter === undefined ? {} : { value: shake.notAfter - now }),
+  };
+  if (!shake.authorized)
+    return {
+      ...base,
+      ok: false,
+      error: `certificate not verified: ${shake.authorizationError ?? "unknown reason"}`,
+    };
+  if (probe.protocol !== undefined && shake.protocol !== probe.protocol)
+    return {
+      ...base,
+      ok: false,
+      error: `negotiated ${shake.protocol ?? "nothing"}, expected ${probe.protocol}`,
+    };
+  if (probe.alpn !== undefined && shake.alpn !== probe.alpn)
+    return { ...base, ok: false, error: `ALPN ${shake.alpn ?? "none"}, expected ${probe.alpn}` };
+  return { ...base, ok: true };
+}
+
+/** Where a TLS probe connects: its loopback address ("127.0.0.1:8443", "[::1]:8443"). */
+export function tlsProbeAddress(address: string): { host: string; port: number } {
+  const match = /^(.*):(\d+)$/.exec(address);
+  const host = (match?.[1] ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1");
+  return { host, port: Number(match?.[2] ?? 443) };
+}
+
+/** One sample of a TLS probe; failures are returned in the sample, not thrown. */
+export async function sampleTls(probe: TlsProbe, replica: Pick<Replica, "topology">): Promise<SampleOutcome> {
+  // The loader refuses endpoint: lb on a replica that serves plain HTTP (all of them, today).
+  if (probe.address === undefined) return { ok: false, error: "the replica serves no TLS entry point" };
+  const { host, port } = tlsProbeAddress(probe.address);
+  try {
+    const ca = trustedCa(probe, replica);
+    const shake = await measureHandshake(host, port, {
+      servername: probe.servername,
+      ca,
+      timeoutMs: probe.timeoutMs,
+    });
+    return judgeHandshake(probe, shake);
+  } catch (error) {
+    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+    // A handshake that never finished counts as the slowest allowed; a refused one has no time.
+    return {
+      ok: false,
+      ...(timedOut ? { latencyMs: probe.timeoutMs } : {}),
+      error: timedOut
+        ? `no handshake within ${formatDuration(probe.timeoutMs)}`
+        : `${probe.address}: handshake failed: ${errorMessage(error)}`,
+    };
+  }
+}
