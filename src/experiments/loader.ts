@@ -86,7 +86,8 @@ function refusePlainHttpTlsChecks(loaded: LoadedExperiment): void {
     ...experiment.steadyState.checks.map((c, i) => ({ probe: c.probe, at: ["steadyState", "checks", i] })),
     ...experiment.abort.map((c, i) => ({ probe: c.probe, at: ["abort", i] })),
   ];
-  const replica = typeof experiment.replica === "string" ? `replica "${experiment.replica}"` : "the attached stack";
+  const replica =
+    typeof experiment.replica === "string" ? `replica "${experiment.replica}"` : "the attached stack";
   for (const { probe, at } of conditions) {
     if (probe?.kind === "tls" && probe.address === undefined)
       throw fieldError(

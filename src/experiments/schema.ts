@@ -43,6 +43,10 @@ export const loadSchema = z
       .describe("path requested on the PoP's load balancer"),
     warmup: duration().default(5000).describe("load before the baseline starts; not evaluated"),
     timeout: duration().default(5000).describe("a request slower than this counts as an error"),
+    connection: z
+      .enum(["keep-alive", "new"], { error: "expected connection to be keep-alive or new" })
+      .default("keep-alive")
+      .describe("keep-alive: reuse connections; new: a new connection (and handshake) for every request"),
   })
   .describe("the traffic Faultline drives through the PoP while the experiment runs");
 export type Load = z.infer<typeof loadSchema>;

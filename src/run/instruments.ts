@@ -46,6 +46,7 @@ export function startInstruments(context: {
       ratePerSecond: experiment.load.rate,
       maxDurationMs: context.maxLoadMs,
       timeoutMs: experiment.load.timeout,
+      connection: experiment.load.connection,
     },
     (sample) => loop.addSample(sample),
   );

@@ -7,6 +7,10 @@ export interface LoadPlan {
   /** Upper bound on the load's duration: the driver stops by itself at the latest then. */
   maxDurationMs: number;
   timeoutMs: number;
+  /** keep-alive (default): connections are reused; new: one connection (and handshake) per request. */
+  connection?: "keep-alive" | "new";
+  /** An https URL: the CA file the served chain must verify against (the replica's own). */
+  caFile?: string;
 }
 
 export interface RunningLoad {

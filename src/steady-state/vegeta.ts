@@ -50,6 +50,21 @@ export function parseVegetaLine(line: string): Sample | undefined {
   };
 }
 
+/** `vegeta attack`'s arguments for a plan. */
+export function attackArgs(plan: LoadPlan): string[] {
+  return [
+    "attack",
+    `-rate=${Math.round(plan.ratePerSecond * 1000)}/1000s`,
+    `-duration=${Math.ceil(plan.maxDurationMs)}ms`,
+    `-timeout=${Math.ceil(plan.timeoutMs)}ms`,
+    "-max-body=0",
+    `-keepalive=${plan.connection !== "new"}`,
+    ...(plan.caFile ? [`-root-certs=${plan.caFile}`] : []),
+    // An open model needs enough workers to keep the rate when responses slow down.
+    `-max-workers=${Math.max(64, Math.ceil(plan.ratePerSecond * (plan.timeoutMs / 1000) * 1.2))}`,
+  ];
+}
+
 export class VegetaDriver implements LoadDriver {
   readonly name = "vegeta";
 
@@ -75,20 +90,7 @@ export class VegetaDriver implements LoadDriver {
         `refusing to send load to ${url.hostname}: only loopback targets are allowed`,
       );
     }
-    const attack = spawn(
-      this.binary,
-      [
-        "attack",
-        `-rate=${Math.round(plan.ratePerSecond * 1000)}/1000s`,
-        `-duration=${Math.ceil(plan.maxDurationMs)}ms`,
-        `-timeout=${Math.ceil(plan.timeoutMs)}ms`,
-        "-max-body=0",
-        "-keepalive=true",
-        // An open model needs enough workers to keep the rate when responses slow down.
-        `-max-workers=${Math.max(64, Math.ceil(plan.ratePerSecond * (plan.timeoutMs / 1000) * 1.2))}`,
-      ],
-      { stdio: ["pipe", "pipe", "pipe"] },
-    );
+    const attack = spawn(this.binary, attackArgs(plan), { stdio: ["pipe", "pipe", "pipe"] });
     const encode = spawn(this.binary, ["encode", "--to", "json"], { stdio: ["pipe", "pipe", "pipe"] });
     attack.stdin.end(`GET ${url.toString()}\n`);
     attack.stdout.pipe(encode.stdin);

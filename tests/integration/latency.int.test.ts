@@ -5,6 +5,7 @@ import { ToxiproxyApi } from "../../src/injectors/toxiproxy.js";
 import { readJournal } from "../../src/journal/journal.js";
 import { runExperiment } from "../../src/run/runner.js";
 import { windowStats } from "../../src/steady-state/metrics.js";
+import { VegetaDriver } from "../../src/steady-state/vegeta.js";
 import { bucketsIn, metricsBuckets, phaseIntervals } from "../../src/verdict/evaluation.js";
 import { useReplica } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";
@@ -74,5 +75,39 @@ describe("latency fault on the real replica", () => {
     );
     expect(await new ToxiproxyApi(replica().endpoints.toxiproxy).faultlineToxics()).toEqual([]);
     expect(result.evaluation.verdict).toBe("passed");
+  });
+
+  it("in new-connection mode opens a connection per request at the load balancer; keep-alive reuses them", async () => {
+    const connections = async () => {
+      const csv = await (await fetch(`${replica().endpoints.lbStats}/stats;csv`)).text();
+      const [header, ...rows] = csv.split("\n");
+      const columns = (header ?? "").replace(/^# /, "").split(",");
+      const row = rows.map((r) => r.split(",")).find((r) => r[0] === "pop" && r[1] === "FRONTEND");
+      return Number(row?.[columns.indexOf("conn_tot")] ?? Number.NaN);
+    };
+    const drive = async (connection: "keep-alive" | "new") => {
+      const before = await connections();
+      let requests = 0;
+      const load = new VegetaDriver().start(
+        {
+          url: `${replica().endpoints.lb}/`,
+          ratePerSecond: 50,
+          maxDurationMs: 3000,
+          timeoutMs: 2000,
+          connection,
+        },
+        () => requests++,
+      );
+      await load.finished;
+      return { requests, opened: (await connections()) - before };
+    };
+    const fresh = await drive("new");
+    const kept = await drive("keep-alive");
+    console.log(
+      `[connection mode] new: ${fresh.opened} connections for ${fresh.requests} requests (${((fresh.opened / fresh.requests) * 100).toFixed(1)}%); keep-alive: ${kept.opened} for ${kept.requests}`,
+    );
+    expect(fresh.opened / fresh.requests).toBeGreaterThan(0.95);
+    expect(fresh.opened / fresh.requests).toBeLessThan(1.1);
+    expect(kept.opened).toBeLessThan(kept.requests / 5);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isError } from "../../src/steady-state/sample.js";
-import { parseVegetaLine } from "../../src/steady-state/vegeta.js";
+import { attackArgs, parseVegetaLine } from "../../src/steady-state/vegeta.js";
 
 describe("parseVegetaLine", () => {
   it("reads the fields of one JSON result, including the serving edge", () => {
@@ -36,5 +36,17 @@ describe("parseVegetaLine", () => {
     expect(timeout && isError(timeout)).toBe(true);
     expect(parseVegetaLine("not json")).toBeUndefined();
     expect(parseVegetaLine('{"code":"200"}')).toBeUndefined();
+  });
+});
+
+describe("attackArgs", () => {
+  const plan = { url: "http://127.0.0.1:1/", ratePerSecond: 50, maxDurationMs: 3000, timeoutMs: 2000 };
+  it("keeps connections alive unless told to open one per request", () => {
+    expect(attackArgs(plan)).toContain("-keepalive=true");
+    expect(attackArgs({ ...plan, connection: "new" })).toContain("-keepalive=false");
+  });
+  it("trusts the given CA for https targets", () => {
+    expect(attackArgs({ ...plan, caFile: "/state/tls/ca.pem" })).toContain("-root-certs=/state/tls/ca.pem");
+    expect(attackArgs(plan).some((a) => a.startsWith("-root-certs"))).toBe(false);
   });
 });
