@@ -77,6 +77,8 @@ export function parseBytes(text: string): number | undefined {
 
 export function formatDuration(milliseconds: number): string {
   if (milliseconds === 0) return "0s";
+  // A certificate that expired a day ago is -1d to its expiry.
+  if (milliseconds < 0) return `-${formatDuration(-milliseconds)}`;
   if (milliseconds < 1000) return `${Math.round(milliseconds)}ms`;
   const seconds = milliseconds / 1000;
   if (seconds < 120) return `${Number(seconds.toFixed(1))}s`;

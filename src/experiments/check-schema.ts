@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { errorMessage } from "../errors.js";
 import { duration, weight } from "../format/unit-schemas.js";
+import { POP_SERVER_NAME } from "../replica/topology.js";
 import { parsePercent, parseRate, parseThresholdDuration } from "../units.js";
 
 // Checks and abort conditions: what is measured (a load metric or a probe), on which side of
@@ -146,8 +147,6 @@ export const commandProbeSchema = z
 const LOOPBACK_ADDRESS = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/;
 const HOSTNAME =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-/** The name TLS probes send in SNI unless told otherwise: the PoP's public name. */
-export const POP_SERVER_NAME = "pop.faultline.test";
 
 export const tlsProbeSchema = z
   .strictObject({

@@ -72,29 +72,45 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
     }
     checkTargets(loaded, loaded.topology);
   }
-  refusePlainHttpTlsChecks(loaded);
+  refusePlainHttpTls(loaded);
   return loaded;
 }
 
-/**
- * A TLS check on the replica's entry point needs a replica that serves HTTPS; every replica
- * serves plain HTTP today, so such a check could only fail. Refused where it is written.
- */
-function refusePlainHttpTlsChecks(loaded: LoadedExperiment): void {
-  const { experiment } = loaded;
-  const conditions = [
+/** Every check's and abort condition's probe, with the path of its condition. */
+function probesOf(experiment: LoadedExperiment["experiment"]) {
+  return [
     ...experiment.steadyState.checks.map((c, i) => ({ probe: c.probe, at: ["steadyState", "checks", i] })),
     ...experiment.abort.map((c, i) => ({ probe: c.probe, at: ["abort", i] })),
   ];
+}
+
+/**
+ * A TLS check on the replica's entry point, or load over HTTPS, needs a replica that serves
+ * HTTPS (its topology file's tls:); on one that serves plain HTTP they could only fail.
+ * Refused where they are written.
+ */
+function refusePlainHttpTls(loaded: LoadedExperiment): void {
+  if (loaded.topology?.tls) return;
+  const { experiment } = loaded;
   const replica =
     typeof experiment.replica === "string" ? `replica "${experiment.replica}"` : "the attached stack";
+  const suggestion =
+    "serve HTTPS with tls: { terminate: lb } in the replica's topology file (topologies/https.yaml does)";
+  if (experiment.load.https)
+    throw fieldError(
+      loaded,
+      ["load", "https"],
+      `load over HTTPS on a plain-HTTP replica: ${replica} serves HTTP only`,
+      suggestion,
+    );
+  const conditions = probesOf(experiment);
   for (const { probe, at } of conditions) {
     if (probe?.kind === "tls" && probe.address === undefined)
       throw fieldError(
         loaded,
         [...at, "tls"],
         `a TLS check on a plain-HTTP replica: ${replica} serves HTTP only, so there is no handshake to measure at endpoint ${probe.endpoint}`,
-        'name a TLS server on this machine with address: (e.g. "127.0.0.1:8443"); HTTPS in the built-in PoP is not available yet',
+        `${suggestion}; or name a TLS server on this machine with address: (e.g. "127.0.0.1:8443")`,
       );
   }
 }
@@ -135,10 +151,7 @@ function checkTargets(loaded: LoadedExperiment, topology: Topology): void {
  */
 function refuseUnavailableProbes(loaded: LoadedExperiment): void {
   const { experiment } = loaded;
-  const conditions = [
-    ...experiment.steadyState.checks.map((c, i) => ({ probe: c.probe, at: ["steadyState", "checks", i] })),
-    ...experiment.abort.map((c, i) => ({ probe: c.probe, at: ["abort", i] })),
-  ];
+  const conditions = probesOf(experiment);
   for (const { probe, at } of conditions) {
     if (probe?.kind === "promql")
       throw fieldError(

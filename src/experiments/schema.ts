@@ -43,6 +43,10 @@ export const loadSchema = z
       .describe("path requested on the PoP's load balancer"),
     warmup: duration().default(5000).describe("load before the baseline starts; not evaluated"),
     timeout: duration().default(5000).describe("a request slower than this counts as an error"),
+    https: z
+      .boolean()
+      .default(false)
+      .describe("send the load over HTTPS to the PoP's TLS entry point, trusting the replica's CA"),
     connection: z
       .enum(["keep-alive", "new"], { error: "expected connection to be keep-alive or new" })
       .default("keep-alive")

@@ -15,6 +15,7 @@ const modules = [
   (await import("./partition.js")).partition,
   (await import("./stress.js")).stress,
   (await import("./origin-brownout.js")).originBrownout,
+  (await import("./tls-certificate.js")).tlsCertificate,
 ] as const;
 
 type Discriminable = z.ZodDiscriminatedUnion["options"][number];

@@ -1,6 +1,9 @@
 import {
+  LB_ADMIN_PORT,
+  LB_CERT_PATH,
   LB_HTTP_PORT,
   LB_STATS_PORT,
+  LB_TLS_PORT,
   linkAddress,
   linkTo,
   ORIGIN_LINK_PORT,
@@ -61,8 +64,11 @@ export function popLbConfig(topology: Topology, pop: PopView): string {
   // Traffic and health checks both cross the edge's Toxiproxy link, as they would cross
   // the real network: a fault on the link is seen by HAProxy's checks too.
   const servers = pop.edges.map((edge) => `  server ${edge} ${linkAddressTo(topology, edge)} check`);
+  const [global, ...common] = HAPROXY_COMMON;
   return [
-    ...HAPROXY_COMMON,
+    global,
+    ...(topology.tls ? [`  stats socket ipv4@127.0.0.1:${LB_ADMIN_PORT} level admin`] : []),
+    ...common,
     `  timeout check ${timeoutMs}ms`,
     "  option redispatch",
     "  retries 1",
@@ -70,6 +76,11 @@ export function popLbConfig(topology: Topology, pop: PopView): string {
     ...HAPROXY_MONITORING,
     "frontend pop",
     `  bind :${LB_HTTP_PORT}`,
+    // TLS at the PoP's entry point: TLSv1.2 and 1.3, HTTP/2 or 1.1 by ALPN (SNI is answered
+    // with the one certificate, whose names are the PoP's).
+    ...(topology.tls
+      ? [`  bind :${LB_TLS_PORT} ssl crt ${LB_CERT_PATH} alpn h2,http/1.1 ssl-min-ver TLSv1.2`]
+      : []),
     // The PoP is healthy while at least one edge is in rotation: what the global layer checks.
     `  monitor-uri ${POP_HEALTH_PATH}`,
     "  monitor fail if { nbsrv(edges) lt 1 }",

@@ -8,6 +8,7 @@ import { waitUntil } from "../lifecycle/wait.js";
 import { formatDuration } from "../units.js";
 import { type AttachSettings, discoverStack, isAttachedStack, readAttachRecord } from "./attach.js";
 import { findAttachToxiproxy } from "./attach-toxiproxy.js";
+import { combinedPem, issueCertificate, popCertificateNames, replicaAuthority } from "./certificates.js";
 import {
   edgeConfig,
   edgeUpstream,
@@ -35,8 +36,11 @@ import {
   containerName,
   defaultTopology,
   judgedEdges,
+  LB_CERT_PATH,
   LB_HTTP_PORT,
+  LB_RUN_DIR,
   LB_STATS_PORT,
+  LB_TLS_PORT,
   linkAddress,
   linkTo,
   MAX_EDGES,
@@ -62,6 +66,8 @@ export interface Endpoints {
   lbStatsCsv?: string;
   toxiproxy: string;
   prometheus: string;
+  /** The PoP's HTTPS entry point (`host:port` on 127.0.0.1), when its topology has tls. */
+  lbTls?: string;
   /** The health endpoints a topology file gives (service -> URL on 127.0.0.1), which `up` waits on. */
   health?: Record<string, string>;
 }
@@ -132,6 +138,7 @@ function shapeOf(topology: Topology): string {
     ...pops,
     ...global,
     ...(topology.shield ? ["shield"] : []),
+    ...(topology.tls ? [`tls at ${topology.tls.terminate}`] : []),
     ...(direct.length ? [`direct ${direct.join(", ")}`] : []),
     ...(own.length ? [`own ${own.join(", ")}`] : []),
     ...(between.length ? [`links ${between.join(", ")}`] : []),
@@ -410,6 +417,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
         // container is back and answers a retransmitted SYN (up to 16 s after it restarts).
         // Two SYN retries bound that stall to 7 s, and the wait after a restart to 4 s.
         ...(service.role === "toxiproxy" ? { Sysctls: { "net.ipv4.tcp_syn_retries": "2" } } : {}),
+        ...(topology.tls && service.role === "lb" ? { Tmpfs: { [LB_RUN_DIR]: "rw,size=1m" } } : {}),
         Init: true,
       },
       NetworkingConfig: { EndpointsConfig: { [topology.network]: { Aliases: [service.name] } } },
@@ -427,6 +435,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
   }
   const config = service.own?.config;
   if (config) await client.putFile(id, config.at, config.content);
+  if (topology.tls && service.role === "lb") await putLbCertificate(client, topology, id);
   await client.startContainer(id);
 }
 
@@ -481,6 +490,14 @@ async function prepareOwnImages(
   }
 }
 
+/** HAProxy reads a certificate and its key from one PEM file. */
+async function putLbCertificate(client: DockerEngine, topology: Topology, id: string): Promise<void> {
+  const authority = await replicaAuthority(topology.replica);
+  const lb = popViews(topology)[0]?.lb ?? "lb";
+  const cert = await issueCertificate(authority, { names: popCertificateNames(lb) });
+  await client.putFile(id, LB_CERT_PATH, combinedPem(cert));
+}
+
 function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -517,6 +534,9 @@ async function readEndpoints(client: DockerEngine, topology: Topology): Promise<
       health[s.name] = `${await hostPort(s.name, s.own.health.port).catch(() => "")}${s.own.health.path}`;
   return {
     lb: await hostPort(front, LB_HTTP_PORT).catch(() => ""),
+    ...(topology.tls
+      ? { lbTls: (await hostPort(front, LB_TLS_PORT).catch(() => "")).replace(/^http:\/\//, "") }
+      : {}),
     ...(await statsOf(front)),
     ...(Object.keys(health).length ? { health } : {}),
     toxiproxy: await hostPort("toxiproxy", TOXIPROXY_API_PORT),

@@ -13,6 +13,7 @@ import {
 import {
   defaultTopology,
   type HealthCheck,
+  LB_TLS_PORT,
   type Link,
   MAX_EDGES,
   multiPopTopology,
@@ -133,6 +134,16 @@ const topologyFields = z.strictObject({
     .strictObject(ownFields)
     .optional()
     .describe("the shield's own image, config, env, command, health (with origin: { shield: true })"),
+  tls: z
+    .strictObject({
+      terminate: z
+        .enum(["lb"], {
+          error: "expected terminate: lb (TLS at the load balancer; at the edges is not available yet)",
+        })
+        .describe("where TLS ends: lb, the PoP's load balancer"),
+    })
+    .optional()
+    .describe("HTTPS at the PoP's entry point, with a certificate of the replica's own CA"),
   links: z
     .strictObject({
       direct: z
@@ -168,6 +179,13 @@ function checkShape(spec: Fields, issue: Issue): void {
     issue(["shield"], "expected shield: (the shield's own parts) only with origin: { shield: true }");
   if (spec.pops && spec.loadBalancer)
     issue(["loadBalancer"], "expected loadBalancer inside each PoP with pops (pops[].loadBalancer)");
+  if (spec.tls && spec.pops)
+    issue(["tls"], "expected tls only on a single PoP (edges:); with pops it is not available yet");
+  if (spec.tls && spec.loadBalancer?.config !== undefined)
+    issue(
+      ["tls"],
+      "expected tls only with Faultline's load balancer config; bind TLS in your own config instead",
+    );
   const policy = spec.global?.policy ?? "primary-backup";
   spec.pops?.forEach((pop, p) => {
     if (policy === "weighted" && pop.role !== undefined)
@@ -460,6 +478,12 @@ export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topol
     balance: lb?.balance ?? "roundrobin",
     ...(ownLbConfig ? { lbStats: ownLbConfig.stats ?? false } : {}),
   };
+  if (spec.tls) {
+    renamed.tls = { terminate: spec.tls.terminate };
+    renamed.services = renamed.services.map((s) =>
+      s.role === "lb" ? { ...s, publish: [...s.publish, LB_TLS_PORT] } : s,
+    );
+  }
   return withUserServices(
     direct.length
       ? {

@@ -130,8 +130,15 @@ export interface AttachedStack {
   statsBackend?: string;
 }
 
+/** Where the PoP terminates TLS (a topology file's `tls:`); the replica's CA signs its certificate. */
+export interface TlsSettings {
+  terminate: "lb";
+}
+
 export interface Topology {
   replica: string;
+  /** HTTPS at the PoP's entry point; undefined: the PoP serves plain HTTP only. */
+  tls?: TlsSettings;
   network: string;
   services: Service[];
   links: Link[];
@@ -157,6 +164,19 @@ export interface Topology {
 export const TOXIPROXY_API_PORT = 8474;
 export const LB_HTTP_PORT = 80;
 export const LB_STATS_PORT = 8405;
+/** The PoP's public name: TLS clients send it in SNI, its certificate is for it. */
+export const POP_SERVER_NAME = "pop.faultline.test";
+/** The load balancer's HTTPS port, with tls: { terminate: lb } (published on 127.0.0.1). */
+export const LB_TLS_PORT = 443;
+/** Where a load balancer that terminates TLS reads its certificate and key (one PEM file). */
+export const LB_CERT_PATH = "/etc/faultline/tls/lb.pem";
+/**
+ * HAProxy's runtime API (admin level) in a load balancer that terminates TLS, on the
+ * container's own loopback only: certificate faults swap the served certificate through it.
+ */
+export const LB_ADMIN_PORT = 9999;
+/** A tmpfs in such a load balancer for what certificate faults keep there (gone on a restart). */
+export const LB_RUN_DIR = "/run/faultline";
 export const PROMETHEUS_PORT = 9090;
 export const EDGE_LINK_BASE_PORT = 20000;
 export const ORIGIN_LINK_PORT = 21000;

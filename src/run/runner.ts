@@ -101,8 +101,12 @@ async function executeRun(options: RunOptions, prepared: Prepared): Promise<RunR
   return verdict(run, options.judge);
 }
 
-const loadUrl = (options: RunOptions) =>
-  `${options.replica.endpoints.lb}${options.loaded.experiment.load.path}`;
+/** Where the load goes: the PoP's entry point, over HTTPS to its TLS port with load.https. */
+const loadUrl = (options: RunOptions) => {
+  const { load } = options.loaded.experiment;
+  const { endpoints } = options.replica;
+  return load.https ? `https://${endpoints.lbTls ?? ""}${load.path}` : `${endpoints.lb}${load.path}`;
+};
 
 /** The journal with its listeners and its run-started event, then the run's clock and fault session. */
 function openRun(options: RunOptions, prepared: Prepared): RunContext {

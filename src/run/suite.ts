@@ -466,7 +466,7 @@ async function prepareReplica(
   });
   if (up.created && !options.keepReplica) brought.add(name);
   progress(
-    `  replica ${name}: ${up.replica.topology.edges.length} edges ${judgedEdges(up.replica.topology).length < up.replica.topology.edges.length ? "up" : "healthy"} (${up.created ? `up in ${formatDuration(up.tookMs)}` : "reused"}); load balancer ${up.replica.endpoints.lb}`,
+    `  replica ${name}: ${up.replica.topology.edges.length} edges ${judgedEdges(up.replica.topology).length < up.replica.topology.edges.length ? "up" : "healthy"} (${up.created ? `up in ${formatDuration(up.tookMs)}` : "reused"}); load balancer ${up.replica.endpoints.lb}${up.replica.endpoints.lbTls ? `, https://${up.replica.endpoints.lbTls}` : ""}`,
   );
   for (const line of unavailableWith(up.replica.topology))
     progress(`  not available with this config: ${line}`);

@@ -257,9 +257,9 @@ export function formatValue(metric: string, value: number | undefined): string {
   if (value === undefined) return "no data";
   switch (unitOf(metric)) {
     case "duration":
-      return value < 10
+      return Math.abs(value) < 10
         ? `${value.toFixed(1)}ms`
-        : value < 10_000
+        : Math.abs(value) < 10_000
           ? `${Math.round(value)}ms`
           : formatDuration(value);
     case "fraction":

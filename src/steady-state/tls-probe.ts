@@ -28,8 +28,14 @@ export interface Handshake {
   notAfter: number | undefined;
 }
 
+/** What a TLS probe needs of the replica: its name (its CA) and its TLS entry point. */
+export interface TlsReplica {
+  topology: Pick<Replica["topology"], "replica">;
+  endpoints?: Pick<Replica["endpoints"], "lbTls">;
+}
+
 /** The CA a probe trusts: the replica's own (its state folder), or the system's. */
-export function trustedCa(probe: TlsProbe, replica: Pick<Replica, "topology">): string | undefined {
+export function trustedCa(probe: TlsProbe, replica: TlsReplica): string | undefined {
   if (probe.ca === "system") return undefined;
   return readFileSync(join(authorityDir(replica.topology.replica), "ca.pem"), "utf8");
 }
@@ -127,10 +133,11 @@ export function tlsProbeAddress(address: string): { host: string; port: number }
 }
 
 /** One sample of a TLS probe; failures are returned in the sample, not thrown. */
-export async function sampleTls(probe: TlsProbe, replica: Pick<Replica, "topology">): Promise<SampleOutcome> {
-  // The loader refuses endpoint: lb on a replica that serves plain HTTP (all of them, today).
-  if (probe.address === undefined) return { ok: false, error: "the replica serves no TLS entry point" };
-  const { host, port } = tlsProbeAddress(probe.address);
+export async function sampleTls(probe: TlsProbe, replica: TlsReplica): Promise<SampleOutcome> {
+  // The loader refuses endpoint: lb on a replica that serves plain HTTP.
+  const address = probe.address ?? replica.endpoints?.lbTls;
+  if (!address) return { ok: false, error: "the replica serves no TLS entry point" };
+  const { host, port } = tlsProbeAddress(address);
   try {
     const ca = trustedCa(probe, replica);
     const shake = await measureHandshake(host, port, {
@@ -147,7 +154,7 @@ export async function sampleTls(probe: TlsProbe, replica: Pick<Replica, "topolog
       ...(timedOut ? { latencyMs: probe.timeoutMs } : {}),
       error: timedOut
         ? `no handshake within ${formatDuration(probe.timeoutMs)}`
-        : `${probe.address}: handshake failed: ${errorMessage(error)}`,
+        : `${address}: handshake failed: ${errorMessage(error)}`,
     };
   }
 }

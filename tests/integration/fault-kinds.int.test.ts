@@ -54,7 +54,9 @@ function actionOf(fault: Fault) {
   return action;
 }
 
-const replica = useReplica(NAME);
+// The replica serves HTTPS at its load balancer, so kinds that act on TLS have a target too.
+const TOPOLOGY = "topologies/https.yaml";
+const replica = useReplica(NAME, { topologyFile: TOPOLOGY });
 
 describe.each(KINDS.map((kind) => [kind.kind, kind] as const))("fault kind %s", (_name, kind) => {
   it("plan describes the action and its revert", () => {
@@ -151,7 +153,13 @@ ${scaffoldFault(kind, 2).yaml}
     // The phases, the settle, the CLI's start and the replica check, with room to spare.
     const boundMs = (plannedSeconds(plan) + 30) * 1000;
     const started = performance.now();
-    const cli = startCli(["run", file, "--runs-dir", runsDir, "--no-history", "--progress", "plain"]);
+    // A replica: name is the built-in PoP's shape; --topology gives the file this replica came from.
+    const cli = startCli([
+      "run",
+      file,
+      ...["--topology", TOPOLOGY, "--replica", NAME],
+      ...["--runs-dir", runsDir, "--no-history", "--progress", "plain"],
+    ]);
     const timer = setTimeout(() => cli.child.kill("SIGKILL"), boundMs);
     const result = await cli.result.finally(() => clearTimeout(timer));
     const exitedAt = Date.now();

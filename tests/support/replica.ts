@@ -2,12 +2,19 @@ import { afterAll, beforeAll, expect } from "vitest";
 import { LABEL_REPLICA } from "../../src/replica/docker.js";
 import { rawClient } from "../../src/replica/engine.js";
 import { type Replica, replicaDown, replicaUp } from "../../src/replica/replica.js";
+import { loadTopology } from "../../src/replica/topology-file.js";
 
-/** Brings a uniquely named replica up for one test file and takes it down afterwards. */
-export function useReplica(name: string, edges = 3): () => Replica {
+/**
+ * Brings a uniquely named replica up for one test file and takes it down afterwards: the
+ * built-in PoP with `edges`, or the replica a topology file describes, renamed to `name`.
+ */
+export function useReplica(name: string, edges: number | { topologyFile: string } = 3): () => Replica {
   let replica: Replica | undefined;
   beforeAll(async () => {
-    const up = await replicaUp({ replica: name, edges });
+    const up =
+      typeof edges === "number"
+        ? await replicaUp({ replica: name, edges })
+        : await replicaUp({ topology: await loadTopology(edges.topologyFile, name) });
     replica = up.replica;
     console.log(`[${name}] replica up in ${up.tookMs} ms (${up.created ? "created" : "reused"})`);
   });

@@ -22,10 +22,11 @@ describe("the fault-kind registry", () => {
   });
 
   it.each(allKinds().map((k) => [k.kind, k] as const))(
-    "%s: its scaffold is a valid fault that plans on the built-in PoP",
+    "%s: its scaffold is a valid fault that plans on the built-in PoP (serving HTTPS, as topologies/https.yaml)",
     (_name, kind) => {
       const { data } = parseLocated(`${kind.kind}.yaml`, scaffolded(kind), faultSchema);
-      const [action] = planActions([data], defaultTopology(), 1, 0).actions;
+      const https = { ...defaultTopology(), tls: { terminate: "lb" as const } };
+      const [action] = planActions([data], https, 1, 0).actions;
       expect(action?.description).toBeTruthy();
       expect(action?.revert).toBeTruthy();
       expect(kindNamed(kind.kind)).toBe(kind);

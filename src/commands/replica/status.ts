@@ -25,6 +25,7 @@ export default class ReplicaStatusCommand extends BaseCommand {
       );
     }
     if (status.endpoints) this.log(`  load balancer ${status.endpoints.lb}`);
+    if (status.endpoints?.lbTls) this.log(`  https         https://${status.endpoints.lbTls}`);
     return status;
   }
 }

@@ -1,0 +1,183 @@
+import { z } from "zod";
+import { EnvironmentError, InvalidInputError } from "../errors.js";
+import { chainName } from "../injectors/netfilter.js";
+import { deadManSeconds } from "../lifecycle/watchdog.js";
+import {
+  type CertificateFlaw,
+  certificateFlaws,
+  combinedPem,
+  issueCertificate,
+  popCertificateNames,
+  replicaAuthority,
+} from "../replica/certificates.js";
+import { execDetached, execIn } from "../replica/exec.js";
+import type { Replica } from "../replica/replica.js";
+import {
+  containerName,
+  LB_ADMIN_PORT,
+  LB_CERT_PATH,
+  LB_RUN_DIR,
+  type Topology,
+} from "../replica/topology.js";
+import { formatDuration } from "../units.js";
+import type { FaultKindModule, InjectorContext, Leftovers } from "./fault-kind.js";
+import { faultTiming } from "./fields.js";
+
+// A flawed certificate served where the PoP terminates TLS: expired, not yet valid, for
+// another name, or signed by a CA nobody trusts. HAProxy's runtime API swaps the certificate
+// it serves in memory (`set ssl cert` + `commit ssl cert`), atomically for new handshakes;
+// the file on disk stays the sound one, and restoring is loading it again. A shell in the
+// container restores it by itself at the fault's deadline (plus the watchdog's grace), so a
+// dead Faultline leaves no flawed certificate behind; its pid file is how a revert stops it
+// and how `recover` finds anyone's.
+
+export const tlsCertificateFaultSchema = z.strictObject({
+  fault: z.literal("tls-certificate"),
+  ...faultTiming,
+  flaw: z
+    .enum(certificateFlaws, { error: `expected flaw to be one of ${certificateFlaws.join(", ")}` })
+    .describe("what is wrong with the certificate served instead of the sound one"),
+});
+export type TlsCertificateFault = z.infer<typeof tlsCertificateFaultSchema>;
+
+const PREFIX = "tls-";
+/** A tmpfs in the load balancer (see replica.ts): a restarted container starts with none of these files, as HAProxy starts with its own certificate. */
+const DIR = LB_RUN_DIR;
+const tagOf = (runId: string, faultId: string) => `${PREFIX}${chainName(runId, faultId).toLowerCase()}`;
+
+/** A bash script loading `source` as the served certificate through the runtime API. */
+function loadCertificate(source: string): string {
+  const api = `/dev/tcp/127.0.0.1/${LB_ADMIN_PORT}`;
+  return [
+    `exec 3<>${api}; { printf 'set ssl cert %s <<\\n' ${LB_CERT_PATH}; cat ${source}; printf '\\n'; } >&3; cat <&3`,
+    `exec 3<>${api}; printf 'commit ssl cert %s\\n' ${LB_CERT_PATH} >&3; cat <&3`,
+  ].join("; ");
+}
+
+/** Loads the file on disk again (the sound certificate), ends the deadline shells matching `glob`. */
+async function restore(container: string, glob: string): Promise<number> {
+  const script = `n=0; for f in ${DIR}/${glob}.pid; do [ -f "$f" ] || continue; kill $(cat "$f") 2>/dev/null; rm -f "$f" "\${f%.pid}.pem"; n=$((n+1)); done; if [ $n -gt 0 ]; then ${loadCertificate(LB_CERT_PATH)} >/dev/null; fi; echo $n`;
+  const { exitCode, output } = await execIn(container, ["bash", "-c", script]);
+  if (exitCode !== 0) throw new EnvironmentError(`restoring the certificate failed: ${output}`);
+  return Number(output.split("\n").pop()) || 0;
+}
+
+const flawText: Record<CertificateFlaw, string> = {
+  expired: "an expired certificate",
+  "not-yet-valid": "a certificate not valid yet",
+  "wrong-name": "a certificate for another name",
+  untrusted: "a certificate of an untrusted CA",
+};
+
+/** Puts the flawed certificate beside the sound one, starts the deadline shell, loads the flawed one. */
+async function serveFlawed(fault: TlsCertificateFault, context: InjectorContext, container: string) {
+  const tag = tagOf(context.runId, context.faultId);
+  const authority = await replicaAuthority(context.replica.topology.replica);
+  const flawed = await issueCertificate(authority, {
+    names: popCertificateNames(context.service),
+    flaw: fault.flaw,
+  });
+  // Written by a shell, not the engine's archive call: that does not reach into a tmpfs.
+  const put = await execIn(container, [
+    "bash",
+    "-c",
+    `umask 077; printf '%s' "$1" > ${DIR}/${tag}.pem`,
+    "put",
+    combinedPem(flawed),
+  ]);
+  if (put.exitCode !== 0) throw new EnvironmentError(`writing the flawed certificate failed: ${put.output}`);
+  const ttl = deadManSeconds(context.revertBy);
+  // The deadline shell first: from the moment the flawed certificate is served, it is undone by itself.
+  await execDetached(container, [
+    "bash",
+    "-c",
+    // Both pids in the file: a revert ends the sleep too (an orphaned sleep holding the exec's
+    // streams delays the engine's next exec in this container by about 4 s).
+    `sleep ${ttl} & echo "$$ $!" > ${DIR}/${tag}.pid; wait $!; ${loadCertificate(LB_CERT_PATH)} >/dev/null; rm -f ${DIR}/${tag}.pid ${DIR}/${tag}.pem`,
+  ]);
+  const { exitCode, output } = await execIn(container, [
+    "bash",
+    "-c",
+    `for i in $(seq 50); do [ -f ${DIR}/${tag}.pid ] && break; sleep 0.02; done; ${loadCertificate(`${DIR}/${tag}.pem`)}`,
+  ]);
+  if (exitCode !== 0 || !/Success/.test(output))
+    throw new EnvironmentError(`HAProxy did not take the flawed certificate: ${output.trim()}`);
+  return ttl;
+}
+
+async function countSwaps(container: string): Promise<number> {
+  const { output } = await execIn(container, ["sh", "-c", `ls ${DIR}/${PREFIX}*.pid 2>/dev/null | wc -l`]);
+  return Number(output) || 0;
+}
+
+/** Flawed certificates still served by a load balancer (their deadline shells say so). */
+const certificateLeftovers: Leftovers = {
+  id: "tls-certificates",
+  order: 1,
+  async find(replica, containers) {
+    if (!replica.topology.tls) return [];
+    const found: string[] = [];
+    for (const c of containers.filter((c) => c.role === "lb" && c.state === "running")) {
+      const n = await countSwaps(c.name);
+      if (n > 0) found.push(`a flawed certificate served by ${c.service}`);
+    }
+    return found;
+  },
+  async sweep({ replica, containers, attempt, found }) {
+    if (!replica.topology.tls) return;
+    for (const c of containers.filter((c) => c.role === "lb" && c.state === "running")) {
+      await attempt(`the certificate of ${c.service}`, async () => {
+        const n = await restore(containerName(replica.topology, c.service), `${PREFIX}*`);
+        if (n > 0) found({ kind: "config", target: c.service, what: "its own certificate served again" });
+      });
+    }
+  },
+};
+
+function check(_fault: TlsCertificateFault, service: string, topology: Topology): void {
+  const role = topology.services.find((s) => s.name === service)?.role;
+  if (!topology.tls || role !== "lb")
+    throw new InvalidInputError(
+      `a certificate fault on a target that does not terminate TLS: ${service} serves no TLS${topology.tls ? "" : ` (replica ${topology.replica} serves plain HTTP)`}`,
+      {
+        suggestion: topology.tls
+          ? "target the load balancer (target: lb), where this replica terminates TLS"
+          : "run it on a replica whose topology file has tls: { terminate: lb } (topologies/https.yaml), with target: lb",
+      },
+    );
+}
+
+export const tlsCertificate: FaultKindModule<typeof tlsCertificateFaultSchema> = {
+  kind: "tls-certificate",
+  schema: tlsCertificateFaultSchema,
+  summary:
+    "serves an expired, not-yet-valid, wrong-name or untrusted certificate where the PoP terminates TLS",
+  scaffold: { target: "lb", lines: ["flaw: expired             # or not-yet-valid, wrong-name, untrusted"] },
+  disruptive: () => false,
+  check,
+  describe: (fault, service) => `serve ${flawText[fault.flaw]} on ${service}`,
+  describeRevert: (_fault, service) => `serve ${service}'s own certificate again`,
+  async apply(fault, context) {
+    const container = containerName(context.replica.topology, context.service);
+    const tag = tagOf(context.runId, context.faultId);
+    const revert = async () => void (await restore(container, tag));
+    try {
+      const ttl = await serveFlawed(fault, context, container);
+      return {
+        description: `${flawText[fault.flaw]} served on ${context.service} (its own comes back by itself after ${formatDuration(ttl * 1000)})`,
+        revert,
+      };
+    } catch (error) {
+      await revert().catch(() => {});
+      throw error;
+    }
+  },
+  async revertEntry(entry, replica: Replica) {
+    const n = await restore(
+      containerName(replica.topology, entry.service),
+      tagOf(entry.runId, entry.faultId),
+    );
+    return n > 0 ? `${entry.service} serves its own certificate again` : "no flawed certificate was served";
+  },
+  leftovers: [certificateLeftovers],
+};
