@@ -41,8 +41,8 @@ export const tlsCertificateFaultSchema = z.strictObject({
 export type TlsCertificateFault = z.infer<typeof tlsCertificateFaultSchema>;
 
 const PREFIX = "tls-";
-/** A tmpfs in the load balancer (see replica.ts): a restarted container starts with none of these files, as HAProxy starts with its own certificate. */
-const DIR = LB_RUN_DIR;
+// Its files live in LB_RUN_DIR, a tmpfs of the load balancer: a restarted container starts
+// with none of them, as HAProxy then starts with its own certificate.
 const tagOf = (runId: string, faultId: string) => `${PREFIX}${chainName(runId, faultId).toLowerCase()}`;
 
 /** A bash script loading `source` as the served certificate through the runtime API. */
@@ -56,7 +56,7 @@ function loadCertificate(source: string): string {
 
 /** Loads the file on disk again (the sound certificate), ends the deadline shells matching `glob`. */
 async function restore(container: string, glob: string): Promise<number> {
-  const script = `n=0; for f in ${DIR}/${glob}.pid; do [ -f "$f" ] || continue; kill $(cat "$f") 2>/dev/null; rm -f "$f" "\${f%.pid}.pem"; n=$((n+1)); done; if [ $n -gt 0 ]; then ${loadCertificate(LB_CERT_PATH)} >/dev/null; fi; echo $n`;
+  const script = `n=0; for f in ${LB_RUN_DIR}/${glob}.pid; do [ -f "$f" ] || continue; kill $(cat "$f") 2>/dev/null; rm -f "$f" "\${f%.pid}.pem"; n=$((n+1)); done; if [ $n -gt 0 ]; then ${loadCertificate(LB_CERT_PATH)} >/dev/null; fi; echo $n`;
   const { exitCode, output } = await execIn(container, ["bash", "-c", script]);
   if (exitCode !== 0) throw new EnvironmentError(`restoring the certificate failed: ${output}`);
   return Number(output.split("\n").pop()) || 0;
@@ -81,7 +81,7 @@ async function serveFlawed(fault: TlsCertificateFault, context: InjectorContext,
   const put = await execIn(container, [
     "bash",
     "-c",
-    `umask 077; printf '%s' "$1" > ${DIR}/${tag}.pem`,
+    `umask 077; printf '%s' "$1" > ${LB_RUN_DIR}/${tag}.pem`,
     "put",
     combinedPem(flawed),
   ]);
@@ -93,12 +93,12 @@ async function serveFlawed(fault: TlsCertificateFault, context: InjectorContext,
     "-c",
     // Both pids in the file: a revert ends the sleep too (an orphaned sleep holding the exec's
     // streams delays the engine's next exec in this container by about 4 s).
-    `sleep ${ttl} & echo "$$ $!" > ${DIR}/${tag}.pid; wait $!; ${loadCertificate(LB_CERT_PATH)} >/dev/null; rm -f ${DIR}/${tag}.pid ${DIR}/${tag}.pem`,
+    `sleep ${ttl} & echo "$$ $!" > ${LB_RUN_DIR}/${tag}.pid; wait $!; ${loadCertificate(LB_CERT_PATH)} >/dev/null; rm -f ${LB_RUN_DIR}/${tag}.pid ${LB_RUN_DIR}/${tag}.pem`,
   ]);
   const { exitCode, output } = await execIn(container, [
     "bash",
     "-c",
-    `for i in $(seq 50); do [ -f ${DIR}/${tag}.pid ] && break; sleep 0.02; done; ${loadCertificate(`${DIR}/${tag}.pem`)}`,
+    `for i in $(seq 50); do [ -f ${LB_RUN_DIR}/${tag}.pid ] && break; sleep 0.02; done; ${loadCertificate(`${LB_RUN_DIR}/${tag}.pem`)}`,
   ]);
   if (exitCode !== 0 || !/Success/.test(output))
     throw new EnvironmentError(`HAProxy did not take the flawed certificate: ${output.trim()}`);
@@ -106,7 +106,11 @@ async function serveFlawed(fault: TlsCertificateFault, context: InjectorContext,
 }
 
 async function countSwaps(container: string): Promise<number> {
-  const { output } = await execIn(container, ["sh", "-c", `ls ${DIR}/${PREFIX}*.pid 2>/dev/null | wc -l`]);
+  const { output } = await execIn(container, [
+    "sh",
+    "-c",
+    `ls ${LB_RUN_DIR}/${PREFIX}*.pid 2>/dev/null | wc -l`,
+  ]);
   return Number(output) || 0;
 }
 

@@ -132,10 +132,13 @@ export function authorityDir(replica: string): string {
   return join(stateDir(replica), "tls");
 }
 
+/** The file clients trust: the replica's CA certificate. */
+export const authorityCertFile = (replica: string) => join(authorityDir(replica), "ca.pem");
+
 /** The replica's CA: the one its state folder keeps, or a new one, kept there (its key readable by the owner only). */
 export async function replicaAuthority(replica: string): Promise<CertificatePem> {
   const dir = authorityDir(replica);
-  const cert = join(dir, "ca.pem");
+  const cert = authorityCertFile(replica);
   const key = join(dir, "ca-key.pem");
   if (existsSync(cert) && existsSync(key))
     return { certPem: readFileSync(cert, "utf8"), keyPem: readFileSync(key, "utf8") };

@@ -435,7 +435,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
   }
   const config = service.own?.config;
   if (config) await client.putFile(id, config.at, config.content);
-  if (topology.tls && service.role === "lb") await putLbCertificate(client, topology, id);
+  if (topology.tls && service.role === "lb") await putLbCertificate(client, topology, service.name, id);
   await client.startContainer(id);
 }
 
@@ -491,9 +491,13 @@ async function prepareOwnImages(
 }
 
 /** HAProxy reads a certificate and its key from one PEM file. */
-async function putLbCertificate(client: DockerEngine, topology: Topology, id: string): Promise<void> {
+async function putLbCertificate(
+  client: DockerEngine,
+  topology: Topology,
+  lb: string,
+  id: string,
+): Promise<void> {
   const authority = await replicaAuthority(topology.replica);
-  const lb = popViews(topology)[0]?.lb ?? "lb";
   const cert = await issueCertificate(authority, { names: popCertificateNames(lb) });
   await client.putFile(id, LB_CERT_PATH, combinedPem(cert));
 }

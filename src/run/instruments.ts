@@ -1,8 +1,7 @@
-import { join } from "node:path";
 import type { Experiment } from "../experiments/schema.js";
 import type { Journal } from "../journal/journal.js";
 import { CleanupRegistry } from "../lifecycle/cleanup-registry.js";
-import { authorityDir } from "../replica/certificates.js";
+import { authorityCertFile } from "../replica/certificates.js";
 import type { Replica } from "../replica/replica.js";
 import { probeKey } from "../steady-state/checks.js";
 import { startLbProbe } from "../steady-state/lb-probe.js";
@@ -49,7 +48,7 @@ export function startInstruments(context: {
       maxDurationMs: context.maxLoadMs,
       timeoutMs: experiment.load.timeout,
       connection: experiment.load.connection,
-      ...(experiment.load.https ? { caFile: join(authorityDir(replica.topology.replica), "ca.pem") } : {}),
+      ...(experiment.load.https ? { caFile: authorityCertFile(replica.topology.replica) } : {}),
     },
     (sample) => loop.addSample(sample),
   );

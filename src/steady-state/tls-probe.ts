@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
-import { join } from "node:path";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import { errorMessage } from "../errors.js";
 import type { TlsProbe } from "../experiments/check-schema.js";
-import { authorityDir } from "../replica/certificates.js";
+import { authorityCertFile } from "../replica/certificates.js";
 import type { Replica } from "../replica/replica.js";
 import { formatDuration } from "../units.js";
 import type { ProbeSample } from "./checks.js";
@@ -34,10 +33,18 @@ export interface TlsReplica {
   endpoints?: Pick<Replica["endpoints"], "lbTls">;
 }
 
-/** The CA a probe trusts: the replica's own (its state folder), or the system's. */
+const caCache = new Map<string, string>();
+
+/**
+ * The CA a probe trusts: the replica's own (its state folder), or the system's. A replica's CA
+ * does not change while it exists: read once, not at every sample.
+ */
 export function trustedCa(probe: TlsProbe, replica: TlsReplica): string | undefined {
   if (probe.ca === "system") return undefined;
-  return readFileSync(join(authorityDir(replica.topology.replica), "ca.pem"), "utf8");
+  const file = authorityCertFile(replica.topology.replica);
+  const pem = caCache.get(file) ?? readFileSync(file, "utf8");
+  caCache.set(file, pem);
+  return pem;
 }
 
 function tcpConnect(host: string, port: number, signal: AbortSignal): Promise<Socket> {

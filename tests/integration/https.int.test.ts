@@ -6,7 +6,7 @@ import { faultSchema } from "../../src/experiments/schema.js";
 import { kindOf } from "../../src/faults/registry.js";
 import { readJournal } from "../../src/journal/journal.js";
 import { findLeftovers } from "../../src/recovery/recover.js";
-import { authorityDir } from "../../src/replica/certificates.js";
+import { authorityCertFile } from "../../src/replica/certificates.js";
 import { type Replica, replicaDown, replicaUp } from "../../src/replica/replica.js";
 import { loadTopology } from "../../src/replica/topology-file.js";
 import { runExperiment } from "../../src/run/runner.js";
@@ -55,7 +55,7 @@ async function httpsLoad(ms: number) {
       maxDurationMs: ms,
       timeoutMs: 2000,
       connection: "new",
-      caFile: join(authorityDir(NAME), "ca.pem"),
+      caFile: authorityCertFile(NAME),
     },
     (sample) => {
       requests++;
@@ -100,7 +100,7 @@ describe("HTTPS at the load balancer", () => {
         maxDurationMs: 3000,
         timeoutMs: 2000,
         connection: "new",
-        caFile: join(authorityDir(NAME), "ca.pem"),
+        caFile: authorityCertFile(NAME),
       },
       (sample) => {
         statuses.set(sample.status, (statuses.get(sample.status) ?? 0) + 1);

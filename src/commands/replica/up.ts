@@ -1,9 +1,8 @@
-import { join } from "node:path";
 import { Flags } from "@oclif/core";
 import { BaseCommand } from "../../cli/base-command.js";
 import { replicaOverrideFlag } from "../../cli/flags.js";
 import { abortOnSignals } from "../../cli/signals.js";
-import { authorityDir } from "../../replica/certificates.js";
+import { authorityCertFile } from "../../replica/certificates.js";
 import { type Endpoints, replicaUp } from "../../replica/replica.js";
 import type { StatsPage, Topology } from "../../replica/topology.js";
 import { loadTopology } from "../../replica/topology-file.js";
@@ -76,9 +75,7 @@ Without --topology: the built-in PoP (topologies/default.yaml), with --edges edg
         );
         this.log(`  load balancer  ${endpoints.lb}`);
         if (endpoints.lbTls)
-          this.log(
-            `  https          https://${endpoints.lbTls} (CA: ${join(authorityDir(shape.replica), "ca.pem")})`,
-          );
+          this.log(`  https          https://${endpoints.lbTls} (CA: ${authorityCertFile(shape.replica)})`);
         const stats = shape.lbStats;
         this.log(
           `  haproxy stats  ${stats === false ? "not available with this config (no loadBalancer.stats)" : `${endpoints.lbStats}${stats ? stats.path : "/stats"}`}`,
