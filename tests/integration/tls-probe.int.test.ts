@@ -30,7 +30,7 @@ http {
   }
 }`;
 
-const topology = { replica: NAME } as Parameters<typeof sampleTls>[1]["topology"];
+const topology = { replica: NAME };
 let address = "";
 
 function probe(fields: Record<string, unknown>): TlsProbe {
