@@ -100,7 +100,7 @@ ensure_tools() {
 ensure_images() {
   # docker build's layer cache makes this a few seconds when nothing changed.
   local svc
-  for svc in origin edge lb prometheus toxiproxy netfilter; do
+  for svc in origin edge lb prometheus toxiproxy netfilter dns; do
     local ctx="$ROOT/docker/$svc"
     if [ "$svc" = toxiproxy ] && [ -n "${FAULTLINE_TOXIPROXY_IMAGE:-}" ]; then continue; fi
     if [ "$svc" = toxiproxy ]; then

@@ -31,6 +31,8 @@ export const probeMetrics = [
   "tls.success",
   "tls.handshake",
   "tls.expiry",
+  "dns.success",
+  "dns.latency",
 ] as const;
 export const metricNames = [...loadMetrics, ...probeMetrics] as const;
 export type LoadMetric = (typeof loadMetrics)[number];
@@ -40,7 +42,10 @@ export type MetricName = (typeof metricNames)[number];
 export type MetricUnit = "duration" | "fraction" | "rate" | "number";
 
 export function unitOf(metric: string): MetricUnit {
-  if (metric.startsWith("latency.") || ["http.latency", "tls.handshake", "tls.expiry"].includes(metric))
+  if (
+    metric.startsWith("latency.") ||
+    ["http.latency", "tls.handshake", "tls.expiry", "dns.latency"].includes(metric)
+  )
     return "duration";
   if (metric === "throughput") return "rate";
   if (metric === "promql") return "number";
@@ -215,6 +220,35 @@ export const tlsProbeSchema = z
     timeoutMs: tls.timeout,
   }));
 
+export const dnsProbeSchema = z
+  .strictObject({
+    name: z
+      .string({ error: "expected name: the name to look up, such as origin.faultline.test" })
+      .regex(HOSTNAME, { message: "expected a DNS name such as origin.faultline.test" })
+      .describe("the name looked up (an A record) at every sample"),
+    measure: z
+      .enum(["success", "latency"], { error: "expected measure to be success or latency" })
+      .default("success")
+      .describe("success: share of lookups answered with an address; latency: their time"),
+    percentile: z
+      .number()
+      .min(1, "expected a percentile from 1 to 100")
+      .max(100, "expected a percentile from 1 to 100")
+      .default(99)
+      .describe("measure latency: the percentile of a window's lookup times (99: p99)"),
+    timeout: duration()
+      .pipe(z.number().max(10_000, { message: "expected a timeout of at most 10s" }))
+      .default(1000)
+      .describe("a lookup unanswered after this is a failure"),
+  })
+  .transform((dns) => ({
+    kind: "dns" as const,
+    name: dns.name.toLowerCase(),
+    measure: dns.measure,
+    percentile: dns.percentile,
+    timeoutMs: dns.timeout,
+  }));
+
 export interface PromqlProbe {
   kind: "promql";
   query: string;
@@ -223,7 +257,8 @@ export interface PromqlProbe {
 export type HttpProbe = z.output<typeof httpProbeSchema> & { everyMs: number };
 export type CommandProbe = z.output<typeof commandProbeSchema> & { everyMs: number };
 export type TlsProbe = z.output<typeof tlsProbeSchema> & { everyMs: number };
-export type Probe = PromqlProbe | HttpProbe | CommandProbe | TlsProbe;
+export type DnsProbe = z.output<typeof dnsProbeSchema> & { everyMs: number };
+export type Probe = PromqlProbe | HttpProbe | CommandProbe | TlsProbe | DnsProbe;
 
 /** How long one sample of the probe may take. */
 export function probeTimeoutMs(probe: Probe): number {
@@ -235,13 +270,13 @@ export function probeTimeoutMs(probe: Probe): number {
 }
 
 const thresholdText = z.union([z.string(), z.number()]).transform(String);
-const sourceKeys = ["metric", "promql", "http", "command", "tls"] as const;
+const sourceKeys = ["metric", "promql", "http", "command", "tls", "dns"] as const;
 
 const conditionFields = {
   name: z.string().min(1).optional(),
   metric: z
     .enum(loadMetrics, {
-      error: `expected one of ${loadMetrics.join(", ")} (or use promql, http, command or tls)`,
+      error: `expected one of ${loadMetrics.join(", ")} (or use promql, http, command, tls or dns)`,
     })
     .optional()
     .describe("a metric of the load Faultline drives"),
@@ -258,6 +293,7 @@ const conditionFields = {
   http: httpProbeSchema.optional().describe("an HTTP request made every `every`"),
   command: commandProbeSchema.optional().describe("a command run every `every`"),
   tls: tlsProbeSchema.optional().describe("a new TLS handshake every `every`, measured"),
+  dns: dnsProbeSchema.optional().describe("a lookup in the replica's DNS every `every`, measured"),
   every: duration().optional().describe("how often a probe is sampled (default 1s; 2s for command probes)"),
   below: thresholdText.optional(),
   above: thresholdText.optional(),
@@ -277,6 +313,7 @@ interface ConditionInput {
   http?: z.output<typeof httpProbeSchema> | undefined;
   command?: z.output<typeof commandProbeSchema> | undefined;
   tls?: z.output<typeof tlsProbeSchema> | undefined;
+  dns?: z.output<typeof dnsProbeSchema> | undefined;
   every?: number | undefined;
   below?: string | undefined;
   above?: string | undefined;
@@ -319,6 +356,8 @@ function sourceOf(condition: ConditionInput, everyMs: number): { metric: MetricN
     return { metric: "command.success", probe: { ...condition.command, everyMs } };
   if (condition.tls !== undefined)
     return { metric: `tls.${condition.tls.measure}`, probe: { ...condition.tls, everyMs } };
+  if (condition.dns !== undefined)
+    return { metric: `dns.${condition.dns.measure}`, probe: { ...condition.dns, everyMs } };
   return { metric: condition.metric as LoadMetric };
 }
 
@@ -335,6 +374,10 @@ function defaultName(metric: MetricName, probe: Probe | undefined, comparator: s
     case "tls": {
       const what = probe.measure === "handshake" ? `handshake p${probe.percentile}` : probe.measure;
       return `tls ${probe.address ?? probe.endpoint} ${what} ${rule}`;
+    }
+    case "dns": {
+      const what = probe.measure === "latency" ? `latency p${probe.percentile}` : probe.measure;
+      return `dns ${probe.name} ${what} ${rule}`;
     }
   }
 }
@@ -381,7 +424,7 @@ function sourceInterval(condition: ConditionInput, ctx: z.RefinementCtx): number
       code: "custom",
       path: ["every"],
       message:
-        "expected every only on promql, http, command and tls probes; load metrics are measured every second",
+        "expected every only on promql, http, command, tls and dns probes; load metrics are measured every second",
     });
     return undefined;
   }

@@ -73,6 +73,7 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
     checkTargets(loaded, loaded.topology);
   }
   refusePlainHttpTls(loaded);
+  refuseDnsWithoutDns(loaded);
   return loaded;
 }
 
@@ -111,6 +112,23 @@ function refusePlainHttpTls(loaded: LoadedExperiment): void {
         [...at, "tls"],
         `a TLS check on a plain-HTTP replica: ${replica} serves HTTP only, so there is no handshake to measure at endpoint ${probe.endpoint}`,
         `${suggestion}; or name a TLS server on this machine with address: (e.g. "127.0.0.1:8443")`,
+      );
+  }
+}
+
+/** A DNS check looks up names in the replica's own DNS: without one (topology dns:) it could only fail. */
+function refuseDnsWithoutDns(loaded: LoadedExperiment): void {
+  if (loaded.topology?.dns) return;
+  const { experiment } = loaded;
+  const replica =
+    typeof experiment.replica === "string" ? `replica "${experiment.replica}"` : "the attached stack";
+  for (const { probe, at } of probesOf(experiment)) {
+    if (probe?.kind === "dns")
+      throw fieldError(
+        loaded,
+        [...at, "dns"],
+        `a DNS check on a replica without its own DNS: ${replica} resolves names through the engine's resolver`,
+        "give the replica's topology file dns: (topologies/dns.yaml does), and name it with replica:",
       );
   }
 }

@@ -6,8 +6,8 @@ import { LABEL_POP, serviceLabels } from "../replica/docker.js";
 import { linkNames, POP_ROLES, type Role, type Topology } from "../replica/topology.js";
 import type { Target } from "./schema.js";
 
-/** Services a fault may act on: the replica's own PoP services, never its instruments. */
-const TARGETABLE: readonly Role[] = POP_ROLES;
+/** Services a fault may act on: the replica's own PoP services and its DNS (DNS faults), never its instruments. */
+const TARGETABLE: readonly Role[] = [...POP_ROLES, "dns"];
 
 export interface Candidate {
   service: string;

@@ -16,6 +16,12 @@ const modules = [
   (await import("./stress.js")).stress,
   (await import("./origin-brownout.js")).originBrownout,
   (await import("./tls-certificate.js")).tlsCertificate,
+  (await import("./dns-nxdomain.js")).dnsNxdomain,
+  (await import("./dns-servfail.js")).dnsServfail,
+  (await import("./dns-timeout.js")).dnsTimeout,
+  (await import("./dns-wrong-answer.js")).dnsWrongAnswer,
+  (await import("./dns-delay.js")).dnsDelay,
+  (await import("./dns-ttl.js")).dnsTtl,
 ] as const;
 
 type Discriminable = z.ZodDiscriminatedUnion["options"][number];

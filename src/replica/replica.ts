@@ -11,6 +11,7 @@ import { findAttachToxiproxy } from "./attach-toxiproxy.js";
 import { combinedPem, issueCertificate, popCertificateNames, replicaAuthority } from "./certificates.js";
 import {
   edgeConfig,
+  edgeDnsUpstream,
   edgeUpstream,
   globalLbConfig,
   popLbConfig,
@@ -18,6 +19,7 @@ import {
   shieldConfig,
   toxiproxyProxies,
 } from "./configs.js";
+import { dnsZoneSpec } from "./dns-zone.js";
 import {
   ensureEngine,
   isConflict,
@@ -34,6 +36,7 @@ import { BuildError, type DockerEngine, engine } from "./engine.js";
 import { ownFingerprint } from "./own-parts.js";
 import {
   containerName,
+  DNS_PORT,
   defaultTopology,
   judgedEdges,
   LB_CERT_PATH,
@@ -68,6 +71,8 @@ export interface Endpoints {
   prometheus: string;
   /** The PoP's HTTPS entry point (`host:port` on 127.0.0.1), when its topology has tls. */
   lbTls?: string;
+  /** The replica's DNS (`host:port` on 127.0.0.1, UDP), when its topology has dns. */
+  dns?: string;
   /** The health endpoints a topology file gives (service -> URL on 127.0.0.1), which `up` waits on. */
   health?: Record<string, string>;
 }
@@ -139,6 +144,7 @@ function shapeOf(topology: Topology): string {
     ...global,
     ...(topology.shield ? ["shield"] : []),
     ...(topology.tls ? [`tls at ${topology.tls.terminate}`] : []),
+    ...(topology.dns ? [`dns ttl ${topology.dns.ttlSeconds}s`] : []),
     ...(direct.length ? [`direct ${direct.join(", ")}`] : []),
     ...(own.length ? [`own ${own.join(", ")}`] : []),
     ...(between.length ? [`links ${between.join(", ")}`] : []),
@@ -282,9 +288,10 @@ async function populateToxiproxy(
  * first check, but measured slower on 2 vCPUs: the extra wave costs more than the rise.)
  */
 async function startInWaves(services: Service[], start: (service: Service) => Promise<void>): Promise<void> {
-  const upstreams = new Set<string>(["origin", "shield"]);
+  // The edges' nginx resolves the name of its DNS server when it starts: the DNS comes first.
+  const upstreams = new Set<string>(["origin", "shield", "dns"]);
   for (const wave of [
-    services.filter((s) => s.role === "origin"),
+    services.filter((s) => s.role === "origin" || s.role === "dns"),
     services.filter((s) => s.role === "shield"),
     services.filter((s) => !upstreams.has(s.role)),
   ]) {
@@ -362,8 +369,15 @@ function envFor(topology: Topology, service: Service): string[] {
 
 function faultlineEnv(topology: Topology, service: Service): string[] {
   switch (service.role) {
-    case "edge":
-      return [`FAULTLINE_CONFIG=${edgeConfig(service.name, edgeUpstream(topology, service.name))}`];
+    case "edge": {
+      const dns = edgeDnsUpstream(topology);
+      const config = dns
+        ? edgeConfig(service.name, dns.upstream, dns.resolver)
+        : edgeConfig(service.name, edgeUpstream(topology, service.name));
+      return [`FAULTLINE_CONFIG=${config}`];
+    }
+    case "dns":
+      return [`FAULTLINE_CONFIG=${dnsZoneSpec(topology)}`];
     case "shield": {
       const link = linkTo(topology, "origin");
       if (!link) throw new Error("topology has no link from the shield to the origin");
@@ -385,12 +399,16 @@ function faultlineEnv(topology: Topology, service: Service): string[] {
 
 async function startService(client: DockerEngine, topology: Topology, service: Service): Promise<void> {
   const name = containerName(topology, service.name);
-  const ports = Object.fromEntries(service.publish.map((p) => [`${p}/tcp`, {}]));
+  const published = [
+    ...service.publish.map((p) => `${p}/tcp`),
+    ...(service.publishUdp ?? []).map((p) => `${p}/udp`),
+  ];
+  const ports = Object.fromEntries(published.map((p) => [p, {}]));
   // Host ports are chosen here rather than by Docker: a container restarted by a node-kill
   // fault keeps its port, so the load and the probes keep reaching it.
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
-  for (const p of service.publish)
-    bindings[`${p}/tcp`] = [{ HostIp: "127.0.0.1", HostPort: String(await freeLoopbackPort()) }];
+  for (const p of published)
+    bindings[p] = [{ HostIp: "127.0.0.1", HostPort: String(await freeLoopbackPort()) }];
   const labels = serviceLabels(topology, service);
   if (service.role === "toxiproxy") labels[LABEL_TOPOLOGY] = JSON.stringify(topology);
   let id: string;
@@ -516,9 +534,9 @@ function freeLoopbackPort(): Promise<number> {
 }
 
 async function readEndpoints(client: DockerEngine, topology: Topology): Promise<Endpoints> {
-  const hostPort = async (service: string, port: number): Promise<string> => {
+  const hostPort = async (service: string, port: number, protocol = "tcp"): Promise<string> => {
     const info = await client.inspectContainer(containerName(topology, service));
-    const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
+    const binding = info.NetworkSettings.Ports?.[`${port}/${protocol}`]?.[0];
     if (!binding?.HostPort) throw new EnvironmentError(`${service} has no published port for ${port}`);
     return `http://127.0.0.1:${binding.HostPort}`;
   };
@@ -540,6 +558,9 @@ async function readEndpoints(client: DockerEngine, topology: Topology): Promise<
     lb: await hostPort(front, LB_HTTP_PORT).catch(() => ""),
     ...(topology.tls
       ? { lbTls: (await hostPort(front, LB_TLS_PORT).catch(() => "")).replace(/^http:\/\//, "") }
+      : {}),
+    ...(topology.dns
+      ? { dns: (await hostPort("dns", DNS_PORT, "udp").catch(() => "")).replace(/^http:\/\//, "") }
       : {}),
     ...(await statsOf(front)),
     ...(Object.keys(health).length ? { health } : {}),

@@ -11,8 +11,10 @@ import {
   userServiceSchema,
 } from "./own-parts.js";
 import {
+  DNS_PORT,
   defaultTopology,
   type HealthCheck,
+  imageFor,
   LB_TLS_PORT,
   type Link,
   MAX_EDGES,
@@ -31,7 +33,7 @@ import {
 const serviceName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "expected a lowercase name of letters, digits and dashes" });
-const reserved = ["lb", "origin", "toxiproxy", "prometheus", "global", "shield"];
+const reserved = ["lb", "origin", "toxiproxy", "prometheus", "global", "shield", "dns"];
 
 export const balances = ["roundrobin", "leastconn"] as const;
 export const policies = ["primary-backup", "weighted"] as const;
@@ -144,6 +146,22 @@ const topologyFields = z.strictObject({
     })
     .optional()
     .describe("HTTPS at the PoP's entry point, with a certificate of the replica's own CA"),
+  dns: z
+    .strictObject({
+      ttl: duration('"5s" or "1m"')
+        .pipe(
+          z
+            .number()
+            .min(1000, { message: "expected a ttl of at least 1s (DNS counts TTLs in whole seconds)" })
+            .max(3_600_000, { message: "expected a ttl of at most 1h (a replica's game day is shorter)" }),
+        )
+        .default(5000)
+        .describe("the TTL of the zone's records, and of its negative answers"),
+    })
+    .optional()
+    .describe(
+      "DNS in the replica: a dns service serves faultline.test., the edges resolve the origin through it",
+    ),
   links: z
     .strictObject({
       direct: z
@@ -185,6 +203,13 @@ function checkShape(spec: Fields, issue: Issue): void {
     issue(
       ["tls"],
       "expected tls only with Faultline's load balancer config; bind TLS in your own config instead",
+    );
+  if (spec.dns && spec.pops)
+    issue(["dns"], "expected dns only on a single PoP (edges:); with pops it is not available yet");
+  if (spec.dns && spec.edge?.config !== undefined)
+    issue(
+      ["dns"],
+      "expected dns only with Faultline's edge config; resolve the origin through the dns service in your own config instead",
     );
   const policy = spec.global?.policy ?? "primary-backup";
   spec.pops?.forEach((pop, p) => {
@@ -483,6 +508,17 @@ export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topol
     renamed.services = renamed.services.map((s) =>
       s.role === "lb" ? { ...s, publish: [...s.publish, LB_TLS_PORT] } : s,
     );
+  }
+  if (spec.dns) {
+    renamed.dns = { ttlSeconds: Math.round(spec.dns.ttl / 1000) };
+    const last = renamed.services.findIndex((s) => s.role === "prometheus");
+    renamed.services.splice(last, 0, {
+      name: "dns",
+      role: "dns",
+      image: imageFor("dns"),
+      publish: [],
+      publishUdp: [DNS_PORT],
+    });
   }
   return withUserServices(
     direct.length

@@ -3,7 +3,16 @@ import { InvalidInputError } from "../errors.js";
 // The shape of a replica: which services exist, how they are linked, which links pass
 // through Toxiproxy. The built-in default PoP is produced by defaultTopology().
 
-export type Role = "lb" | "edge" | "origin" | "shield" | "global" | "service" | "toxiproxy" | "prometheus";
+export type Role =
+  | "lb"
+  | "edge"
+  | "origin"
+  | "shield"
+  | "global"
+  | "service"
+  | "toxiproxy"
+  | "prometheus"
+  | "dns";
 
 /**
  * The roles of the PoP's own services (what faults act on and `recover` restores); `service`
@@ -11,7 +20,7 @@ export type Role = "lb" | "edge" | "origin" | "shield" | "global" | "service" | 
  */
 export const POP_ROLES: readonly Role[] = ["lb", "edge", "origin", "shield", "global", "service"];
 /** Every role of a replica's own services (not netfilter sidecars). */
-export const SERVICE_ROLES: readonly Role[] = [...POP_ROLES, "toxiproxy", "prometheus"];
+export const SERVICE_ROLES: readonly Role[] = [...POP_ROLES, "toxiproxy", "prometheus", "dns"];
 
 export interface Link {
   /** Toxiproxy proxy name; also the name experiments use as a fault target. */
@@ -54,6 +63,8 @@ export interface Service {
   image: string;
   /** Container ports published on 127.0.0.1 (random host port). */
   publish: number[];
+  /** UDP ports published the same way (the replica's DNS). */
+  publishUdp?: number[];
   /** An attached container's real Docker labels; Faultline's own containers get serviceLabels(). */
   labels?: Record<string, string>;
   /** The port it serves on (80 unless a topology file's service says otherwise). */
@@ -135,10 +146,21 @@ export interface TlsSettings {
   terminate: "lb";
 }
 
+/**
+ * The replica's own DNS (a topology file's `dns:`): a `dns` service serves the zone
+ * faultline.test., and the edges resolve the origin through it, honouring its TTL.
+ */
+export interface DnsSettings {
+  /** The TTL of every record, and how long resolvers may cache a negative answer. */
+  ttlSeconds: number;
+}
+
 export interface Topology {
   replica: string;
   /** HTTPS at the PoP's entry point; undefined: the PoP serves plain HTTP only. */
   tls?: TlsSettings;
+  /** DNS in the replica; undefined: services find each other through the engine's resolver. */
+  dns?: DnsSettings;
   network: string;
   services: Service[];
   links: Link[];
@@ -178,6 +200,12 @@ export const LB_ADMIN_PORT = 9999;
 /** A tmpfs in such a load balancer for what certificate faults keep there (gone on a restart). */
 export const LB_RUN_DIR = "/run/faultline";
 export const PROMETHEUS_PORT = 9090;
+/** Where the replica's DNS answers (UDP and TCP), published on 127.0.0.1 for DNS probes. */
+export const DNS_PORT = 53;
+/** The zone the replica's DNS serves. */
+export const DNS_ZONE = "faultline.test";
+/** The name the edges pull from, with DNS in the replica: it resolves to the origin's link. */
+export const ORIGIN_SERVER_NAME = `origin.${DNS_ZONE}`;
 export const EDGE_LINK_BASE_PORT = 20000;
 export const ORIGIN_LINK_PORT = 21000;
 export const UPLINK_BASE_PORT = 21000;

@@ -36,9 +36,9 @@ export interface ProbeSample {
   value?: number | undefined;
   /** HTTP and command probes: whether the answer met the expectation. */
   ok?: boolean | undefined;
-  /** HTTP probes: time to the answer (or to the timeout); TLS probes: the handshake's time. */
+  /** HTTP and DNS probes: time to the answer (or to the timeout); TLS probes: the handshake's time. */
   latencyMs?: number | undefined;
-  /** TLS probes: the negotiated protocol and ALPN. */
+  /** TLS probes: the negotiated protocol and ALPN; DNS probes: the addresses and TTLs. */
   note?: string | undefined;
   error?: string | undefined;
 }
@@ -156,6 +156,16 @@ export function probeValue(condition: Condition, samples: readonly ProbeSample[]
       return { value: samples.filter((s) => s.ok === true).length / samples.length, ...note };
     case "tls":
       return { value: tlsValue(probe.measure, probe.percentile, condition, samples), ...note };
+    case "dns":
+      if (probe.measure === "latency")
+        return {
+          value: percentileOf(
+            samples.flatMap((s) => (s.latencyMs === undefined ? [] : [s.latencyMs])),
+            probe.percentile,
+          ),
+          ...note,
+        };
+      return { value: samples.filter((s) => s.ok === true).length / samples.length, ...note };
   }
 }
 

@@ -9,6 +9,7 @@ import type { Replica } from "../replica/replica.js";
 import { containerName } from "../replica/topology.js";
 import { formatDuration } from "../units.js";
 import type { ProbeSample } from "./checks.js";
+import { sampleDns } from "./dns-probe.js";
 import { sampleTls } from "./tls-probe.js";
 
 // Probes sample something other than the load Faultline drives: a PromQL query against the
@@ -270,6 +271,8 @@ export async function sampleProbe(probe: Probe, replica: Replica): Promise<Sampl
       return sampleCommand(probe, replica);
     case "tls":
       return sampleTls(probe, replica);
+    case "dns":
+      return sampleDns(probe, replica);
   }
 }
 

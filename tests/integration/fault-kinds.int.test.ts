@@ -54,8 +54,9 @@ function actionOf(fault: Fault) {
   return action;
 }
 
-// The replica serves HTTPS at its load balancer, so kinds that act on TLS have a target too.
-const TOPOLOGY = "topologies/https.yaml";
+// The replica serves HTTPS at its load balancer and has its own DNS, so kinds that act on TLS
+// or DNS have a target too.
+const TOPOLOGY = "tests/topologies/conformance.yaml";
 const replica = useReplica(NAME, { topologyFile: TOPOLOGY });
 
 describe.each(KINDS.map((kind) => [kind.kind, kind] as const))("fault kind %s", (_name, kind) => {

@@ -11,10 +11,9 @@ import { type Replica, replicaDown, replicaUp } from "../../src/replica/replica.
 import { loadTopology } from "../../src/replica/topology-file.js";
 import { runExperiment } from "../../src/run/runner.js";
 import { percentileOf } from "../../src/steady-state/checks.js";
-import { windowStats } from "../../src/steady-state/metrics.js";
 import { sampleTls } from "../../src/steady-state/tls-probe.js";
 import { VegetaDriver } from "../../src/steady-state/vegeta.js";
-import { bucketsIn, metricsBuckets } from "../../src/verdict/evaluation.js";
+import { errorRateIn, probeErrors } from "../support/journal.js";
 import { leftovers } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";
 
@@ -149,17 +148,8 @@ describe("HTTPS at the load balancer", () => {
       seed: 7,
     });
     const events = readJournal(result.journalPath);
-    const errorsIn = (phase: string) => {
-      const start = events.find((e) => e.type === "phase" && e.phase === phase);
-      const order = ["baseline", "inject", "recover", "verify"];
-      const next = events.find((e) => e.type === "phase" && e.phase === order[order.indexOf(phase) + 1]);
-      const from = start?.type === "phase" ? start.second : 0;
-      const to = next?.type === "phase" ? next.second : Number.POSITIVE_INFINITY;
-      return windowStats(bucketsIn(metricsBuckets(events), { start: from, end: to })).errorRate ?? Number.NaN;
-    };
-    const reasons = new Set(
-      events.flatMap((e) => (e.type === "probe" && e.error !== undefined ? [e.error] : [])),
-    );
+    const errorsIn = (phase: "baseline" | "inject" | "verify") => errorRateIn(events, phase);
+    const reasons = probeErrors(events);
     const { evaluation } = result;
     console.log(
       `[tls-expiry] ${evaluation.verdict} (${evaluation.reason}); score ${evaluation.score?.value}; errors: baseline ${(errorsIn("baseline") * 100).toFixed(1)}%, inject ${(errorsIn("inject") * 100).toFixed(1)}%, verify ${(errorsIn("verify") * 100).toFixed(1)}%; probe errors: ${[...reasons].join(" | ")}`,

@@ -1,5 +1,6 @@
 import type { JournalEvent, Phase } from "../../src/journal/journal.js";
-import { BucketAggregator, type MetricsBucket } from "../../src/steady-state/metrics.js";
+import { BucketAggregator, type MetricsBucket, windowStats } from "../../src/steady-state/metrics.js";
+import { bucketsIn, metricsBuckets } from "../../src/verdict/evaluation.js";
 
 /** Builds a synthetic journal: per second, `count` requests at `latencyMs` with `errors` failures. */
 export function syntheticJournal(
@@ -72,4 +73,22 @@ export function recordedRun(source: string, slow: readonly number[] = []): Journ
   if (started?.type !== "run-started") throw new Error("synthetic journal starts with run-started");
   started.experiment.source = source;
   return events;
+}
+
+const PHASE_ORDER = ["baseline", "inject", "recover", "verify"] as const;
+
+/** The error rate of a run's load in one phase (its journal's buckets from its mark to the next). */
+export function errorRateIn(events: readonly JournalEvent[], phase: (typeof PHASE_ORDER)[number]): number {
+  const start = events.find((e) => e.type === "phase" && e.phase === phase);
+  const next = events.find(
+    (e) => e.type === "phase" && e.phase === PHASE_ORDER[PHASE_ORDER.indexOf(phase) + 1],
+  );
+  const from = start?.type === "phase" ? start.second : 0;
+  const to = next?.type === "phase" ? next.second : Number.POSITIVE_INFINITY;
+  return windowStats(bucketsIn(metricsBuckets(events), { start: from, end: to })).errorRate ?? Number.NaN;
+}
+
+/** The distinct errors a run's probes reported. */
+export function probeErrors(events: readonly JournalEvent[]): Set<string> {
+  return new Set(events.flatMap((e) => (e.type === "probe" && e.error !== undefined ? [e.error] : [])));
 }

@@ -5,9 +5,11 @@ import { faultSchema } from "../../src/experiments/schema.js";
 import type { FaultKindModule } from "../../src/faults/fault-kind.js";
 import { allKinds, allLeftovers, faultKinds, kindNamed, wasDisruptive } from "../../src/faults/registry.js";
 import { parseLocated } from "../../src/format/located-yaml.js";
-import { defaultTopology } from "../../src/replica/topology.js";
+import { loadTopology } from "../../src/replica/topology-file.js";
 
 // The registry is the one list of fault kinds: these tests check what is derived from it.
+
+const CONFORMANCE = "tests/topologies/conformance.yaml";
 
 const scaffolded = (kind: FaultKindModule) =>
   [`fault: ${kind.kind}`, `target: ${kind.scaffold.target}`, "for: 10s", ...kind.scaffold.lines].join("\n");
@@ -22,11 +24,11 @@ describe("the fault-kind registry", () => {
   });
 
   it.each(allKinds().map((k) => [k.kind, k] as const))(
-    "%s: its scaffold is a valid fault that plans on the built-in PoP (serving HTTPS, as topologies/https.yaml)",
-    (_name, kind) => {
+    "%s: its scaffold is a valid fault that plans on the conformance replica (HTTPS and DNS)",
+    async (_name, kind) => {
       const { data } = parseLocated(`${kind.kind}.yaml`, scaffolded(kind), faultSchema);
-      const https = { ...defaultTopology(), tls: { terminate: "lb" as const } };
-      const [action] = planActions([data], https, 1, 0).actions;
+      const topology = await loadTopology(CONFORMANCE);
+      const [action] = planActions([data], topology, 1, 0).actions;
       expect(action?.description).toBeTruthy();
       expect(action?.revert).toBeTruthy();
       expect(kindNamed(kind.kind)).toBe(kind);

@@ -56,7 +56,7 @@ describe("probe checks in the schema", () => {
 
   it("rejects ambiguous or malformed probe checks with located errors", () => {
     expect(invalid("metric: errors.rate\npromql: up\nbelow: 1%\n")).toMatch(
-      /c\.yaml:2:\d+ promql: expected exactly one of metric, promql, http, command, tls, got metric and promql/,
+      /c\.yaml:2:\d+ promql: expected exactly one of metric, promql, http, command, tls, dns, got metric and promql/,
     );
     expect(invalid("metric: errors.rate\nevery: 1s\nbelow: 1%\n")).toMatch(/every: expected every only on/);
     expect(invalid("promql: up\natLeast: lots\n")).toMatch(/expected a number such as 3 or 0.5 for promql/);
