@@ -26,6 +26,7 @@ export default class ReplicaStatusCommand extends BaseCommand {
     }
     if (status.endpoints) this.log(`  load balancer ${status.endpoints.lb}`);
     if (status.endpoints?.lbTls) this.log(`  https         https://${status.endpoints.lbTls}`);
+    if (status.endpoints?.dns) this.log(`  dns           ${status.endpoints.dns} (udp)`);
     return status;
   }
 }

@@ -76,6 +76,7 @@ Without --topology: the built-in PoP (topologies/default.yaml), with --edges edg
         this.log(`  load balancer  ${endpoints.lb}`);
         if (endpoints.lbTls)
           this.log(`  https          https://${endpoints.lbTls} (CA: ${authorityCertFile(shape.replica)})`);
+        if (endpoints.dns) this.log(`  dns            ${endpoints.dns} (udp; zone faultline.test.)`);
         const stats = shape.lbStats;
         this.log(
           `  haproxy stats  ${stats === false ? "not available with this config (no loadBalancer.stats)" : `${endpoints.lbStats}${stats ? stats.path : "/stats"}`}`,
