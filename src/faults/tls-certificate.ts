@@ -22,6 +22,7 @@ import {
 import { formatDuration } from "../units.js";
 import type { FaultKindModule, InjectorContext, Leftovers } from "./fault-kind.js";
 import { faultTiming } from "./fields.js";
+import { originFlawed, restoreOrigin, serveFlawedOnOrigin } from "./origin-certificate.js";
 
 // A flawed certificate served where the PoP terminates TLS: expired, not yet valid, for
 // another name, or signed by a CA nobody trusts. HAProxy's runtime API swaps the certificate
@@ -138,14 +139,40 @@ const certificateLeftovers: Leftovers = {
   },
 };
 
+/** Flawed certificates still served by an origin pulled over TLS. */
+const originLeftovers: Leftovers = {
+  id: "tls-origin-certificates",
+  order: 1,
+  async find(replica, containers) {
+    if (!replica.topology.tls?.originPull) return [];
+    const origins = containers.filter((c) => c.role === "origin" && c.state === "running");
+    const flawed = await Promise.all(origins.map(async (c) => ((await originFlawed(c.name)) ? [c] : [])));
+    return flawed.flat().map((c) => `a flawed certificate served by ${c.service}`);
+  },
+  async sweep({ replica, containers, attempt, found }) {
+    if (!replica.topology.tls?.originPull) return;
+    for (const c of containers.filter((c) => c.role === "origin" && c.state === "running")) {
+      await attempt(`the certificate of ${c.service}`, async () => {
+        const n = await restoreOrigin(c.name, "*");
+        if (n > 0) found({ kind: "config", target: c.service, what: "its own certificate served again" });
+      });
+    }
+  },
+};
+
+/** Whether the fault acts on the origin (origin pull over TLS) rather than the load balancer. */
+const onOrigin = (topology: Topology, service: string) =>
+  topology.services.find((s) => s.name === service)?.role === "origin";
+
 function check(_fault: TlsCertificateFault, service: string, topology: Topology): void {
   const role = topology.services.find((s) => s.name === service)?.role;
+  if (role === "origin" && topology.tls?.originPull) return;
   if (!topology.tls || role !== "lb")
     throw new InvalidInputError(
       `a certificate fault on a target that does not terminate TLS: ${service} serves no TLS${topology.tls ? "" : ` (replica ${topology.replica} serves plain HTTP)`}`,
       {
         suggestion: topology.tls
-          ? "target the load balancer (target: lb), where this replica terminates TLS"
+          ? `target the load balancer (target: lb), where this replica terminates TLS${topology.tls.originPull ? ", or the origin (target: origin)" : ""}`
           : "run it on a replica whose topology file has tls: { terminate: lb } (topologies/https.yaml), with target: lb",
       },
     );
@@ -155,7 +182,7 @@ export const tlsCertificate: FaultKindModule<typeof tlsCertificateFaultSchema> =
   kind: "tls-certificate",
   schema: tlsCertificateFaultSchema,
   summary:
-    "serves an expired, not-yet-valid, wrong-name or untrusted certificate where the PoP terminates TLS",
+    "serves an expired, not-yet-valid, wrong-name or untrusted certificate where the PoP terminates TLS, or on the origin pulled over TLS",
   scaffold: { target: "lb", lines: ["flaw: expired             # or not-yet-valid, wrong-name, untrusted"] },
   disruptive: () => false,
   check,
@@ -164,9 +191,13 @@ export const tlsCertificate: FaultKindModule<typeof tlsCertificateFaultSchema> =
   async apply(fault, context) {
     const container = containerName(context.replica.topology, context.service);
     const tag = tagOf(context.runId, context.faultId);
-    const revert = async () => void (await restore(container, tag));
+    const origin = onOrigin(context.replica.topology, context.service);
+    const revert = async () =>
+      void (await (origin ? restoreOrigin(container, tag) : restore(container, tag)));
     try {
-      const ttl = await serveFlawed(fault, context, container);
+      const ttl = origin
+        ? await serveFlawedOnOrigin(context.replica, container, tag, fault.flaw, context.revertBy)
+        : await serveFlawed(fault, context, container);
       return {
         description: `${flawText[fault.flaw]} served on ${context.service} (its own comes back by itself after ${formatDuration(ttl * 1000)})`,
         revert,
@@ -177,11 +208,12 @@ export const tlsCertificate: FaultKindModule<typeof tlsCertificateFaultSchema> =
     }
   },
   async revertEntry(entry, replica: Replica) {
-    const n = await restore(
-      containerName(replica.topology, entry.service),
-      tagOf(entry.runId, entry.faultId),
-    );
+    const container = containerName(replica.topology, entry.service);
+    const tag = tagOf(entry.runId, entry.faultId);
+    const n = onOrigin(replica.topology, entry.service)
+      ? await restoreOrigin(container, tag)
+      : await restore(container, tag);
     return n > 0 ? `${entry.service} serves its own certificate again` : "no flawed certificate was served";
   },
-  leftovers: [certificateLeftovers],
+  leftovers: [certificateLeftovers, originLeftovers],
 };

@@ -1,4 +1,5 @@
 import {
+  EDGE_CA_PATH,
   LB_ADMIN_PORT,
   LB_CERT_PATH,
   LB_HTTP_PORT,
@@ -8,6 +9,7 @@ import {
   linkTo,
   ORIGIN_LINK_PORT,
   ORIGIN_SERVER_NAME,
+  ORIGIN_TLS_PORT,
   POP_HEALTH_PATH,
   type PopView,
   PROMETHEUS_PORT,
@@ -149,15 +151,37 @@ export function edgeDnsUpstream(topology: Topology): { upstream: string; resolve
   return { upstream: `${ORIGIN_SERVER_NAME}:${port}`, resolver: "dns" };
 }
 
-export function edgeConfig(
-  edge: string,
-  upstream = `toxiproxy:${ORIGIN_LINK_PORT}`,
-  resolver?: string,
-): string {
+/** How an edge reaches the origin: its address, and how it resolves and verifies it. */
+export interface EdgeUpstream {
+  upstream?: string;
+  resolver?: string;
+  /** Origin pull over TLS: the edge verifies the origin's certificate for `name` against `ca`. */
+  originTls?: { name: string; ca: string };
+}
+
+/**
+ * With origin pull, the origin's TLS (included by its nginx.conf's server block, beside port 80):
+ * `certificate` holds its certificate and key; a certificate fault points it at a flawed one.
+ */
+export function originTlsConfig(certificate: string): string {
+  return `listen ${ORIGIN_TLS_PORT} ssl;
+ssl_certificate ${certificate};
+ssl_certificate_key ${certificate};
+ssl_protocols TLSv1.2 TLSv1.3;
+`;
+}
+
+/** With origin pull, what the edges verify: the origin's name, against the replica's CA. */
+export function edgeOriginTls(topology: Topology): EdgeUpstream["originTls"] {
+  return topology.tls?.originPull ? { name: ORIGIN_SERVER_NAME, ca: EDGE_CA_PATH } : undefined;
+}
+
+export function edgeConfig(edge: string, via: EdgeUpstream = {}): string {
   return cacheProxyConfig({
     zone: "edge",
-    upstream,
-    ...(resolver ? { resolver } : {}),
+    upstream: via.upstream ?? `toxiproxy:${ORIGIN_LINK_PORT}`,
+    ...(via.resolver ? { resolver: via.resolver } : {}),
+    ...(via.originTls ? { originTls: via.originTls } : {}),
     healthz: [`X-Edge ${edge}`],
     api: [`X-Edge ${edge}`],
     cached: [`X-Edge ${edge}`, "X-Cache $upstream_cache_status"],
@@ -175,6 +199,7 @@ function cacheProxyConfig(proxy: {
   upstream: string;
   /** Resolve the upstream at request time through this DNS server (honouring its TTLs). */
   resolver?: string;
+  originTls?: { name: string; ca: string };
   healthz: string[];
   api: string[];
   cached: string[];
@@ -189,8 +214,18 @@ function cacheProxyConfig(proxy: {
     server ${proxy.upstream};
     keepalive 32;
   }`;
-  const target = proxy.resolver ? "http://$origin_upstream" : "http://origin";
+  const scheme = proxy.originTls ? "https" : "http";
+  const target = proxy.resolver ? `${scheme}://$origin_upstream` : `${scheme}://origin`;
   const variable = proxy.resolver ? `\n    set $origin_upstream ${proxy.upstream};` : "";
+  // Origin pull over TLS: the origin's chain is verified for its name (sent in SNI too).
+  const verify = proxy.originTls
+    ? `
+    proxy_ssl_verify on;
+    proxy_ssl_trusted_certificate ${proxy.originTls.ca};
+    proxy_ssl_name ${proxy.originTls.name};
+    proxy_ssl_server_name on;
+    proxy_ssl_protocols TLSv1.2 TLSv1.3;`
+    : "";
   return `worker_processes 1;
 error_log stderr warn;
 events { worker_connections 4096; }
@@ -200,7 +235,7 @@ http {
   proxy_cache_path /var/cache/faultline-${proxy.zone} levels=1:2 keys_zone=${proxy.zone}:10m max_size=64m inactive=1m use_temp_path=off;
 ${upstream}
   server {
-    listen 80 default_server;${variable}
+    listen 80 default_server;${variable}${verify}
     location = /healthz {${headers(proxy.healthz)}
       return 200 "ok\\n";
     }

@@ -8,12 +8,20 @@ import { waitUntil } from "../lifecycle/wait.js";
 import { formatDuration } from "../units.js";
 import { type AttachSettings, discoverStack, isAttachedStack, readAttachRecord } from "./attach.js";
 import { findAttachToxiproxy } from "./attach-toxiproxy.js";
-import { combinedPem, issueCertificate, popCertificateNames, replicaAuthority } from "./certificates.js";
+import {
+  combinedPem,
+  issueCertificate,
+  originCertificateNames,
+  popCertificateNames,
+  replicaAuthority,
+} from "./certificates.js";
 import {
   edgeConfig,
   edgeDnsUpstream,
+  edgeOriginTls,
   edgeUpstream,
   globalLbConfig,
+  originTlsConfig,
   popLbConfig,
   prometheusConfig,
   shieldConfig,
@@ -38,6 +46,7 @@ import {
   containerName,
   DNS_PORT,
   defaultTopology,
+  EDGE_CA_PATH,
   judgedEdges,
   LB_CERT_PATH,
   LB_HTTP_PORT,
@@ -47,6 +56,8 @@ import {
   linkAddress,
   linkTo,
   MAX_EDGES,
+  ORIGIN_CERT_PATH,
+  ORIGIN_TLS_CONF,
   PROMETHEUS_PORT,
   popViews,
   SERVICE_ROLES,
@@ -371,9 +382,11 @@ function faultlineEnv(topology: Topology, service: Service): string[] {
   switch (service.role) {
     case "edge": {
       const dns = edgeDnsUpstream(topology);
-      const config = dns
-        ? edgeConfig(service.name, dns.upstream, dns.resolver)
-        : edgeConfig(service.name, edgeUpstream(topology, service.name));
+      const originTls = edgeOriginTls(topology);
+      const config = edgeConfig(service.name, {
+        ...(dns ?? { upstream: edgeUpstream(topology, service.name) }),
+        ...(originTls ? { originTls } : {}),
+      });
       return [`FAULTLINE_CONFIG=${config}`];
     }
     case "dns":
@@ -454,6 +467,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
   const config = service.own?.config;
   if (config) await client.putFile(id, config.at, config.content);
   if (topology.tls && service.role === "lb") await putLbCertificate(client, topology, service.name, id);
+  if (topology.tls?.originPull) await putOriginPullFiles(client, topology, service, id);
   await client.startContainer(id);
 }
 
@@ -518,6 +532,22 @@ async function putLbCertificate(
   const authority = await replicaAuthority(topology.replica);
   const cert = await issueCertificate(authority, { names: popCertificateNames(lb) });
   await client.putFile(id, LB_CERT_PATH, combinedPem(cert));
+}
+
+/** Origin pull over TLS: the origin's certificate and TLS config; the CA the edges verify it with. */
+async function putOriginPullFiles(
+  client: DockerEngine,
+  topology: Topology,
+  service: Service,
+  id: string,
+): Promise<void> {
+  if (service.own?.image || service.own?.config) return;
+  const authority = await replicaAuthority(topology.replica);
+  if (service.role === "edge") await client.putFile(id, EDGE_CA_PATH, authority.certPem);
+  if (service.role !== "origin") return;
+  const cert = await issueCertificate(authority, { names: originCertificateNames });
+  await client.putFile(id, ORIGIN_CERT_PATH, combinedPem(cert));
+  await client.putFile(id, ORIGIN_TLS_CONF, originTlsConfig(ORIGIN_CERT_PATH));
 }
 
 function freeLoopbackPort(): Promise<number> {

@@ -19,6 +19,7 @@ import {
   type Link,
   MAX_EDGES,
   multiPopTopology,
+  ORIGIN_TLS_PORT,
   OWN_LINK_BASE_PORT,
   type PopSpec,
   type Service,
@@ -143,6 +144,12 @@ const topologyFields = z.strictObject({
           error: "expected terminate: lb (TLS at the load balancer; at the edges is not available yet)",
         })
         .describe("where TLS ends: lb, the PoP's load balancer"),
+      originPull: z
+        .boolean()
+        .default(false)
+        .describe(
+          "TLS on the edge-to-origin hop too: the origin serves HTTPS, the edges verify its certificate",
+        ),
     })
     .optional()
     .describe("HTTPS at the PoP's entry point, with a certificate of the replica's own CA"),
@@ -504,7 +511,11 @@ export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topol
     ...(ownLbConfig ? { lbStats: ownLbConfig.stats ?? false } : {}),
   };
   if (spec.tls) {
-    renamed.tls = { terminate: spec.tls.terminate };
+    renamed.tls = { terminate: spec.tls.terminate, ...(spec.tls.originPull ? { originPull: true } : {}) };
+    if (spec.tls.originPull)
+      renamed.links = renamed.links.map((l) =>
+        l.upstream.service === "origin" ? { ...l, upstream: { ...l.upstream, port: ORIGIN_TLS_PORT } } : l,
+      );
     renamed.services = renamed.services.map((s) =>
       s.role === "lb" ? { ...s, publish: [...s.publish, LB_TLS_PORT] } : s,
     );

@@ -144,6 +144,8 @@ export interface AttachedStack {
 /** Where the PoP terminates TLS (a topology file's `tls:`); the replica's CA signs its certificate. */
 export interface TlsSettings {
   terminate: "lb";
+  /** TLS on the edge-to-origin hop too: the origin serves HTTPS, the edges verify it. */
+  originPull?: boolean;
 }
 
 /**
@@ -197,6 +199,14 @@ export const LB_CERT_PATH = "/etc/faultline/tls/lb.pem";
  * container's own loopback only: certificate faults swap the served certificate through it.
  */
 export const LB_ADMIN_PORT = 9999;
+/** With origin pull: the origin's HTTPS port, where its link forwards. */
+export const ORIGIN_TLS_PORT = 443;
+/** With origin pull: the origin's certificate and key (one PEM) and its TLS config, in the origin. */
+export const ORIGIN_TLS_DIR = "/etc/faultline/tls";
+export const ORIGIN_CERT_PATH = `${ORIGIN_TLS_DIR}/origin.pem`;
+export const ORIGIN_TLS_CONF = `${ORIGIN_TLS_DIR}/origin-tls.conf`;
+/** With origin pull: the replica's CA in each edge, which verifies the origin's certificate. */
+export const EDGE_CA_PATH = "/etc/faultline/tls/ca.pem";
 /** A tmpfs in such a load balancer for what certificate faults keep there (gone on a restart). */
 export const LB_RUN_DIR = "/run/faultline";
 export const PROMETHEUS_PORT = 9090;

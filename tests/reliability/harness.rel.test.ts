@@ -14,9 +14,10 @@ import { tempDir } from "../support/temp.js";
 
 // The reliability harness: each kind of interruption, repeated. A CI-sized run (`npm test`)
 // does FAULTLINE_TRIALS=2 of each; the long run is `npm run reliability -- --trials 50`.
-// Every trial starts a run with faults of three families applied at once (a toxic, a paused
-// edge, a netfilter loss rule), interrupts it at a random moment of its inject phase, and
-// checks that nothing is left on the replica. An unlabelled decoy container on the replica's
+// Every trial starts a run with faults of five families applied at once (a toxic, a paused
+// edge, a netfilter loss rule, a flawed certificate at the load balancer, a DNS rule), on a
+// replica that serves HTTPS and has its own DNS, interrupts it at a random moment of its inject
+// phase, and checks that nothing is left on the replica. An unlabelled decoy container on the replica's
 // network, named and aliased like an edge, must come through every trial untouched.
 // The Docker engine's restart has a replica (and a decoy) of its own, last: it stops every
 // container on the machine.
@@ -24,8 +25,13 @@ import { tempDir } from "../support/temp.js";
 const NAME = "it-reliability";
 const ENGINE_NAME = "it-rel-engine";
 const TRIALS = Math.max(1, Number(process.env.FAULTLINE_TRIALS ?? "2"));
+const TOPOLOGY = "tests/topologies/conformance.yaml";
+const PROTOCOL_FAULTS = `
+  - { fault: tls-certificate, target: lb, flaw: expired, for: 60s }
+  - { fault: dns-nxdomain, target: edge-3, name: origin.faultline.test, for: 60s }`;
 
-function experimentFile(): string {
+/** The harness's experiment: three fault families, and with `protocols` the TLS and DNS ones too. */
+function experimentFile(protocols = true): string {
   const file = join(tempDir("faultline-rel-"), "rel.yaml");
   writeFileSync(
     file,
@@ -39,7 +45,7 @@ steadyState:
 method:
   - { fault: latency, target: edge-1, latency: 100ms, for: 60s }
   - { fault: node-kill, target: edge-2, mode: pause, for: 60s }
-  - { fault: packet-loss, target: origin, loss: 10%, for: 60s }
+  - { fault: packet-loss, target: origin, loss: 10%, for: 60s }${protocols ? PROTOCOL_FAULTS : ""}
 `,
   );
   return file;
@@ -48,16 +54,24 @@ method:
 const randomDelay = () => Math.floor(Math.random() * 3000);
 const sleep = (n: number) => new Promise((resolve) => setTimeout(resolve, n));
 
+/** The harness's replica runs on the conformance topology; the engine trials' on the built-in PoP. */
+const targetArgs = (replica: string) =>
+  replica === NAME ? ["--topology", TOPOLOGY, "--replica", replica] : ["--replica", replica];
+
 async function startInjecting(env: NodeJS.ProcessEnv = {}, replica = NAME) {
-  const cli = startCli(["run", experimentFile(), "--replica", replica, "--runs-dir", tempDir("runs-")], env);
-  await waitForOutput(cli, "applied  f3", 60_000);
+  const protocols = replica === NAME;
+  const cli = startCli(
+    ["run", experimentFile(protocols), ...targetArgs(replica), "--runs-dir", tempDir("runs-")],
+    env,
+  );
+  await waitForOutput(cli, protocols ? "applied  f5" : "applied  f3", 60_000);
   // A random moment of the inject phase, after every fault is in place.
   await sleep(randomDelay());
   return cli;
 }
 
 describe(`the reliability harness (${TRIALS} trial(s) of each kind)`, () => {
-  const replica = useReplica(NAME);
+  const replica = useReplica(NAME, { topologyFile: TOPOLOGY });
   const tally: Record<string, number[]> = {};
   const note = (kind: string, ms: number) => {
     tally[kind] ??= [];
@@ -95,8 +109,8 @@ describe(`the reliability harness (${TRIALS} trial(s) of each kind)`, () => {
       const cli = await startInjecting({ FAULTLINE_WATCHDOG: "0" });
       cli.child.kill("SIGKILL");
       await cli.result;
-      // Three ledger entries, the toxic, the paused edge, the sidecar.
-      expect((await findLeftovers(replica())).length).toBeGreaterThanOrEqual(5);
+      // Five ledger entries, the toxic, the paused edge, the sidecar, the certificate, the DNS rule.
+      expect((await findLeftovers(replica())).length).toBeGreaterThanOrEqual(9);
       const started = Date.now();
       const recovery = await runCli(["recover", "--replica", NAME]);
       note("sigkill+recover", Date.now() - started);
@@ -152,7 +166,7 @@ describe(`the reliability harness (${TRIALS} trial(s) of each kind)`, () => {
     "trial %i: a second run on the same replica is refused while the first holds it",
     async () => {
       const first = await startInjecting();
-      const second = await runCli(["run", experimentFile(), "--replica", NAME]);
+      const second = await runCli(["run", experimentFile(), ...targetArgs(NAME)]);
       first.child.kill("SIGINT");
       const firstResult = await first.result;
       note("concurrent", 0);

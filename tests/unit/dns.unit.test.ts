@@ -43,7 +43,7 @@ describe("the replica's DNS", () => {
     const topology = await loadTopology("topologies/dns.yaml");
     const dns = edgeDnsUpstream(topology);
     expect(dns).toEqual({ upstream: "origin.faultline.test:21000", resolver: "dns" });
-    const config = edgeConfig("edge-1", dns?.upstream, dns?.resolver);
+    const config = edgeConfig("edge-1", dns);
     expect(config).toContain("resolver dns ipv6=off;");
     expect(config).toContain("resolver_timeout 2s;");
     expect(config).toContain("set $origin_upstream origin.faultline.test:21000;");
