@@ -175,8 +175,20 @@ export const LB_CERT_PATH = "/etc/faultline/tls/lb.pem";
  * container's own loopback only: certificate faults swap the served certificate through it.
  */
 export const LB_ADMIN_PORT = 9999;
-/** A tmpfs in such a load balancer for what certificate faults keep there (gone on a restart). */
+/** A tmpfs in such a load balancer for what TLS faults keep there (gone on a restart). */
 export const LB_RUN_DIR = "/run/faultline";
+/**
+ * Maps of such a load balancer's TCP front on 443 (empty at start, set through the runtime API
+ * by TLS faults): the handshake delay in ms (key `delay`), the protocol version offered (key
+ * `offer`, one of LB_OFFERS).
+ */
+export const LB_DELAY_MAP = "/etc/faultline/tls/handshake-delay.map";
+export const LB_OFFER_MAP = "/etc/faultline/tls/offer.map";
+/** The Lua action the TCP front sleeps in for the handshake delay. */
+export const LB_LUA_PATH = "/etc/faultline/tls/handshake-delay.lua";
+/** The old protocol versions the TCP front can offer alone instead of TLSv1.2 and 1.3. */
+export const LB_OFFERS = ["TLSv1.0", "TLSv1.1", "TLSv1.2"] as const;
+export type LbOffer = (typeof LB_OFFERS)[number];
 export const PROMETHEUS_PORT = 9090;
 export const EDGE_LINK_BASE_PORT = 20000;
 export const ORIGIN_LINK_PORT = 21000;
