@@ -16,6 +16,8 @@ const modules = [
   (await import("./stress.js")).stress,
   (await import("./origin-brownout.js")).originBrownout,
   (await import("./tls-certificate.js")).tlsCertificate,
+  (await import("./tls-handshake-delay.js")).tlsHandshakeDelay,
+  (await import("./tls-protocol.js")).tlsProtocol,
 ] as const;
 
 type Discriminable = z.ZodDiscriminatedUnion["options"][number];
