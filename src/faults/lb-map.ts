@@ -22,7 +22,7 @@ export interface MapSetting {
   readonly prefix: string;
   readonly map: string;
   readonly key: string;
-  /** What a held value is, for `recover`: "a handshake delay". */
+  /** What a held value is, for `recover` ("... by lb"): "a TLS handshake delay held". */
   readonly what: string;
   /** What `recover` says once it is gone: "handshakes undelayed". */
   readonly undone: string;
@@ -139,14 +139,14 @@ export function mapLeftovers(setting: MapSetting): Leftovers {
           `${API}; ls ${LB_RUN_DIR}/${setting.prefix}*.val 2>/dev/null | wc -l; ${shown(setting)} | wc -l`,
         ]);
         const [files, entries] = output.trim().split("\n").map(Number);
-        if ((files ?? 0) > 0 || (entries ?? 0) > 0) found.push(`${setting.what} held by ${c.service}`);
+        if ((files ?? 0) > 0 || (entries ?? 0) > 0) found.push(`${setting.what} by ${c.service}`);
       }
       return found;
     },
     async sweep({ replica, containers, attempt, found }) {
       if (!replica.topology.tls) return;
       for (const c of containers.filter((c) => c.role === "lb" && c.state === "running")) {
-        await attempt(`${setting.what} on ${c.service}`, async () => {
+        await attempt(`${setting.what} by ${c.service}`, async () => {
           const { ended, held } = await release(
             setting,
             containerName(replica.topology, c.service),

@@ -35,7 +35,7 @@ const setting: MapSetting = {
   prefix: "delay-",
   map: LB_DELAY_MAP,
   key: "delay",
-  what: "a TLS handshake delay",
+  what: "a TLS handshake delay held",
   undone: "its TLS handshakes undelayed",
 };
 

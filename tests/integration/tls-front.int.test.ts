@@ -148,7 +148,7 @@ describe("tls-handshake-delay", () => {
     let under: Awaited<ReturnType<typeof handshakes>>;
     let aliveUnder: Awaited<ReturnType<typeof keptAlive>>;
     try {
-      expect(await findLeftovers(replica())).toEqual([`a TLS handshake delay held by lb`]);
+      expect(await findLeftovers(replica())).toEqual(["a TLS handshake delay held by lb"]);
       under = await handshakes(100);
       aliveUnder = await keptAlive(30);
     } finally {
