@@ -37,7 +37,9 @@ export function composeProject(topology: Topology): { compose: string; proxies: 
   for (const edge of topology.edges) {
     services[edge] = {
       image: "faultline/edge:local",
-      environment: { FAULTLINE_CONFIG: literal(edgeConfig(edge, { upstream: edgeUpstream(topology, edge) })) },
+      environment: {
+        FAULTLINE_CONFIG: literal(edgeConfig(edge, { upstream: edgeUpstream(topology, edge) })),
+      },
       cap_add: ["NET_ADMIN"],
       depends_on: ["toxiproxy", "origin"],
       ...common,

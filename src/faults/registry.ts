@@ -16,6 +16,8 @@ const modules = [
   (await import("./stress.js")).stress,
   (await import("./origin-brownout.js")).originBrownout,
   (await import("./tls-certificate.js")).tlsCertificate,
+  (await import("./tls-handshake-delay.js")).tlsHandshakeDelay,
+  (await import("./tls-protocol.js")).tlsProtocol,
   (await import("./dns-nxdomain.js")).dnsNxdomain,
   (await import("./dns-servfail.js")).dnsServfail,
   (await import("./dns-timeout.js")).dnsTimeout,

@@ -2,9 +2,14 @@ import {
   EDGE_CA_PATH,
   LB_ADMIN_PORT,
   LB_CERT_PATH,
+  LB_DELAY_MAP,
   LB_HTTP_PORT,
+  LB_LUA_PATH,
+  LB_OFFER_MAP,
+  LB_OFFERS,
   LB_STATS_PORT,
   LB_TLS_PORT,
+  type LbOffer,
   linkAddress,
   linkTo,
   ORIGIN_LINK_PORT,
@@ -70,20 +75,19 @@ export function popLbConfig(topology: Topology, pop: PopView): string {
   const [global, ...common] = HAPROXY_COMMON;
   return [
     global,
-    ...(topology.tls ? [`  stats socket ipv4@127.0.0.1:${LB_ADMIN_PORT} level admin`] : []),
+    ...(topology.tls
+      ? [`  stats socket ipv4@127.0.0.1:${LB_ADMIN_PORT} level admin`, `  lua-load ${LB_LUA_PATH}`]
+      : []),
     ...common,
     `  timeout check ${timeoutMs}ms`,
     "  option redispatch",
     "  retries 1",
     "",
     ...HAPROXY_MONITORING,
+    ...(topology.tls ? tlsFront() : []),
     "frontend pop",
     `  bind :${LB_HTTP_PORT}`,
-    // TLS at the PoP's entry point: TLSv1.2 and 1.3, HTTP/2 or 1.1 by ALPN (SNI is answered
-    // with the one certificate, whose names are the PoP's).
-    ...(topology.tls
-      ? [`  bind :${LB_TLS_PORT} ssl crt ${LB_CERT_PATH} alpn h2,http/1.1 ssl-min-ver TLSv1.2`]
-      : []),
+    ...(topology.tls ? tlsBinds() : []),
     // The PoP is healthy while at least one edge is in rotation: what the global layer checks.
     `  monitor-uri ${POP_HEALTH_PATH}`,
     "  monitor fail if { nbsrv(edges) lt 1 }",
@@ -99,6 +103,69 @@ export function popLbConfig(topology: Topology, pop: PopView): string {
     "",
   ].join("\n");
 }
+
+/** The internal socket of the TLS bind offering `offer` alone (or TLSv1.2 and 1.3). */
+const tlsSocket = (offer: LbOffer | "default") =>
+  offer === "default" ? "abns@faultline-tls" : `abns@faultline-tls-${offer}`;
+
+/** Longest handshake delay the TCP front can hold (the fault's bound, 10 s, plus a margin). */
+export const LB_INSPECT_DELAY_MS = 11_000;
+
+/**
+ * The PoP's port 443 with tls: a TCP front that passes each new connection, client address
+ * kept (PROXY v2), to a TLS bind of the PoP's frontend over an internal socket. Two maps,
+ * empty unless a TLS fault sets them through the runtime API, shape what it does: the delay
+ * (ms) its Lua action sleeps once the client's first bytes (the ClientHello) are in, before
+ * they are passed on, so that only the handshake is late; and the protocol version offered
+ * (the bind it routes to). Connections already passed on are not touched by either.
+ */
+function tlsFront(): string[] {
+  return [
+    "frontend tls-front",
+    "  mode tcp",
+    `  bind :${LB_TLS_PORT}`,
+    `  tcp-request inspect-delay ${LB_INSPECT_DELAY_MS}ms`,
+    `  tcp-request content set-var(txn.handshake_delay) str(delay),map_str_int(${LB_DELAY_MAP},0)`,
+    "  tcp-request content lua.faultline_handshake_delay if { var(txn.handshake_delay) -m int gt 0 } { req.len gt 0 }",
+    `  use_backend tls-offer-%[str(offer),map(${LB_OFFER_MAP},default)]`,
+    "  default_backend tls-offer-default",
+    "",
+    ...(["default", ...LB_OFFERS] as const).flatMap((offer) => [
+      `backend tls-offer-${offer}`,
+      "  mode tcp",
+      "  timeout server 30s",
+      `  server pop ${tlsSocket(offer)} send-proxy-v2`,
+      "",
+    ]),
+  ];
+}
+
+/**
+ * TLS at the PoP's entry point: TLSv1.2 and 1.3, HTTP/2 or 1.1 by ALPN (SNI is answered with
+ * the one certificate, whose names are the PoP's). Beside it, one bind per old version offered
+ * alone, which the TCP front routes to only while a tls-protocol fault lasts; OpenSSL 3 refuses
+ * TLSv1.0 and 1.1 at its default security level, hence SECLEVEL=0 there (HTTP/2 needs 1.2).
+ */
+function tlsBinds(): string[] {
+  const bind = (offer: LbOffer | "default") =>
+    `  bind ${tlsSocket(offer)} accept-proxy ssl crt ${LB_CERT_PATH}`;
+  return [
+    `${bind("default")} alpn h2,http/1.1 ssl-min-ver TLSv1.2`,
+    ...LB_OFFERS.map((offer) =>
+      offer === "TLSv1.2"
+        ? `${bind(offer)} alpn h2,http/1.1 ssl-min-ver ${offer} ssl-max-ver ${offer}`
+        : `${bind(offer)} alpn http/1.1 ssl-min-ver ${offer} ssl-max-ver ${offer} ciphers DEFAULT@SECLEVEL=0`,
+    ),
+  ];
+}
+
+/** The Lua action of the TCP front: sleeps for the handshake delay the front read from its map. */
+export const HANDSHAKE_DELAY_LUA = `-- Faultline: the handshake delay of the load balancer's TCP front on 443 (tls-handshake-delay).
+core.register_action("faultline_handshake_delay", { "tcp-req" }, function(txn)
+  local ms = tonumber(txn:get_var("txn.handshake_delay"))
+  if ms ~= nil and ms > 0 then core.msleep(ms) end
+end)
+`;
 
 /**
  * The global traffic layer: one HAProxy in front of every PoP's load balancer, checking each

@@ -21,6 +21,7 @@ import {
   edgeOriginTls,
   edgeUpstream,
   globalLbConfig,
+  HANDSHAKE_DELAY_LUA,
   originTlsConfig,
   popLbConfig,
   prometheusConfig,
@@ -49,7 +50,10 @@ import {
   EDGE_CA_PATH,
   judgedEdges,
   LB_CERT_PATH,
+  LB_DELAY_MAP,
   LB_HTTP_PORT,
+  LB_LUA_PATH,
+  LB_OFFER_MAP,
   LB_RUN_DIR,
   LB_STATS_PORT,
   LB_TLS_PORT,
@@ -466,7 +470,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
   }
   const config = service.own?.config;
   if (config) await client.putFile(id, config.at, config.content);
-  if (topology.tls && service.role === "lb") await putLbCertificate(client, topology, service.name, id);
+  if (topology.tls && service.role === "lb") await putLbTls(client, topology, service.name, id);
   if (topology.tls?.originPull) await putOriginPullFiles(client, topology, service, id);
   await client.startContainer(id);
 }
@@ -522,16 +526,17 @@ async function prepareOwnImages(
   }
 }
 
-/** HAProxy reads a certificate and its key from one PEM file. */
-async function putLbCertificate(
-  client: DockerEngine,
-  topology: Topology,
-  lb: string,
-  id: string,
-): Promise<void> {
+/**
+ * What a load balancer that terminates TLS reads at start: its certificate and key (HAProxy's
+ * one-file form), its TCP front's Lua action, and the front's maps, empty (TLS faults fill
+ * them at run time, through the runtime API; a restart starts empty again).
+ */
+async function putLbTls(client: DockerEngine, topology: Topology, lb: string, id: string): Promise<void> {
   const authority = await replicaAuthority(topology.replica);
   const cert = await issueCertificate(authority, { names: popCertificateNames(lb) });
   await client.putFile(id, LB_CERT_PATH, combinedPem(cert));
+  await client.putFile(id, LB_LUA_PATH, HANDSHAKE_DELAY_LUA);
+  for (const map of [LB_DELAY_MAP, LB_OFFER_MAP]) await client.putFile(id, map, "");
 }
 
 /** Origin pull over TLS: the origin's certificate and TLS config; the CA the edges verify it with. */

@@ -207,8 +207,20 @@ export const ORIGIN_CERT_PATH = `${ORIGIN_TLS_DIR}/origin.pem`;
 export const ORIGIN_TLS_CONF = `${ORIGIN_TLS_DIR}/origin-tls.conf`;
 /** With origin pull: the replica's CA in each edge, which verifies the origin's certificate. */
 export const EDGE_CA_PATH = "/etc/faultline/tls/ca.pem";
-/** A tmpfs in such a load balancer for what certificate faults keep there (gone on a restart). */
+/** A tmpfs in such a load balancer for what TLS faults keep there (gone on a restart). */
 export const LB_RUN_DIR = "/run/faultline";
+/**
+ * Maps of such a load balancer's TCP front on 443 (empty at start, set through the runtime API
+ * by TLS faults): the handshake delay in ms (key `delay`), the protocol version offered (key
+ * `offer`, one of LB_OFFERS).
+ */
+export const LB_DELAY_MAP = "/etc/faultline/tls/handshake-delay.map";
+export const LB_OFFER_MAP = "/etc/faultline/tls/offer.map";
+/** The Lua action the TCP front sleeps in for the handshake delay. */
+export const LB_LUA_PATH = "/etc/faultline/tls/handshake-delay.lua";
+/** The old protocol versions the TCP front can offer alone instead of TLSv1.2 and 1.3. */
+export const LB_OFFERS = ["TLSv1.0", "TLSv1.1", "TLSv1.2"] as const;
+export type LbOffer = (typeof LB_OFFERS)[number];
 export const PROMETHEUS_PORT = 9090;
 /** Where the replica's DNS answers (UDP and TCP), published on 127.0.0.1 for DNS probes. */
 export const DNS_PORT = 53;

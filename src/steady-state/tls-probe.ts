@@ -55,15 +55,35 @@ function tcpConnect(host: string, port: number, signal: AbortSignal): Promise<So
   });
 }
 
+/**
+ * A client that takes the old versions too (TLSv1.0 and 1.1, which OpenSSL 3 allows only at
+ * security level 0): only to learn what a server that refused today's client offers.
+ */
+const LEGACY_CLIENT = { minVersion: "TLSv1", ciphers: "DEFAULT@SECLEVEL=0" } as const;
+
+/** Node's codes for a handshake refused over the protocol version, on either side. */
+const VERSION_REFUSED = new Set([
+  "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION",
+  "ERR_SSL_UNSUPPORTED_PROTOCOL",
+  "ERR_SSL_WRONG_VERSION_NUMBER",
+]);
+
 function handshakeOn(
   socket: Socket,
-  options: { servername: string; ca: string | undefined; alpn: readonly string[]; signal: AbortSignal },
+  options: {
+    servername: string;
+    ca: string | undefined;
+    alpn: readonly string[];
+    signal: AbortSignal;
+    legacy?: boolean;
+  },
 ): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const tls = tlsConnect({
       socket,
       servername: options.servername,
       ...(options.ca === undefined ? {} : { ca: [options.ca] }),
+      ...(options.legacy ? LEGACY_CLIENT : {}),
       ALPNProtocols: [...options.alpn],
       // Verification is judged below, so that a bad certificate is measured, not thrown.
       rejectUnauthorized: false,
@@ -82,7 +102,7 @@ function handshakeOn(
 export async function measureHandshake(
   host: string,
   port: number,
-  options: { servername: string; ca: string | undefined; timeoutMs: number },
+  options: { servername: string; ca: string | undefined; timeoutMs: number; legacy?: boolean },
 ): Promise<Handshake> {
   const signal = AbortSignal.timeout(options.timeoutMs);
   const socket = await tcpConnect(host, port, signal);
@@ -154,6 +174,8 @@ export async function sampleTls(probe: TlsProbe, replica: TlsReplica): Promise<S
     });
     return judgeHandshake(probe, shake);
   } catch (error) {
+    const offered = await refusedVersion(error, host, port, probe, replica);
+    if (offered) return offered;
     const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
     // A handshake that never finished counts as the slowest allowed; a refused one has no time.
     return {
@@ -163,5 +185,38 @@ export async function sampleTls(probe: TlsProbe, replica: TlsReplica): Promise<S
         ? `no handshake within ${formatDuration(probe.timeoutMs)}`
         : `${address}: handshake failed: ${errorMessage(error)}`,
     };
+  }
+}
+
+/**
+ * When the handshake was refused over the protocol version (the server offers only one older
+ * than the client's minimum, TLSv1.2), a second handshake that takes old versions too says
+ * which one: the sample fails with that version in its note. Undefined for any other failure,
+ * or when the second handshake fails too.
+ */
+async function refusedVersion(
+  error: unknown,
+  host: string,
+  port: number,
+  probe: TlsProbe,
+  replica: TlsReplica,
+): Promise<SampleOutcome | undefined> {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== "string" || !VERSION_REFUSED.has(code)) return undefined;
+  try {
+    const shake = await measureHandshake(host, port, {
+      servername: probe.servername,
+      ca: trustedCa(probe, replica),
+      timeoutMs: probe.timeoutMs,
+      legacy: true,
+    });
+    const { note } = judgeHandshake(probe, shake);
+    return {
+      ok: false,
+      ...(note === undefined ? {} : { note }),
+      error: `handshake refused (${code}): the server offers only ${shake.protocol ?? "an unknown version"}, older than the TLSv1.2 clients require`,
+    };
+  } catch {
+    return undefined;
   }
 }

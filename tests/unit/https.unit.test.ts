@@ -2,8 +2,10 @@ import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadExperiment } from "../../src/experiments/loader.js";
-import { parseYamlWithSchema } from "../../src/format/located-yaml.js";
-import { haproxyConfig } from "../../src/replica/configs.js";
+import { faultSchema } from "../../src/experiments/schema.js";
+import { kindOf } from "../../src/faults/registry.js";
+import { parseLocated, parseYamlWithSchema } from "../../src/format/located-yaml.js";
+import { HANDSHAKE_DELAY_LUA, haproxyConfig } from "../../src/replica/configs.js";
 import { loadTopology, topologyFromSpec, topologySchema } from "../../src/replica/topology-file.js";
 import { tempDir } from "../support/temp.js";
 import { validationMessage } from "../support/validation.js";
@@ -36,11 +38,92 @@ describe("HTTPS at the load balancer", () => {
     expect(topology.tls).toEqual({ terminate: "lb" });
     expect(topology.services.find((s) => s.role === "lb")?.publish).toEqual([80, 8405, 443]);
     expect(haproxyConfig(topology)).toContain(
-      "  bind :443 ssl crt /etc/faultline/tls/lb.pem alpn h2,http/1.1 ssl-min-ver TLSv1.2",
+      "  bind abns@faultline-tls accept-proxy ssl crt /etc/faultline/tls/lb.pem alpn h2,http/1.1 ssl-min-ver TLSv1.2",
     );
     const plain = topologyFromSpec(spec("version: 1\nname: x\nedges: 2\n"));
     expect(plain.tls).toBeUndefined();
     expect(haproxyConfig(plain)).not.toContain("ssl");
+    expect(haproxyConfig(plain)).not.toContain("tls-front");
+    expect(haproxyConfig(plain)).not.toContain("lua");
+  });
+
+  it("puts a TCP front on 443 that delays handshakes and picks the offered version from its maps", async () => {
+    const config = haproxyConfig(await loadTopology("topologies/https.yaml"));
+    const block = (name: string) => {
+      const start = config.indexOf(`\n${name}\n`);
+      return config.slice(start + 1, config.indexOf("\n\n", start + 1)).split("\n");
+    };
+    expect(config).toContain("  lua-load /etc/faultline/tls/handshake-delay.lua");
+    expect(block("frontend tls-front")).toEqual([
+      "frontend tls-front",
+      "  mode tcp",
+      "  bind :443",
+      "  tcp-request inspect-delay 11000ms",
+      "  tcp-request content set-var(txn.handshake_delay) str(delay),map_str_int(/etc/faultline/tls/handshake-delay.map,0)",
+      "  tcp-request content lua.faultline_handshake_delay if { var(txn.handshake_delay) -m int gt 0 } { req.len gt 0 }",
+      "  use_backend tls-offer-%[str(offer),map(/etc/faultline/tls/offer.map,default)]",
+      "  default_backend tls-offer-default",
+    ]);
+    // Each offer reaches its own bind over an internal socket, the client's address in PROXY v2.
+    for (const offer of ["default", "TLSv1.0", "TLSv1.1", "TLSv1.2"])
+      expect(block(`backend tls-offer-${offer}`)).toContain(
+        `  server pop abns@faultline-tls${offer === "default" ? "" : `-${offer}`} send-proxy-v2`,
+      );
+    const pop = block("frontend pop");
+    expect(pop).toContain("  bind :80");
+    expect(pop).toContain(
+      "  bind abns@faultline-tls-TLSv1.1 accept-proxy ssl crt /etc/faultline/tls/lb.pem alpn http/1.1 ssl-min-ver TLSv1.1 ssl-max-ver TLSv1.1 ciphers DEFAULT@SECLEVEL=0",
+    );
+    expect(pop).toContain(
+      "  bind abns@faultline-tls-TLSv1.2 accept-proxy ssl crt /etc/faultline/tls/lb.pem alpn h2,http/1.1 ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2",
+    );
+    expect(pop.filter((line) => line.includes(":443"))).toEqual([]);
+    expect(HANDSHAKE_DELAY_LUA).toContain('core.register_action("faultline_handshake_delay", { "tcp-req" }');
+    expect(HANDSHAKE_DELAY_LUA).toContain('txn:get_var("txn.handshake_delay")');
+  });
+
+  it("bounds the TLS fault kinds' fields, and plans them on the load balancer only", async () => {
+    const parse = (yaml: string) => parseLocated("f.yaml", yaml, faultSchema).data;
+    const message = (yaml: string) => validationMessage(() => parse(yaml));
+    const delay = parse("fault: tls-handshake-delay\ntarget: lb\nfor: 10s\ndelay: 200ms\n");
+    expect(delay).toMatchObject({ fault: "tls-handshake-delay", delay: 200 });
+    expect(parse("fault: tls-handshake-delay\ntarget: lb\nfor: 10s\ndelay: 10s\n")).toMatchObject({
+      delay: 10_000,
+    });
+    expect(parse("fault: tls-handshake-delay\ntarget: lb\nfor: 10s\ndelay: 1ms\n")).toMatchObject({
+      delay: 1,
+    });
+    expect(message("fault: tls-handshake-delay\ntarget: lb\nfor: 10s\ndelay: 11s\n")).toMatch(
+      /f\.yaml:4:\d+ delay: expected delay of at most 10s/,
+    );
+    expect(message("fault: tls-handshake-delay\ntarget: lb\nfor: 10s\ndelay: 0ms\n")).toMatch(
+      /f\.yaml:4:\d+ delay: expected delay of at least 1ms/,
+    );
+    expect(message("fault: tls-handshake-delay\ntarget: lb\nfor: 10s\n")).toMatch(/delay/);
+    expect(parse("fault: tls-protocol\ntarget: lb\nfor: 10s\n")).toMatchObject({ offer: "TLSv1.1" });
+    expect(parse("fault: tls-protocol\ntarget: lb\nfor: 10s\noffer: TLSv1.2\n")).toMatchObject({
+      offer: "TLSv1.2",
+    });
+    expect(message("fault: tls-protocol\ntarget: lb\nfor: 10s\noffer: TLSv1.3\n")).toMatch(
+      /f\.yaml:4:\d+ offer: expected offer to be one of TLSv1.0, TLSv1.1, TLSv1.2/,
+    );
+    const https = await loadTopology("topologies/https.yaml");
+    const plain = topologyFromSpec(spec("version: 1\nname: x\nedges: 2\n"));
+    const protocol = parse("fault: tls-protocol\ntarget: lb\nfor: 10s\n");
+    for (const fault of [delay, protocol]) {
+      expect(() => kindOf(fault).check(fault, "lb", https)).not.toThrow();
+      expect(() => kindOf(fault).check(fault, "edge-1", https)).toThrow(
+        /on a target that does not terminate TLS: edge-1 serves no TLS/,
+      );
+      expect(() => kindOf(fault).check(fault, "lb", plain)).toThrow(
+        /lb serves no TLS \(replica x serves plain HTTP\)/,
+      );
+      expect(kindOf(fault).disruptive(fault)).toBe(false);
+    }
+    expect(kindOf(delay).describe(delay, "lb", https)).toBe("delay every new TLS handshake on lb by 200ms");
+    expect(kindOf(protocol).describe(protocol, "lb", https)).toBe(
+      "offer only TLSv1.1 to new TLS connections on lb",
+    );
   });
 
   it("refuses TLS where it is not available, located", () => {

@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Check, checkSchema, type TlsProbe } from "../../src/experiments/check-schema.js";
 import { type CertificatePem, createAuthority, issueCertificate } from "../../src/replica/certificates.js";
 import { percentileOf, probeValue } from "../../src/steady-state/checks.js";
-import { judgeHandshake, measureHandshake, tlsProbeAddress } from "../../src/steady-state/tls-probe.js";
+import {
+  judgeHandshake,
+  measureHandshake,
+  sampleTls,
+  tlsProbeAddress,
+} from "../../src/steady-state/tls-probe.js";
 
 // The TLS probe's handshake measurement, against a real TLS server on loopback (Node's, with
 // certificates from the replica's CA module), and how a window's samples become a value.
@@ -20,7 +25,10 @@ function probeOf(c: Check): TlsProbe {
   return c.probe;
 }
 
-async function serve(cert: CertificatePem, options: { maxVersion?: "TLSv1.2" } = {}): Promise<Server> {
+async function serve(
+  cert: CertificatePem,
+  options: { maxVersion?: "TLSv1.2" | "TLSv1.1"; minVersion?: "TLSv1.1"; ciphers?: string } = {},
+): Promise<Server> {
   const server = createServer({
     cert: cert.certPem,
     key: cert.keyPem,
@@ -82,6 +90,26 @@ describe("the TLS probe on a real handshake", () => {
     console.log(`[tls] ${flaw}: ${sample.error}`);
     expect(sample.ok).toBe(false);
     expect(sample.error).toContain(reason);
+  });
+
+  it("names the old version a server offers alone when today's client refuses it", async () => {
+    // OpenSSL 3 takes TLSv1.1 only at security level 0, on either side.
+    const server = await serve(await issueCertificate(authority, { names: NAMES }), {
+      minVersion: "TLSv1.1",
+      maxVersion: "TLSv1.1",
+      ciphers: "DEFAULT@SECLEVEL=0",
+    });
+    servers.push(server);
+    const probe = probeOf(
+      check({ address: `127.0.0.1:${portOf(server)}`, ca: "system" }, { atLeast: "100%" }),
+    );
+    const sample = await sampleTls(probe, { topology: { replica: "unit-tls" } });
+    console.log(`[tls] TLSv1.1 only: ${sample.note}; ${sample.error}`);
+    expect(sample.ok).toBe(false);
+    expect(sample.note).toMatch(/^TLSv1\.1, /);
+    expect(sample.error).toMatch(
+      /^handshake refused \(ERR_SSL_\w+\): the server offers only TLSv1.1, older than/,
+    );
   });
 
   it("fails a handshake that negotiates another protocol than expected", async () => {
