@@ -33,8 +33,10 @@ import {
 import { BuildError, type DockerEngine, engine } from "./engine.js";
 import { ownFingerprint } from "./own-parts.js";
 import {
+  CLOCK_SKEW_DIR,
   containerName,
   defaultTopology,
+  hasSkewableClock,
   judgedEdges,
   LB_CERT_PATH,
   LB_HTTP_PORT,
@@ -418,6 +420,8 @@ async function startService(client: DockerEngine, topology: Topology, service: S
         // Two SYN retries bound that stall to 7 s, and the wait after a restart to 4 s.
         ...(service.role === "toxiproxy" ? { Sysctls: { "net.ipv4.tcp_syn_retries": "2" } } : {}),
         ...(topology.tls && service.role === "lb" ? { Tmpfs: { [LB_RUN_DIR]: "rw,size=1m" } } : {}),
+        // The clock-skew fault's offset file lives there: gone when the container restarts.
+        ...(hasSkewableClock(topology, service) ? { Tmpfs: { [CLOCK_SKEW_DIR]: "rw,size=1m" } } : {}),
         Init: true,
       },
       NetworkingConfig: { EndpointsConfig: { [topology.network]: { Aliases: [service.name] } } },

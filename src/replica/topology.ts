@@ -177,6 +177,23 @@ export const LB_CERT_PATH = "/etc/faultline/tls/lb.pem";
 export const LB_ADMIN_PORT = 9999;
 /** A tmpfs in such a load balancer for what certificate faults keep there (gone on a restart). */
 export const LB_RUN_DIR = "/run/faultline";
+/**
+ * Where Faultline's edge image (edges and the shield) reads a clock offset: libfaketime,
+ * preloaded into every process there, follows /etc/faketimerc, a link to this file. The
+ * folder is a tmpfs, so a restarted container has the real time again (docker/edge/Dockerfile).
+ */
+export const CLOCK_SKEW_DIR = "/run/faultline";
+export const CLOCK_SKEW_FILE = `${CLOCK_SKEW_DIR}/faketime`;
+
+/** Whether a service runs Faultline's edge image, which can skew its clock: edges and the shield, not an image of the user's. */
+export function hasSkewableClock(topology: Topology, service: Service): boolean {
+  return (
+    !topology.attach &&
+    (service.role === "edge" || service.role === "shield") &&
+    !service.own?.image &&
+    !service.own?.build
+  );
+}
 export const PROMETHEUS_PORT = 9090;
 export const EDGE_LINK_BASE_PORT = 20000;
 export const ORIGIN_LINK_PORT = 21000;
