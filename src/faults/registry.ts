@@ -16,6 +16,7 @@ const modules = [
   (await import("./stress.js")).stress,
   (await import("./origin-brownout.js")).originBrownout,
   (await import("./tls-certificate.js")).tlsCertificate,
+  (await import("./clock-skew.js")).clockSkew,
 ] as const;
 
 type Discriminable = z.ZodDiscriminatedUnion["options"][number];
