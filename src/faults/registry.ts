@@ -24,6 +24,7 @@ const modules = [
   (await import("./dns-wrong-answer.js")).dnsWrongAnswer,
   (await import("./dns-delay.js")).dnsDelay,
   (await import("./dns-ttl.js")).dnsTtl,
+  (await import("./clock-skew.js")).clockSkew,
 ] as const;
 
 type Discriminable = z.ZodDiscriminatedUnion["options"][number];

@@ -123,7 +123,11 @@ function locateIssues(
       column: pos.col,
       path: shownPath,
       message,
-      suggestion: undefined,
+      // A schema's own suggestion for this value (a custom issue's params.suggestion).
+      suggestion:
+        issue.code === "custom" && typeof issue.params?.suggestion === "string"
+          ? issue.params.suggestion
+          : undefined,
       missing,
     };
   });

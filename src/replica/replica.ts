@@ -44,10 +44,12 @@ import {
 import { BuildError, type DockerEngine, engine } from "./engine.js";
 import { ownFingerprint } from "./own-parts.js";
 import {
+  CLOCK_SKEW_DIR,
   containerName,
   DNS_PORT,
   defaultTopology,
   EDGE_CA_PATH,
+  hasSkewableClock,
   judgedEdges,
   LB_CERT_PATH,
   LB_DELAY_MAP,
@@ -453,6 +455,8 @@ async function startService(client: DockerEngine, topology: Topology, service: S
         // Two SYN retries bound that stall to 7 s, and the wait after a restart to 4 s.
         ...(service.role === "toxiproxy" ? { Sysctls: { "net.ipv4.tcp_syn_retries": "2" } } : {}),
         ...(topology.tls && service.role === "lb" ? { Tmpfs: { [LB_RUN_DIR]: "rw,size=1m" } } : {}),
+        // The clock-skew fault's offset file lives there: gone when the container restarts.
+        ...(hasSkewableClock(topology, service) ? { Tmpfs: { [CLOCK_SKEW_DIR]: "rw,size=1m" } } : {}),
         Init: true,
       },
       NetworkingConfig: { EndpointsConfig: { [topology.network]: { Aliases: [service.name] } } },

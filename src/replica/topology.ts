@@ -221,6 +221,23 @@ export const LB_LUA_PATH = "/etc/faultline/tls/handshake-delay.lua";
 /** The old protocol versions the TCP front can offer alone instead of TLSv1.2 and 1.3. */
 export const LB_OFFERS = ["TLSv1.0", "TLSv1.1", "TLSv1.2"] as const;
 export type LbOffer = (typeof LB_OFFERS)[number];
+/**
+ * Where Faultline's edge image (edges and the shield) reads a clock offset: libfaketime,
+ * preloaded into every process there, follows /etc/faketimerc, a link to this file. The
+ * folder is a tmpfs, so a restarted container has the real time again (docker/edge/Dockerfile).
+ */
+export const CLOCK_SKEW_DIR = "/run/faultline";
+export const CLOCK_SKEW_FILE = `${CLOCK_SKEW_DIR}/faketime`;
+
+/** Whether a service runs Faultline's edge image, which can skew its clock: edges and the shield, not an image of the user's. */
+export function hasSkewableClock(topology: Topology, service: Service): boolean {
+  return (
+    !topology.attach &&
+    (service.role === "edge" || service.role === "shield") &&
+    !service.own?.image &&
+    !service.own?.build
+  );
+}
 export const PROMETHEUS_PORT = 9090;
 /** Where the replica's DNS answers (UDP and TCP), published on 127.0.0.1 for DNS probes. */
 export const DNS_PORT = 53;
