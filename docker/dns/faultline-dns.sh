@@ -18,7 +18,13 @@ render() {
   while read -r name ttl service; do
     [ -n "${service:-}" ] || continue
     address=$(getent ahostsv4 "$service" 2>/dev/null | awk 'NR == 1 { print $1 }')
-    if [ -n "$address" ]; then printf 'local-data: "%s %s IN A %s"\n' "$name" "$ttl" "$address"; fi
+    if [ -n "$address" ]; then
+      printf 'local-data: "%s %s IN A %s"\n' "$name" "$ttl" "$address"
+    else
+      # A lookup that failed (the engine's resolver slow, the service restarting) keeps the
+      # record as it was: a lost record would look exactly like an NXDOMAIN fault.
+      grep -F "local-data: \"$name $ttl IN A " "$zone" 2>/dev/null || true
+    fi
   done < "$spec"
 }
 

@@ -3,11 +3,11 @@ import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 import { InvalidInputError } from "../errors.js";
 import { LABEL_POP, serviceLabels } from "../replica/docker.js";
-import { linkNames, POP_ROLES, type Role, type Topology } from "../replica/topology.js";
+import { linkNames, type Role, TARGET_ROLES, type Topology } from "../replica/topology.js";
 import type { Target } from "./schema.js";
 
 /** Services a fault may act on: the replica's own PoP services and its DNS (DNS faults), never its instruments. */
-const TARGETABLE: readonly Role[] = [...POP_ROLES, "dns"];
+const TARGETABLE: readonly Role[] = TARGET_ROLES;
 
 export interface Candidate {
   service: string;

@@ -5,6 +5,7 @@ import { addRule, type DnsAction, listRules, RULE_PREFIX, removeRules } from "..
 import { deadManSeconds } from "../lifecycle/watchdog.js";
 import { NAME_PATTERN, namesMatching, zoneRecords } from "../replica/dns-zone.js";
 import { engine } from "../replica/engine.js";
+import { execIn } from "../replica/exec.js";
 import type { Replica } from "../replica/replica.js";
 import { containerName, DNS_ZONE, ORIGIN_SERVER_NAME, type Topology } from "../replica/topology.js";
 import { formatDuration } from "../units.js";
@@ -44,6 +45,12 @@ export interface DnsKindSpec<S extends z.ZodType<DnsFault>> {
   /** What the server does, for plan: "answer NXDOMAIN". */
   effect(fault: z.output<S>): string;
   action(fault: z.output<S>, topology: Topology): DnsAction;
+  /**
+   * Whether the clients keep what the fault taught them after its rule is gone (an answer
+   * cached for a longer TTL): its revert then reloads their nginx, which empties its resolver's
+   * cache. Default: no.
+   */
+  outlivesRule?: boolean;
 }
 
 const ruleName = (runId: string, faultId: string) =>
@@ -84,6 +91,23 @@ function check(fault: DnsFault, service: string, topology: Topology): void {
     });
 }
 
+/** The edges whose lookups a target means: that edge, or every edge for `dns`. */
+function clientEdges(topology: Topology, service: string): string[] {
+  return service === DNS_SERVICE ? topology.edges : [service];
+}
+
+/**
+ * Reloads the clients' nginx, which starts workers with an empty resolver cache: what a fault
+ * taught them (a long TTL) is forgotten. A client that is not running (a node-kill) is skipped.
+ */
+export async function forgetAnswers(topology: Topology, edges: readonly string[]): Promise<void> {
+  await Promise.all(
+    edges.map((edge) =>
+      execIn(containerName(topology, edge), ["nginx", "-s", "reload"]).catch(() => undefined),
+    ),
+  );
+}
+
 const whose = (service: string) => (service === DNS_SERVICE ? "every client's" : `${service}'s`);
 
 /** Faultline's rules in a replica's DNS server, whoever added them. */
@@ -104,6 +128,8 @@ const dnsRules: Leftovers = {
       const removed = await removeRules(dns.name, await listRules(dns.name));
       for (const name of removed)
         found({ kind: "config", target: dns.service, what: `DNS rule ${name} removed` });
+      // Whatever those rules were, the edges forget the answers they got from them.
+      if (removed.length) await forgetAnswers(replica.topology, replica.topology.edges);
     });
   },
 };
@@ -130,7 +156,11 @@ export function dnsKind<S extends z.ZodType<DnsFault>>(spec: DnsKindSpec<S>): Fa
       const clients = await clientsOf(topology, context.service);
       const action = spec.action(fault, topology);
       const deadline = Math.ceil(Date.now() / 1000) + ttl;
-      const revert = async () => void (await removeRules(container, [name]));
+      const revert = async () => {
+        const removed = await removeRules(container, [name]);
+        if (removed.length && spec.outlivesRule)
+          await forgetAnswers(topology, clientEdges(topology, context.service));
+      };
       try {
         await addRule(container, {
           name,
@@ -152,6 +182,8 @@ export function dnsKind<S extends z.ZodType<DnsFault>>(spec: DnsKindSpec<S>): Fa
     async revertEntry(entry, replica: Replica) {
       const name = ruleName(entry.runId, entry.faultId);
       const removed = await removeRules(dnsContainer(replica.topology), [name]);
+      if (removed.length && spec.outlivesRule)
+        await forgetAnswers(replica.topology, clientEdges(replica.topology, entry.service));
       return removed.length ? `DNS rule ${name} removed` : `no DNS rule ${name} was there`;
     },
     leftovers: [dnsRules],

@@ -4,7 +4,10 @@ import { formatDuration } from "../units.js";
 import { dnsFields, dnsKind } from "./dns-kind.js";
 
 // A changed TTL: the answers for the names carry another TTL than the zone's, so clients that
-// honour it (the edges' nginx does) keep an answer longer, or ask again at every request.
+// honour it (the edges' nginx does) keep an answer longer, or ask again sooner. An answer kept
+// for a long TTL would outlive the rule: the revert reloads the target edges' nginx, which
+// forgets it. A rule that dnsdist removes by itself (Faultline dead) cannot do that: the edges
+// then keep such an answer for up to its TTL, unless `recover` runs (it reloads them).
 
 export const dnsTtlFaultSchema = z.strictObject({
   fault: z.literal("dns-ttl"),
@@ -30,4 +33,5 @@ export const dnsTtl = dnsKind({
   lines: ["ttl: 1h                    # the TTL its answers carry instead of the zone's"],
   effect: (fault) => `answer with a TTL of ${formatDuration(fault.ttl)}`,
   action: (fault) => ({ type: "ttl", seconds: fault.ttl / 1000 }),
+  outlivesRule: true,
 });

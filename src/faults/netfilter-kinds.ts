@@ -2,13 +2,13 @@ import { netfilterScope, sidecarsOf, stopSidecar, sweepNamespace } from "../inje
 import type { LedgerEntry } from "../lifecycle/ledger.js";
 import { SIDECAR_ROLE } from "../replica/docker.js";
 import type { Replica } from "../replica/replica.js";
-import { POP_ROLES } from "../replica/topology.js";
+import { TARGET_ROLES } from "../replica/topology.js";
 import type { Leftovers } from "./fault-kind.js";
 
 // What the packet-level kinds (packet-loss, partition) share: the revert of a ledger entry by
 // its sidecar's labels, and the sweep of every sidecar and every FL chain a crash left.
 
-const POP: ReadonlySet<string> = new Set(POP_ROLES);
+const POP: ReadonlySet<string> = new Set(TARGET_ROLES);
 
 /** Stops the entry's sidecars (which delete their chains); sweeps the target's own namespace. */
 export async function revertSidecarEntry(entry: LedgerEntry, replica: Replica): Promise<string> {

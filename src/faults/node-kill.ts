@@ -3,7 +3,7 @@ import { InvalidInputError } from "../errors.js";
 import { waitUntil } from "../lifecycle/wait.js";
 import { isNotFound, isNotModified } from "../replica/docker.js";
 import { engine } from "../replica/engine.js";
-import { containerName, POP_ROLES, type Topology } from "../replica/topology.js";
+import { containerName, TARGET_ROLES, type Topology } from "../replica/topology.js";
 import type { FaultKindModule, Leftovers } from "./fault-kind.js";
 import { faultTiming } from "./fields.js";
 
@@ -121,7 +121,7 @@ function check(fault: NodeKillFault, service: string, topology: Topology): void 
   }
 }
 
-const POP: ReadonlySet<string> = new Set(POP_ROLES);
+const POP: ReadonlySet<string> = new Set(TARGET_ROLES);
 
 /**
  * PoP containers that are stopped, exited or paused: started or unpaused again. Not on an

@@ -19,7 +19,8 @@ import { ORIGIN_CERT_PATH, ORIGIN_TLS_CONF, ORIGIN_TLS_DIR } from "../replica/to
 // as applied only once the old worker is gone (until then it may still answer handshakes with
 // the sound certificate). A shell in the origin restores the sound config by itself at the
 // fault's deadline plus the watchdog's grace; its pid file, and a config naming a flawed file,
-// are how a revert and `recover` find it.
+// are how a revert and `recover` find it. A restarted origin writes the sound config back
+// before nginx starts (originStartCommand in src/replica/configs.ts), as its deadline shell is gone with the restart.
 
 /** The flawed certificate's file and the deadline shell's pid file, for one fault. */
 const filesOf = (tag: string) => ({
@@ -33,7 +34,7 @@ const RELOAD_AND_DRAIN = `nginx -t -q && nginx -s reload && for i in $(seq 100);
 /** Writes the sound TLS config back when it is not, ends the deadline shells matching `glob`. */
 function restoreScript(glob: string): string {
   const sound = originTlsConfig(ORIGIN_CERT_PATH);
-  return `n=0; for f in ${ORIGIN_TLS_DIR}/flawed-${glob}.pid; do [ -f "$f" ] || continue; kill $(cat "$f") 2>/dev/null; rm -f "$f"; n=$((n+1)); done; if grep -q flawed- ${ORIGIN_TLS_CONF}; then printf '%s' '${sound}' > ${ORIGIN_TLS_CONF}; rm -f ${ORIGIN_TLS_DIR}/flawed-${glob}.pem; ${RELOAD_AND_DRAIN}; n=$((n+1)); fi; echo $n`;
+  return `n=0; for f in ${ORIGIN_TLS_DIR}/flawed-${glob}.pid; do [ -f "$f" ] || continue; kill $(cat "$f") 2>/dev/null; rm -f "$f"; n=$((n+1)); done; rm -f ${ORIGIN_TLS_DIR}/flawed-${glob}.pem; if grep -q flawed- ${ORIGIN_TLS_CONF}; then printf '%s' '${sound}' > ${ORIGIN_TLS_CONF}; ${RELOAD_AND_DRAIN}; n=$((n+1)); fi; echo $n`;
 }
 
 /** Serves the sound certificate again; returns how many flawed pieces it undid. */
@@ -71,7 +72,8 @@ export async function serveFlawedOnOrigin(
   const { exitCode, output } = await execIn(container, [
     "bash",
     "-c",
-    `umask 077; printf '%s' "$1" > ${pem} && printf '%s' "$2" > ${ORIGIN_TLS_CONF} && ${RELOAD_AND_DRAIN}`,
+    // The deadline shell first: from the moment the flawed certificate is served, it ends by itself.
+    `for i in $(seq 50); do [ -f ${pid} ] && break; sleep 0.02; done; [ -f ${pid} ] || exit 1; umask 077; printf '%s' "$1" > ${pem} && printf '%s' "$2" > ${ORIGIN_TLS_CONF} && ${RELOAD_AND_DRAIN}`,
     "put",
     combinedPem(flawed),
     originTlsConfig(pem),

@@ -4,7 +4,7 @@ import { chainName } from "../injectors/netfilter.js";
 import { waitUntil } from "../lifecycle/wait.js";
 import { deadManSeconds } from "../lifecycle/watchdog.js";
 import { execDetached, execIn } from "../replica/exec.js";
-import { containerName, POP_ROLES, type Topology } from "../replica/topology.js";
+import { containerName, TARGET_ROLES, type Topology } from "../replica/topology.js";
 import { formatDuration, parseBytes } from "../units.js";
 import type { FaultKindModule, InjectorContext, Leftovers } from "./fault-kind.js";
 import { faultTiming } from "./fields.js";
@@ -116,7 +116,7 @@ async function startStress(
   });
 }
 
-const POP: ReadonlySet<string> = new Set(POP_ROLES);
+const POP: ReadonlySet<string> = new Set(TARGET_ROLES);
 
 /** Stress processes still running in any PoP container (their pid files say so). */
 const stressLeftovers: Leftovers = {

@@ -185,6 +185,8 @@ export const tlsCertificate: FaultKindModule<typeof tlsCertificateFaultSchema> =
     "serves an expired, not-yet-valid, wrong-name or untrusted certificate where the PoP terminates TLS, or on the origin pulled over TLS",
   scaffold: { target: "lb", lines: ["flaw: expired             # or not-yet-valid, wrong-name, untrusted"] },
   disruptive: () => false,
+  // One certificate is served at a time: an overlapping fault's revert would end the other's.
+  exclusive: () => "its one served certificate",
   check,
   describe: (fault, service) => `serve ${flawText[fault.flaw]} on ${service}`,
   describeRevert: (_fault, service) => `serve ${service}'s own certificate again`,

@@ -12,8 +12,10 @@ import {
   type LbOffer,
   linkAddress,
   linkTo,
+  ORIGIN_CERT_PATH,
   ORIGIN_LINK_PORT,
   ORIGIN_SERVER_NAME,
+  ORIGIN_TLS_CONF,
   ORIGIN_TLS_PORT,
   POP_HEALTH_PATH,
   type PopView,
@@ -236,6 +238,18 @@ ssl_certificate ${certificate};
 ssl_certificate_key ${certificate};
 ssl_protocols TLSv1.2 TLSv1.3;
 `;
+}
+
+/**
+ * The origin's command with origin pull: the sound TLS config first, then nginx. A restarted
+ * origin thus serves its own certificate, whatever a certificate fault left in its config.
+ */
+export function originStartCommand(): string[] {
+  return [
+    "sh",
+    "-c",
+    `printf '%s' '${originTlsConfig(ORIGIN_CERT_PATH)}' > ${ORIGIN_TLS_CONF} && exec nginx -g 'daemon off;'`,
+  ];
 }
 
 /** With origin pull, what the edges verify: the origin's name, against the replica's CA. */

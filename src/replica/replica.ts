@@ -22,6 +22,7 @@ import {
   edgeUpstream,
   globalLbConfig,
   HANDSHAKE_DELAY_LUA,
+  originStartCommand,
   originTlsConfig,
   popLbConfig,
   prometheusConfig,
@@ -373,6 +374,16 @@ export async function reviveReplica(
     stopped.filter((s) => s.role !== "toxiproxy"),
     start,
   );
+  // nginx resolves its resolver's name when it starts: edges that kept running while the DNS
+  // came back (perhaps with another address) would ask the old one.
+  if (stopped.some((s) => s.role === "dns")) {
+    const running = topology.services.filter((s) => s.role === "edge" && stateOf(s.name) === "running");
+    await Promise.all(
+      running.map((s) =>
+        client.exec(containerName(topology, s.name), ["nginx", "-s", "reload"]).catch(() => undefined),
+      ),
+    );
+  }
   return stopped.map((s) => s.name);
 }
 
@@ -442,6 +453,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
       ...(service.role === "toxiproxy"
         ? { Cmd: [`-host=0.0.0.0`, `-port=${TOXIPROXY_API_PORT}`, "-proxy-metrics"] }
         : {}),
+      ...(topology.tls?.originPull && service.role === "origin" ? { Cmd: originStartCommand() } : {}),
       ...(service.own?.command ? { Cmd: service.own.command } : {}),
       HostConfig: {
         NetworkMode: topology.network,
@@ -456,7 +468,16 @@ async function startService(client: DockerEngine, topology: Topology, service: S
         ...(service.role === "toxiproxy" ? { Sysctls: { "net.ipv4.tcp_syn_retries": "2" } } : {}),
         ...(topology.tls && service.role === "lb" ? { Tmpfs: { [LB_RUN_DIR]: "rw,size=1m" } } : {}),
         // The clock-skew fault's offset file lives there: gone when the container restarts.
-        ...(hasSkewableClock(topology, service) ? { Tmpfs: { [CLOCK_SKEW_DIR]: "rw,size=1m" } } : {}),
+        // The clock offset, and the cache whose entries a clock ahead dated ahead: a restarted
+        // edge has the real time and an empty cache, whatever a clock-skew fault left.
+        ...(hasSkewableClock(topology, service)
+          ? {
+              Tmpfs: {
+                [CLOCK_SKEW_DIR]: "rw,size=1m",
+                [`/var/cache/faultline-${service.role}`]: "rw,size=80m",
+              },
+            }
+          : {}),
         Init: true,
       },
       NetworkingConfig: { EndpointsConfig: { [topology.network]: { Aliases: [service.name] } } },

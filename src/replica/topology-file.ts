@@ -211,6 +211,16 @@ function checkShape(spec: Fields, issue: Issue): void {
       ["tls"],
       "expected tls only with Faultline's load balancer config; bind TLS in your own config instead",
     );
+  if (
+    spec.tls?.originPull &&
+    (spec.origin?.image !== undefined ||
+      spec.origin?.build !== undefined ||
+      spec.origin?.config !== undefined)
+  )
+    issue(
+      ["tls", "originPull"],
+      "expected originPull only with Faultline's origin; serve HTTPS from your own origin and link to it instead",
+    );
   if (spec.dns && spec.pops)
     issue(["dns"], "expected dns only on a single PoP (edges:); with pops it is not available yet");
   if (spec.dns && spec.edge?.config !== undefined)

@@ -19,6 +19,8 @@ export type Role =
  * is one of the user's own (an app tier, a cache) that a topology file declares.
  */
 export const POP_ROLES: readonly Role[] = ["lb", "edge", "origin", "shield", "global", "service"];
+/** The roles a fault may act on: the PoP's services, and the replica's DNS (DNS faults, or killing it). */
+export const TARGET_ROLES: readonly Role[] = [...POP_ROLES, "dns"];
 /** Every role of a replica's own services (not netfilter sidecars). */
 export const SERVICE_ROLES: readonly Role[] = [...POP_ROLES, "toxiproxy", "prometheus", "dns"];
 

@@ -5,7 +5,13 @@ import { loadExperiment } from "../../src/experiments/loader.js";
 import { faultSchema } from "../../src/experiments/schema.js";
 import { kindOf } from "../../src/faults/registry.js";
 import { parseLocated, parseYamlWithSchema } from "../../src/format/located-yaml.js";
-import { HANDSHAKE_DELAY_LUA, haproxyConfig } from "../../src/replica/configs.js";
+import {
+  edgeConfig,
+  edgeOriginTls,
+  HANDSHAKE_DELAY_LUA,
+  haproxyConfig,
+  originStartCommand,
+} from "../../src/replica/configs.js";
 import { loadTopology, topologyFromSpec, topologySchema } from "../../src/replica/topology-file.js";
 import { tempDir } from "../support/temp.js";
 import { validationMessage } from "../support/validation.js";
@@ -158,5 +164,33 @@ tls: { terminate: lb }
     await expect(loadExperiment(write("check.yaml", experiment("default", "")))).rejects.toThrow(
       /check\.yaml:8:\d+ steadyState\.checks\[0\]\.tls: a TLS check on a plain-HTTP replica/,
     );
+  });
+});
+
+describe("origin pull over TLS", () => {
+  it("moves the origin's link to 443, makes the edges verify it, and restores the sound config at start", async () => {
+    const topology = await loadTopology("topologies/https-origin-pull.yaml");
+    expect(topology.tls).toEqual({ terminate: "lb", originPull: true });
+    expect(topology.links.find((l) => l.name === "origin")?.upstream).toEqual({
+      service: "origin",
+      port: 443,
+    });
+    const originTls = edgeOriginTls(topology);
+    const config = edgeConfig("edge-1", { ...(originTls ? { originTls } : {}) });
+    expect(config).toContain("proxy_pass https://origin;");
+    expect(config).toContain("proxy_ssl_verify on;");
+    expect(config).toContain("proxy_ssl_name origin.faultline.test;");
+    expect(originStartCommand().join(" ")).toContain("listen 443 ssl;");
+  });
+
+  it("is refused with the user's own origin", () => {
+    const problems = validationMessage(() =>
+      parseYamlWithSchema(
+        "t.yaml",
+        "version: 1\nname: t\nedges: 2\norigin: { image: my/origin:1 }\ntls: { terminate: lb, originPull: true }",
+        topologySchema,
+      ),
+    );
+    expect(problems).toContain("expected originPull only with Faultline's origin");
   });
 });
