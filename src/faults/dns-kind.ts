@@ -7,7 +7,13 @@ import { NAME_PATTERN, namesMatching, zoneRecords } from "../replica/dns-zone.js
 import { engine } from "../replica/engine.js";
 import { execIn } from "../replica/exec.js";
 import type { Replica } from "../replica/replica.js";
-import { containerName, DNS_ZONE, ORIGIN_SERVER_NAME, type Topology } from "../replica/topology.js";
+import {
+  containerName,
+  DNS_SERVICE,
+  DNS_ZONE,
+  ORIGIN_SERVER_NAME,
+  type Topology,
+} from "../replica/topology.js";
 import { formatDuration } from "../units.js";
 import type { FaultKindModule, InjectorContext, Leftovers } from "./fault-kind.js";
 import { faultTiming } from "./fields.js";
@@ -16,9 +22,6 @@ import { faultTiming } from "./fields.js";
 // DNS server (topology `dns:`, src/injectors/dns.ts), on the names a pattern matches, for the
 // lookups of the target: one edge, each edge of a role or pick, or `dns` itself, which means
 // every client's. Each kind module gives its own fields, its action and how plan says it.
-
-/** The DNS service's name in every replica that has one. */
-export const DNS_SERVICE = "dns";
 
 export const dnsFields = {
   ...faultTiming,

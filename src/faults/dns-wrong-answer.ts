@@ -1,5 +1,6 @@
 import { isIPv4 } from "node:net";
 import { z } from "zod";
+import { DEFAULT_DNS_TTL_SECONDS } from "../replica/topology.js";
 import { dnsFields, dnsKind } from "./dns-kind.js";
 
 // A wrong answer: the names resolve to an address where nothing listens. The address stays on
@@ -29,6 +30,6 @@ export const dnsWrongAnswer = dnsKind({
   action: (fault, topology) => ({
     type: "spoof",
     address: fault.address,
-    ttlSeconds: topology.dns?.ttlSeconds ?? 5,
+    ttlSeconds: topology.dns?.ttlSeconds ?? DEFAULT_DNS_TTL_SECONDS,
   }),
 });

@@ -1,4 +1,5 @@
 import {
+  DNS_SERVICE,
   EDGE_CA_PATH,
   LB_ADMIN_PORT,
   LB_CERT_PATH,
@@ -217,7 +218,7 @@ export function edgeDnsUpstream(topology: Topology): { upstream: string; resolve
   const link = linkTo(topology, "origin");
   if (!topology.dns || !link) return undefined;
   const port = linkAddress(link).split(":").pop();
-  return { upstream: `${ORIGIN_SERVER_NAME}:${port}`, resolver: "dns" };
+  return { upstream: `${ORIGIN_SERVER_NAME}:${port}`, resolver: DNS_SERVICE };
 }
 
 /** How an edge reaches the origin: its address, and how it resolves and verifies it. */

@@ -1,4 +1,6 @@
 import {
+  DEFAULT_DNS_TTL_SECONDS,
+  DNS_SERVICE,
   DNS_ZONE,
   linkAddress,
   linkTo,
@@ -31,13 +33,13 @@ export function zoneRecords(topology: Topology): ZoneRecord[] {
     ...(origin ? [{ name: ORIGIN_SERVER_NAME, service: hostOf(linkAddress(origin)) }] : []),
     ...(lb ? [{ name: POP_SERVER_NAME, service: lb.name }] : []),
     ...topology.edges.map((edge) => ({ name: `${edge}.${DNS_ZONE}`, service: edge })),
-    { name: `dns.${DNS_ZONE}`, service: "dns" },
+    { name: `${DNS_SERVICE}.${DNS_ZONE}`, service: DNS_SERVICE },
   ];
 }
 
 /** The DNS container's config: "name. ttl service" lines. */
 export function dnsZoneSpec(topology: Topology): string {
-  const ttl = topology.dns?.ttlSeconds ?? 5;
+  const ttl = topology.dns?.ttlSeconds ?? DEFAULT_DNS_TTL_SECONDS;
   return zoneRecords(topology)
     .map((r) => `${r.name}. ${ttl} ${r.service}`)
     .join("\n");

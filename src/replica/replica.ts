@@ -48,6 +48,7 @@ import {
   CLOCK_SKEW_DIR,
   containerName,
   DNS_PORT,
+  DNS_SERVICE,
   defaultTopology,
   EDGE_CA_PATH,
   hasSkewableClock,
@@ -427,18 +428,50 @@ function faultlineEnv(topology: Topology, service: Service): string[] {
   }
 }
 
-async function startService(client: DockerEngine, topology: Topology, service: Service): Promise<void> {
-  const name = containerName(topology, service.name);
+/** What a service's container needs of its host beyond its network and ports. */
+function hostConfigFor(topology: Topology, service: Service) {
+  return {
+    // Faults such as packet loss need to edit the container's own netfilter rules.
+    CapAdd: ["edge", "origin", "shield"].includes(service.role) ? ["NET_ADMIN"] : [],
+    // Toxiproxy dials each upstream inside its accept loop, without a timeout: one dial to
+    // a container that just died (its address gone, SYNs unanswered) holds every later
+    // client of that link until the kernel gives up, 127 s by default, or until the
+    // container is back and answers a retransmitted SYN (up to 16 s after it restarts).
+    // Two SYN retries bound that stall to 7 s, and the wait after a restart to 4 s.
+    ...(service.role === "toxiproxy" ? { Sysctls: { "net.ipv4.tcp_syn_retries": "2" } } : {}),
+    ...(topology.tls && service.role === "lb" ? { Tmpfs: { [LB_RUN_DIR]: "rw,size=1m" } } : {}),
+    // The clock-skew fault's offset file, and the cache whose entries a clock ahead dated
+    // ahead: a restarted edge has the real time and an empty cache, whatever a skew left.
+    ...(hasSkewableClock(topology, service)
+      ? {
+          Tmpfs: {
+            [CLOCK_SKEW_DIR]: "rw,size=1m",
+            [`/var/cache/faultline-${service.role}`]: "rw,size=80m",
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * The container ports a service publishes on 127.0.0.1 (TCP, and UDP for the DNS). Host ports
+ * are chosen here rather than by Docker: a container restarted by a node-kill fault keeps its
+ * port, so the load and the probes keep reaching it.
+ */
+async function publishedPorts(service: Service) {
   const published = [
     ...service.publish.map((p) => `${p}/tcp`),
     ...(service.publishUdp ?? []).map((p) => `${p}/udp`),
   ];
-  const ports = Object.fromEntries(published.map((p) => [p, {}]));
-  // Host ports are chosen here rather than by Docker: a container restarted by a node-kill
-  // fault keeps its port, so the load and the probes keep reaching it.
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of published)
     bindings[p] = [{ HostIp: "127.0.0.1", HostPort: String(await freeLoopbackPort()) }];
+  return { ports: Object.fromEntries(published.map((p) => [p, {}])), bindings };
+}
+
+async function startService(client: DockerEngine, topology: Topology, service: Service): Promise<void> {
+  const name = containerName(topology, service.name);
+  const { ports, bindings } = await publishedPorts(service);
   const labels = serviceLabels(topology, service);
   if (service.role === "toxiproxy") labels[LABEL_TOPOLOGY] = JSON.stringify(topology);
   let id: string;
@@ -458,26 +491,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
       HostConfig: {
         NetworkMode: topology.network,
         PortBindings: bindings,
-        // Faults such as packet loss need to edit the container's own netfilter rules.
-        CapAdd: ["edge", "origin", "shield"].includes(service.role) ? ["NET_ADMIN"] : [],
-        // Toxiproxy dials each upstream inside its accept loop, without a timeout: one dial to
-        // a container that just died (its address gone, SYNs unanswered) holds every later
-        // client of that link until the kernel gives up, 127 s by default, or until the
-        // container is back and answers a retransmitted SYN (up to 16 s after it restarts).
-        // Two SYN retries bound that stall to 7 s, and the wait after a restart to 4 s.
-        ...(service.role === "toxiproxy" ? { Sysctls: { "net.ipv4.tcp_syn_retries": "2" } } : {}),
-        ...(topology.tls && service.role === "lb" ? { Tmpfs: { [LB_RUN_DIR]: "rw,size=1m" } } : {}),
-        // The clock-skew fault's offset file lives there: gone when the container restarts.
-        // The clock offset, and the cache whose entries a clock ahead dated ahead: a restarted
-        // edge has the real time and an empty cache, whatever a clock-skew fault left.
-        ...(hasSkewableClock(topology, service)
-          ? {
-              Tmpfs: {
-                [CLOCK_SKEW_DIR]: "rw,size=1m",
-                [`/var/cache/faultline-${service.role}`]: "rw,size=80m",
-              },
-            }
-          : {}),
+        ...hostConfigFor(topology, service),
         Init: true,
       },
       NetworkingConfig: { EndpointsConfig: { [topology.network]: { Aliases: [service.name] } } },
@@ -620,7 +634,7 @@ async function readEndpoints(client: DockerEngine, topology: Topology): Promise<
       ? { lbTls: (await hostPort(front, LB_TLS_PORT).catch(() => "")).replace(/^http:\/\//, "") }
       : {}),
     ...(topology.dns
-      ? { dns: (await hostPort("dns", DNS_PORT, "udp").catch(() => "")).replace(/^http:\/\//, "") }
+      ? { dns: (await hostPort(DNS_SERVICE, DNS_PORT, "udp").catch(() => "")).replace(/^http:\/\//, "") }
       : {}),
     ...(await statsOf(front)),
     ...(Object.keys(health).length ? { health } : {}),

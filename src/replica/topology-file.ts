@@ -11,7 +11,9 @@ import {
   userServiceSchema,
 } from "./own-parts.js";
 import {
+  DEFAULT_DNS_TTL_SECONDS,
   DNS_PORT,
+  DNS_SERVICE,
   defaultTopology,
   type HealthCheck,
   imageFor,
@@ -34,7 +36,7 @@ import {
 const serviceName = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,30}$/, { message: "expected a lowercase name of letters, digits and dashes" });
-const reserved = ["lb", "origin", "toxiproxy", "prometheus", "global", "shield", "dns"];
+const reserved = ["lb", "origin", "toxiproxy", "prometheus", "global", "shield", DNS_SERVICE];
 
 export const balances = ["roundrobin", "leastconn"] as const;
 export const policies = ["primary-backup", "weighted"] as const;
@@ -162,7 +164,7 @@ const topologyFields = z.strictObject({
             .min(1000, { message: "expected a ttl of at least 1s (DNS counts TTLs in whole seconds)" })
             .max(3_600_000, { message: "expected a ttl of at most 1h (a replica's game day is shorter)" }),
         )
-        .default(5000)
+        .default(DEFAULT_DNS_TTL_SECONDS * 1000)
         .describe("the TTL of the zone's records, and of its negative answers"),
     })
     .optional()
@@ -534,7 +536,7 @@ export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topol
     renamed.dns = { ttlSeconds: Math.round(spec.dns.ttl / 1000) };
     const last = renamed.services.findIndex((s) => s.role === "prometheus");
     renamed.services.splice(last, 0, {
-      name: "dns",
+      name: DNS_SERVICE,
       role: "dns",
       image: imageFor("dns"),
       publish: [],

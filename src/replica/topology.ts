@@ -243,6 +243,10 @@ export function hasSkewableClock(topology: Topology, service: Service): boolean 
 export const PROMETHEUS_PORT = 9090;
 /** Where the replica's DNS answers (UDP and TCP), published on 127.0.0.1 for DNS probes. */
 export const DNS_PORT = 53;
+/** The replica's DNS service (topology `dns:`): its name, and `target: dns` means every client. */
+export const DNS_SERVICE = "dns";
+/** The TTL of the zone's records when the topology file gives none. */
+export const DEFAULT_DNS_TTL_SECONDS = 5;
 /** The zone the replica's DNS serves. */
 export const DNS_ZONE = "faultline.test";
 /** The name the edges pull from, with DNS in the replica: it resolves to the origin's link. */
