@@ -67,6 +67,24 @@ function withoutAbsent(query: string): string {
 
 const labelValues = z.object({ status: z.literal("success"), data: z.array(z.string()) });
 
+/**
+ * The metric names Prometheus knows, once they include `wanted` or after a few seconds: a
+ * replica that just came up may not have been scraped yet (its scrape interval is 1 s), and a
+ * metric missing only for that reason is not an unknown name.
+ */
+async function namesIncluding(
+  prometheus: string,
+  wanted: readonly string[],
+  known: Set<string> | undefined,
+): Promise<Set<string>> {
+  let names = known ?? (await knownMetricNames(prometheus));
+  for (let i = 0; i < 10 && wanted.some((n) => !names.has(n)); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    names = await knownMetricNames(prometheus);
+  }
+  return names;
+}
+
 /** Metric names Prometheus knows, once it has scraped at least once (waits up to `waitMs`). */
 async function knownMetricNames(baseUrl: string, waitMs = 15_000): Promise<Set<string>> {
   const deadline = Date.now() + waitMs;
@@ -145,7 +163,7 @@ export async function preflightProbes(loaded: LoadedExperiment, replica: Replica
       }
       throw error;
     }
-    known ??= await knownMetricNames(prometheus);
+    known = await namesIncluding(prometheus, metricNamesIn(probe.query), known);
     const knownNames = known;
     const unknown = metricNamesIn(probe.query).filter((name) => !knownNames.has(name));
     if (unknown.length > 0) {
