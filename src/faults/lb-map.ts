@@ -159,16 +159,33 @@ export function mapLeftovers(setting: MapSetting): Leftovers {
   };
 }
 
-/** Refuses a target that does not terminate TLS, naming what would work. */
-export function checkTlsTarget(what: string, service: string, topology: Topology): void {
+/**
+ * Refuses a target other than a load balancer serving HTTPS, naming what would work; with
+ * `ending`, also one that passes TLS through to the edges (the fault changes the TLS that
+ * the load balancer itself ends).
+ */
+export function checkTlsTarget(what: string, service: string, topology: Topology, ending = false): void {
   const role = topology.services.find((s) => s.name === service)?.role;
-  if (!topology.tls || role !== "lb")
+  const passes = topology.tls?.terminate === "edges";
+  if (topology.tls && role === "lb" && !(ending && passes)) return;
+  const toLb = "target the load balancer (target: lb), where this replica terminates TLS";
+  const elsewhere =
+    "run it on a replica whose topology file has tls: { terminate: lb } (topologies/https.yaml), with target: lb";
+  if (passes && role === "lb")
     throw new InvalidInputError(
-      `${what} on a target that does not terminate TLS: ${service} serves no TLS${topology.tls ? "" : ` (replica ${topology.replica} serves plain HTTP)`}`,
+      `${what} needs TLS to end at the load balancer: ${service} passes it through to the edges`,
       {
-        suggestion: topology.tls
-          ? "target the load balancer (target: lb), where this replica terminates TLS"
-          : "run it on a replica whose topology file has tls: { terminate: lb } (topologies/https.yaml), with target: lb",
+        suggestion: elsewhere,
       },
     );
+  if (passes)
+    throw new InvalidInputError(`${what} acts on the load balancer's TCP front on 443, not on ${service}`, {
+      suggestion: ending
+        ? elsewhere
+        : "target the load balancer (target: lb), which every TLS connection crosses",
+    });
+  throw new InvalidInputError(
+    `${what} on a target that does not terminate TLS: ${service} serves no TLS${topology.tls ? "" : ` (replica ${topology.replica} serves plain HTTP)`}`,
+    { suggestion: topology.tls ? toLb : elsewhere },
+  );
 }

@@ -20,9 +20,16 @@ import {
   type Topology,
 } from "../replica/topology.js";
 import { formatDuration } from "../units.js";
-import type { FaultKindModule, InjectorContext, Leftovers } from "./fault-kind.js";
+import type { FaultKindModule, InjectorContext, Leftovers, ReplicaContainer } from "./fault-kind.js";
 import { faultTiming } from "./fields.js";
-import { originFlawed, restoreOrigin, serveFlawedOnOrigin } from "./origin-certificate.js";
+import {
+  EDGE_SITE,
+  type NginxTlsSite,
+  nginxFlawed,
+  ORIGIN_SITE,
+  restoreNginx,
+  serveFlawedOnNginx,
+} from "./nginx-certificate.js";
 
 // A flawed certificate served where the PoP terminates TLS: expired, not yet valid, for
 // another name, or signed by a CA nobody trusts. HAProxy's runtime API swaps the certificate
@@ -139,50 +146,71 @@ const certificateLeftovers: Leftovers = {
   },
 };
 
-/** Flawed certificates still served by an origin pulled over TLS. */
-const originLeftovers: Leftovers = {
-  id: "tls-origin-certificates",
-  order: 1,
-  async find(replica, containers) {
-    if (!replica.topology.tls?.originPull) return [];
-    const origins = containers.filter((c) => c.role === "origin" && c.state === "running");
-    const flawed = await Promise.all(origins.map(async (c) => ((await originFlawed(c.name)) ? [c] : [])));
-    return flawed.flat().map((c) => `a flawed certificate served by ${c.service}`);
-  },
-  async sweep({ replica, containers, attempt, found }) {
-    if (!replica.topology.tls?.originPull) return;
-    for (const c of containers.filter((c) => c.role === "origin" && c.state === "running")) {
-      await attempt(`the certificate of ${c.service}`, async () => {
-        const n = await restoreOrigin(c.name, "*");
-        if (n > 0) found({ kind: "config", target: c.service, what: "its own certificate served again" });
-      });
-    }
-  },
-};
+/** Flawed certificates still served by an nginx of the replica (`role`), where `serves` says it serves TLS. */
+function nginxLeftovers(
+  id: string,
+  role: "origin" | "edge",
+  site: NginxTlsSite,
+  serves: (topology: Topology) => boolean,
+): Leftovers {
+  const running = (containers: readonly ReplicaContainer[]) =>
+    containers.filter((c) => c.role === role && c.state === "running");
+  return {
+    id,
+    order: 1,
+    async find(replica, containers) {
+      if (!serves(replica.topology)) return [];
+      const flawed = await Promise.all(
+        running(containers).map(async (c) => ((await nginxFlawed(site, c.name)) ? [c] : [])),
+      );
+      return flawed.flat().map((c) => `a flawed certificate served by ${c.service}`);
+    },
+    async sweep({ replica, containers, attempt, found }) {
+      if (!serves(replica.topology)) return;
+      for (const c of running(containers)) {
+        await attempt(`the certificate of ${c.service}`, async () => {
+          const n = await restoreNginx(site, c.name, "*");
+          if (n > 0) found({ kind: "config", target: c.service, what: "its own certificate served again" });
+        });
+      }
+    },
+  };
+}
 
-/** Whether the fault acts on the origin (origin pull over TLS) rather than the load balancer. */
-const onOrigin = (topology: Topology, service: string) =>
-  topology.services.find((s) => s.name === service)?.role === "origin";
+/** The nginx site a fault on `service` acts on: the origin pulled over TLS, an edge ending TLS; none for the load balancer. */
+function siteOf(topology: Topology, service: string): NginxTlsSite | undefined {
+  const role = topology.services.find((s) => s.name === service)?.role;
+  if (role === "origin" && topology.tls?.originPull) return ORIGIN_SITE;
+  if (role === "edge" && topology.tls?.terminate === "edges") return EDGE_SITE;
+  return undefined;
+}
+
+/** What serves TLS in this replica, for a refusal's suggestion. */
+function tlsTargets(topology: Topology): string {
+  if (!topology.tls)
+    return "run it on a replica whose topology file has tls: (topologies/https.yaml terminates at the lb, topologies/https-edges.yaml at the edges)";
+  const front =
+    topology.tls.terminate === "edges"
+      ? "an edge (target: edge-1, or { role: edge }), where this replica terminates TLS"
+      : "the load balancer (target: lb), where this replica terminates TLS";
+  return `target ${front}${topology.tls.originPull ? ", or the origin (target: origin)" : ""}`;
+}
 
 function check(_fault: TlsCertificateFault, service: string, topology: Topology): void {
   const role = topology.services.find((s) => s.name === service)?.role;
-  if (role === "origin" && topology.tls?.originPull) return;
-  if (!topology.tls || role !== "lb")
-    throw new InvalidInputError(
-      `a certificate fault on a target that does not terminate TLS: ${service} serves no TLS${topology.tls ? "" : ` (replica ${topology.replica} serves plain HTTP)`}`,
-      {
-        suggestion: topology.tls
-          ? `target the load balancer (target: lb), where this replica terminates TLS${topology.tls.originPull ? ", or the origin (target: origin)" : ""}`
-          : "run it on a replica whose topology file has tls: { terminate: lb } (topologies/https.yaml), with target: lb",
-      },
-    );
+  if (siteOf(topology, service) || (role === "lb" && topology.tls?.terminate === "lb")) return;
+  const passes = role === "lb" && topology.tls?.terminate === "edges";
+  throw new InvalidInputError(
+    `a certificate fault on a target that does not terminate TLS: ${service} ${passes ? "passes TLS through to the edges" : "serves no TLS"}${topology.tls ? "" : ` (replica ${topology.replica} serves plain HTTP)`}`,
+    { suggestion: tlsTargets(topology) },
+  );
 }
 
 export const tlsCertificate: FaultKindModule<typeof tlsCertificateFaultSchema> = {
   kind: "tls-certificate",
   schema: tlsCertificateFaultSchema,
   summary:
-    "serves an expired, not-yet-valid, wrong-name or untrusted certificate where the PoP terminates TLS, or on the origin pulled over TLS",
+    "serves an expired, not-yet-valid, wrong-name or untrusted certificate where the PoP terminates TLS (the lb or an edge), or on the origin pulled over TLS",
   scaffold: { target: "lb", lines: ["flaw: expired             # or not-yet-valid, wrong-name, untrusted"] },
   disruptive: () => false,
   // One certificate is served at a time: an overlapping fault's revert would end the other's.
@@ -193,12 +221,18 @@ export const tlsCertificate: FaultKindModule<typeof tlsCertificateFaultSchema> =
   async apply(fault, context) {
     const container = containerName(context.replica.topology, context.service);
     const tag = tagOf(context.runId, context.faultId);
-    const origin = onOrigin(context.replica.topology, context.service);
+    const site = siteOf(context.replica.topology, context.service);
     const revert = async () =>
-      void (await (origin ? restoreOrigin(container, tag) : restore(container, tag)));
+      void (await (site ? restoreNginx(site, container, tag) : restore(container, tag)));
     try {
-      const ttl = origin
-        ? await serveFlawedOnOrigin(context.replica, container, tag, fault.flaw, context.revertBy)
+      const ttl = site
+        ? await serveFlawedOnNginx(
+            context.replica,
+            { site, container, service: context.service },
+            tag,
+            fault.flaw,
+            context.revertBy,
+          )
         : await serveFlawed(fault, context, container);
       return {
         description: `${flawText[fault.flaw]} served on ${context.service} (its own comes back by itself after ${formatDuration(ttl * 1000)})`,
@@ -212,10 +246,13 @@ export const tlsCertificate: FaultKindModule<typeof tlsCertificateFaultSchema> =
   async revertEntry(entry, replica: Replica) {
     const container = containerName(replica.topology, entry.service);
     const tag = tagOf(entry.runId, entry.faultId);
-    const n = onOrigin(replica.topology, entry.service)
-      ? await restoreOrigin(container, tag)
-      : await restore(container, tag);
+    const site = siteOf(replica.topology, entry.service);
+    const n = site ? await restoreNginx(site, container, tag) : await restore(container, tag);
     return n > 0 ? `${entry.service} serves its own certificate again` : "no flawed certificate was served";
   },
-  leftovers: [certificateLeftovers, originLeftovers],
+  leftovers: [
+    certificateLeftovers,
+    nginxLeftovers("tls-origin-certificates", "origin", ORIGIN_SITE, (t) => t.tls?.originPull === true),
+    nginxLeftovers("tls-edge-certificates", "edge", EDGE_SITE, (t) => t.tls?.terminate === "edges"),
+  ],
 };

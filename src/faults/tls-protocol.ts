@@ -42,7 +42,8 @@ export const tlsProtocol: FaultKindModule<typeof tlsProtocolFaultSchema> = {
     lines: ["offer: TLSv1.1            # or TLSv1.0, TLSv1.2 (refused by clients requiring TLSv1.3)"],
   },
   disruptive: () => false,
-  check: (_fault, service, topology) => checkTlsTarget("an old TLS protocol version", service, topology),
+  check: (_fault, service, topology) =>
+    checkTlsTarget("an old TLS protocol version", service, topology, true),
   describe: (fault, service) => `offer only ${fault.offer} to new TLS connections on ${service}`,
   describeRevert: (_fault, service) => `offer TLSv1.2 and 1.3 on ${service} again`,
   async apply(fault, context) {

@@ -2,7 +2,7 @@ import { webcrypto } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stateDir } from "../lifecycle/state.js";
-import { ORIGIN_SERVER_NAME, POP_SERVER_NAME } from "./topology.js";
+import { DNS_ZONE, ORIGIN_SERVER_NAME, POP_SERVER_NAME } from "./topology.js";
 
 // The replica's own certificate authority and the certificates it issues (issue 15): one CA per
 // replica, made at its first HTTPS `replica up` and kept in its state folder, so that load,
@@ -123,6 +123,14 @@ export async function issueCertificate(
 
 /** The names a PoP's certificate is for: its public name, the service, and loopback. */
 export const popCertificateNames = (lb: string) => [POP_SERVER_NAME, lb, "localhost", "127.0.0.1"];
+/** An edge's certificate with TLS at the edges: the PoP's public name (clients' SNI), its own name, its service. */
+export const edgeCertificateNames = (edge: string) => [
+  POP_SERVER_NAME,
+  `${edge}.${DNS_ZONE}`,
+  edge,
+  "localhost",
+  "127.0.0.1",
+];
 /** The origin's certificate with origin pull: the name the edges verify, and its service name. */
 export const originCertificateNames = [ORIGIN_SERVER_NAME, "origin"];
 

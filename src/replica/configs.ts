@@ -1,7 +1,11 @@
 import {
   DNS_SERVICE,
   EDGE_CA_PATH,
+  EDGE_CERT_PATH,
+  EDGE_TLS_CONF,
+  EDGE_TLS_PORT,
   LB_ADMIN_PORT,
+  LB_CA_PATH,
   LB_CERT_PATH,
   LB_DELAY_MAP,
   LB_HTTP_PORT,
@@ -19,10 +23,12 @@ import {
   ORIGIN_TLS_CONF,
   ORIGIN_TLS_PORT,
   POP_HEALTH_PATH,
+  POP_SERVER_NAME,
   type PopView,
   PROMETHEUS_PORT,
   popOf,
   popViews,
+  type TlsSettings,
   TOXIPROXY_API_PORT,
   type Topology,
 } from "./topology.js";
@@ -71,14 +77,12 @@ function linkAddressTo(topology: Topology, target: string): string {
 
 /** One PoP's HAProxy: balances its edges; answers POP_HEALTH_PATH for the global layer. */
 export function popLbConfig(topology: Topology, pop: PopView): string {
-  const { intervalMs, timeoutMs, fall, rise } = pop.healthCheck;
-  // Traffic and health checks both cross the edge's Toxiproxy link, as they would cross
-  // the real network: a fault on the link is seen by HAProxy's checks too.
-  const servers = pop.edges.map((edge) => `  server ${edge} ${linkAddressTo(topology, edge)} check`);
+  const { timeoutMs } = pop.healthCheck;
+  const tls = topology.tls?.terminate;
   const [global, ...common] = HAPROXY_COMMON;
   return [
     global,
-    ...(topology.tls
+    ...(tls
       ? [`  stats socket ipv4@127.0.0.1:${LB_ADMIN_PORT} level admin`, `  lua-load ${LB_LUA_PATH}`]
       : []),
     ...common,
@@ -87,24 +91,68 @@ export function popLbConfig(topology: Topology, pop: PopView): string {
     "  retries 1",
     "",
     ...HAPROXY_MONITORING,
-    ...(topology.tls ? tlsFront() : []),
+    ...(tls ? tlsFront(tls) : []),
     "frontend pop",
     `  bind :${LB_HTTP_PORT}`,
-    ...(topology.tls ? tlsBinds() : []),
+    ...(tls === "lb" ? tlsBinds() : []),
     // The PoP is healthy while at least one edge is in rotation: what the global layer checks.
     `  monitor-uri ${POP_HEALTH_PATH}`,
     "  monitor fail if { nbsrv(edges) lt 1 }",
     ...(pop.name ? [`  http-after-response set-header X-Pop ${pop.name}`] : []),
     "  default_backend edges",
     "",
+    ...edgesBackend(topology, pop),
+    ...(tls === "edges" ? edgesPassThrough(topology, pop) : []),
+  ].join("\n");
+}
+
+/** The health-check settings every server of a backend of edges shares. */
+function edgeCheckDefaults(pop: PopView): string {
+  const { intervalMs, fall, rise } = pop.healthCheck;
+  return `  default-server inter ${intervalMs} fall ${fall} rise ${rise} resolvers docker resolve-opts allow-dup-ip init-addr last,libc,none`;
+}
+
+/**
+ * The edges, as HTTP servers. Traffic and health checks both cross the edge's Toxiproxy link,
+ * as they would cross the real network: a fault on the link is seen by HAProxy's checks too.
+ * With TLS at the edges, the link ends at each edge's 443: plain HTTP from port 80 is
+ * re-encrypted to it, and the edge's certificate is verified (an edge serving a flawed one
+ * fails its checks, and this path routes around it).
+ */
+function edgesBackend(topology: Topology, pop: PopView): string[] {
+  const reencrypt =
+    topology.tls?.terminate === "edges"
+      ? ` ssl verify required ca-file ${LB_CA_PATH} sni str(${POP_SERVER_NAME}) verifyhost ${POP_SERVER_NAME} check-sni ${POP_SERVER_NAME}`
+      : "";
+  return [
     "backend edges",
     `  balance ${pop.balance}`,
     "  option httpchk GET /healthz",
     "  http-check expect status 200",
-    `  default-server inter ${intervalMs} fall ${fall} rise ${rise} resolvers docker resolve-opts allow-dup-ip init-addr last,libc,none`,
-    ...servers,
+    `${edgeCheckDefaults(pop)}${reencrypt}`,
+    ...pop.edges.map((edge) => `  server ${edge} ${linkAddressTo(topology, edge)} check`),
     "",
-  ].join("\n");
+  ];
+}
+
+/**
+ * With TLS at the edges, port 443 passes each connection through (TCP) to an edge, which
+ * ends TLS. Its own checks ask each edge's /healthz over TLS without verifying the
+ * certificate, as a layer-4 balancer does: an edge serving a flawed certificate stays in
+ * rotation here, and its clients see the flaw.
+ */
+function edgesPassThrough(topology: Topology, pop: PopView): string[] {
+  return [
+    "backend edges-tls",
+    "  mode tcp",
+    `  balance ${pop.balance}`,
+    "  timeout server 30s",
+    "  option httpchk GET /healthz",
+    "  http-check expect status 200",
+    `${edgeCheckDefaults(pop)} check-ssl verify none check-sni ${POP_SERVER_NAME}`,
+    ...pop.edges.map((edge) => `  server ${edge} ${linkAddressTo(topology, edge)} check`),
+    "",
+  ];
 }
 
 /** The internal socket of the TLS bind offering `offer` alone (or TLSv1.2 and 1.3). */
@@ -116,13 +164,29 @@ export const LB_INSPECT_DELAY_MS = 11_000;
 
 /**
  * The PoP's port 443 with tls: a TCP front that passes each new connection, client address
- * kept (PROXY v2), to a TLS bind of the PoP's frontend over an internal socket. Two maps,
+ * kept (PROXY v2), to a TLS bind of the PoP's frontend over an internal socket; with TLS at
+ * the edges, to an edge (backend edges-tls), and only the delay map applies. Two maps,
  * empty unless a TLS fault sets them through the runtime API, shape what it does: the delay
  * (ms) its Lua action sleeps once the client's first bytes (the ClientHello) are in, before
  * they are passed on, so that only the handshake is late; and the protocol version offered
  * (the bind it routes to). Connections already passed on are not touched by either.
  */
-function tlsFront(): string[] {
+function tlsFront(terminate: TlsSettings["terminate"]): string[] {
+  const passOn =
+    terminate === "edges"
+      ? ["  default_backend edges-tls", ""]
+      : [
+          `  use_backend tls-offer-%[str(offer),map(${LB_OFFER_MAP},default)]`,
+          "  default_backend tls-offer-default",
+          "",
+          ...(["default", ...LB_OFFERS] as const).flatMap((offer) => [
+            `backend tls-offer-${offer}`,
+            "  mode tcp",
+            "  timeout server 30s",
+            `  server pop ${tlsSocket(offer)} send-proxy-v2`,
+            "",
+          ]),
+        ];
   return [
     "frontend tls-front",
     "  mode tcp",
@@ -130,16 +194,7 @@ function tlsFront(): string[] {
     `  tcp-request inspect-delay ${LB_INSPECT_DELAY_MS}ms`,
     `  tcp-request content set-var(txn.handshake_delay) str(delay),map_str_int(${LB_DELAY_MAP},0)`,
     "  tcp-request content lua.faultline_handshake_delay if { var(txn.handshake_delay) -m int gt 0 } { req.len gt 0 }",
-    `  use_backend tls-offer-%[str(offer),map(${LB_OFFER_MAP},default)]`,
-    "  default_backend tls-offer-default",
-    "",
-    ...(["default", ...LB_OFFERS] as const).flatMap((offer) => [
-      `backend tls-offer-${offer}`,
-      "  mode tcp",
-      "  timeout server 30s",
-      `  server pop ${tlsSocket(offer)} send-proxy-v2`,
-      "",
-    ]),
+    ...passOn,
   ];
 }
 
@@ -230,37 +285,47 @@ export interface EdgeUpstream {
 }
 
 /**
- * With origin pull, the origin's TLS (included by its nginx.conf's server block, beside port 80):
- * `certificate` holds its certificate and key; a certificate fault points it at a flawed one.
+ * The TLS of an nginx server (included by its server block, beside port 80): `certificate`
+ * holds its certificate and key; a certificate fault points it at a flawed one.
  */
-export function originTlsConfig(certificate: string): string {
-  return `listen ${ORIGIN_TLS_PORT} ssl;
+function nginxTlsConfig(port: number, certificate: string, http2: boolean): string {
+  return `listen ${port} ssl${http2 ? " http2" : ""};
 ssl_certificate ${certificate};
 ssl_certificate_key ${certificate};
 ssl_protocols TLSv1.2 TLSv1.3;
 `;
 }
 
+/** With origin pull, the origin's TLS. */
+export const originTlsConfig = (certificate: string) => nginxTlsConfig(ORIGIN_TLS_PORT, certificate, false);
+
+/** With TLS at the edges, an edge's: HTTP/2 or 1.1 by ALPN, as the load balancer's is with TLS there. */
+export const edgeTlsConfig = (certificate: string) => nginxTlsConfig(EDGE_TLS_PORT, certificate, true);
+
 /**
- * The origin's command with origin pull: the sound TLS config first, then nginx. A restarted
- * origin thus serves its own certificate, whatever a certificate fault left in its config.
+ * The command of an nginx serving TLS: its sound TLS config first, then nginx. A restarted
+ * container thus serves its own certificate, whatever a certificate fault left in its config.
  */
-export function originStartCommand(): string[] {
-  return [
-    "sh",
-    "-c",
-    `printf '%s' '${originTlsConfig(ORIGIN_CERT_PATH)}' > ${ORIGIN_TLS_CONF} && exec nginx -g 'daemon off;'`,
-  ];
+function tlsStartCommand(confPath: string, conf: string): string[] {
+  return ["sh", "-c", `printf '%s' '${conf}' > ${confPath} && exec nginx -g 'daemon off;'`];
 }
+
+/** The origin's command with origin pull. */
+export const originStartCommand = () => tlsStartCommand(ORIGIN_TLS_CONF, originTlsConfig(ORIGIN_CERT_PATH));
+
+/** An edge's command with TLS at the edges. */
+export const edgeStartCommand = () => tlsStartCommand(EDGE_TLS_CONF, edgeTlsConfig(EDGE_CERT_PATH));
 
 /** With origin pull, what the edges verify: the origin's name, against the replica's CA. */
 export function edgeOriginTls(topology: Topology): EdgeUpstream["originTls"] {
   return topology.tls?.originPull ? { name: ORIGIN_SERVER_NAME, ca: EDGE_CA_PATH } : undefined;
 }
 
-export function edgeConfig(edge: string, via: EdgeUpstream = {}): string {
+/** An edge's nginx; with TLS at the edges it includes its TLS config (EDGE_TLS_CONF) too. */
+export function edgeConfig(edge: string, via: EdgeUpstream = {}, servesTls = false): string {
   return cacheProxyConfig({
     zone: "edge",
+    ...(servesTls ? { tlsInclude: EDGE_TLS_CONF } : {}),
     upstream: via.upstream ?? `toxiproxy:${ORIGIN_LINK_PORT}`,
     ...(via.resolver ? { resolver: via.resolver } : {}),
     ...(via.originTls ? { originTls: via.originTls } : {}),
@@ -282,6 +347,8 @@ function cacheProxyConfig(proxy: {
   /** Resolve the upstream at request time through this DNS server (honouring its TTLs). */
   resolver?: string;
   originTls?: { name: string; ca: string };
+  /** A TLS config the server block includes (its listen on 443 and certificate). */
+  tlsInclude?: string;
   healthz: string[];
   api: string[];
   cached: string[];
@@ -317,7 +384,7 @@ http {
   proxy_cache_path /var/cache/faultline-${proxy.zone} levels=1:2 keys_zone=${proxy.zone}:10m max_size=64m inactive=1m use_temp_path=off;
 ${upstream}
   server {
-    listen 80 default_server;${variable}${verify}
+    listen 80 default_server;${proxy.tlsInclude ? `\n    include ${proxy.tlsInclude};` : ""}${variable}${verify}
     location = /healthz {${headers(proxy.healthz)}
       return 200 "ok\\n";
     }

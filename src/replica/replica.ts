@@ -10,6 +10,7 @@ import { type AttachSettings, discoverStack, isAttachedStack, readAttachRecord }
 import { findAttachToxiproxy } from "./attach-toxiproxy.js";
 import {
   combinedPem,
+  edgeCertificateNames,
   issueCertificate,
   originCertificateNames,
   popCertificateNames,
@@ -19,6 +20,8 @@ import {
   edgeConfig,
   edgeDnsUpstream,
   edgeOriginTls,
+  edgeStartCommand,
+  edgeTlsConfig,
   edgeUpstream,
   globalLbConfig,
   HANDSHAKE_DELAY_LUA,
@@ -51,8 +54,11 @@ import {
   DNS_SERVICE,
   defaultTopology,
   EDGE_CA_PATH,
+  EDGE_CERT_PATH,
+  EDGE_TLS_CONF,
   hasSkewableClock,
   judgedEdges,
+  LB_CA_PATH,
   LB_CERT_PATH,
   LB_DELAY_MAP,
   LB_HTTP_PORT,
@@ -266,6 +272,8 @@ async function createReplica(
   const toxiproxy = topology.services.find((s) => s.role === "toxiproxy");
   if (!toxiproxy) throw new Error("topology has no toxiproxy service");
 
+  // The replica's CA made once, before services that start together each ask for it.
+  if (topology.tls) await replicaAuthority(topology.replica);
   // Toxiproxy first: every other service resolves and connects through it.
   await startService(client, topology, toxiproxy);
   await populateToxiproxy(client, topology, progress);
@@ -401,10 +409,11 @@ function faultlineEnv(topology: Topology, service: Service): string[] {
     case "edge": {
       const dns = edgeDnsUpstream(topology);
       const originTls = edgeOriginTls(topology);
-      const config = edgeConfig(service.name, {
+      const via = {
         ...(dns ?? { upstream: edgeUpstream(topology, service.name) }),
         ...(originTls ? { originTls } : {}),
-      });
+      };
+      const config = edgeConfig(service.name, via, topology.tls?.terminate === "edges");
       return [`FAULTLINE_CONFIG=${config}`];
     }
     case "dns":
@@ -483,11 +492,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
       Env: envFor(topology, service),
       Labels: labels,
       ExposedPorts: ports,
-      ...(service.role === "toxiproxy"
-        ? { Cmd: [`-host=0.0.0.0`, `-port=${TOXIPROXY_API_PORT}`, "-proxy-metrics"] }
-        : {}),
-      ...(topology.tls?.originPull && service.role === "origin" ? { Cmd: originStartCommand() } : {}),
-      ...(service.own?.command ? { Cmd: service.own.command } : {}),
+      ...commandFor(topology, service),
       HostConfig: {
         NetworkMode: topology.network,
         PortBindings: bindings,
@@ -509,8 +514,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
   }
   const config = service.own?.config;
   if (config) await client.putFile(id, config.at, config.content);
-  if (topology.tls && service.role === "lb") await putLbTls(client, topology, service.name, id);
-  if (topology.tls?.originPull) await putOriginPullFiles(client, topology, service, id);
+  if (topology.tls) await putTlsFiles(client, topology, service, id);
   await client.startContainer(id);
 }
 
@@ -565,17 +569,47 @@ async function prepareOwnImages(
   }
 }
 
+/** A service's command, when it is not its image's: the user's, or what its TLS needs first. */
+function commandFor(topology: Topology, service: Service): { Cmd?: string[] } {
+  if (service.own?.command) return { Cmd: service.own.command };
+  if (service.role === "toxiproxy")
+    return { Cmd: [`-host=0.0.0.0`, `-port=${TOXIPROXY_API_PORT}`, "-proxy-metrics"] };
+  if (topology.tls?.originPull && service.role === "origin") return { Cmd: originStartCommand() };
+  if (topology.tls?.terminate === "edges" && service.role === "edge") return { Cmd: edgeStartCommand() };
+  return {};
+}
+
+/** What a service of a replica serving HTTPS reads at start, by role. */
+async function putTlsFiles(client: DockerEngine, topology: Topology, service: Service, id: string) {
+  if (service.role === "lb") await putLbTls(client, topology, service.name, id);
+  if (service.role === "edge" && topology.tls?.terminate === "edges")
+    await putEdgeTls(client, topology, service.name, id);
+  if (topology.tls?.originPull) await putOriginPullFiles(client, topology, service, id);
+}
+
 /**
- * What a load balancer that terminates TLS reads at start: its certificate and key (HAProxy's
- * one-file form), its TCP front's Lua action, and the front's maps, empty (TLS faults fill
- * them at run time, through the runtime API; a restart starts empty again).
+ * What a load balancer serving HTTPS reads at start: where it terminates TLS, its certificate
+ * and key (HAProxy's one-file form); where the edges do, the CA it verifies them with. Beside
+ * them, its TCP front's Lua action and the front's maps, empty (TLS faults fill them at run
+ * time, through the runtime API; a restart starts empty again).
  */
 async function putLbTls(client: DockerEngine, topology: Topology, lb: string, id: string): Promise<void> {
   const authority = await replicaAuthority(topology.replica);
-  const cert = await issueCertificate(authority, { names: popCertificateNames(lb) });
-  await client.putFile(id, LB_CERT_PATH, combinedPem(cert));
+  if (topology.tls?.terminate === "edges") await client.putFile(id, LB_CA_PATH, authority.certPem);
+  else {
+    const cert = await issueCertificate(authority, { names: popCertificateNames(lb) });
+    await client.putFile(id, LB_CERT_PATH, combinedPem(cert));
+  }
   await client.putFile(id, LB_LUA_PATH, HANDSHAKE_DELAY_LUA);
   for (const map of [LB_DELAY_MAP, LB_OFFER_MAP]) await client.putFile(id, map, "");
+}
+
+/** With TLS at the edges: an edge's certificate and key (one PEM) and its TLS config. */
+async function putEdgeTls(client: DockerEngine, topology: Topology, edge: string, id: string): Promise<void> {
+  const authority = await replicaAuthority(topology.replica);
+  const cert = await issueCertificate(authority, { names: edgeCertificateNames(edge) });
+  await client.putFile(id, EDGE_CERT_PATH, combinedPem(cert));
+  await client.putFile(id, EDGE_TLS_CONF, edgeTlsConfig(EDGE_CERT_PATH));
 }
 
 /** Origin pull over TLS: the origin's certificate and TLS config; the CA the edges verify it with. */

@@ -15,6 +15,7 @@ import {
   DNS_PORT,
   DNS_SERVICE,
   defaultTopology,
+  EDGE_TLS_PORT,
   type HealthCheck,
   imageFor,
   LB_TLS_PORT,
@@ -142,10 +143,11 @@ const topologyFields = z.strictObject({
   tls: z
     .strictObject({
       terminate: z
-        .enum(["lb"], {
-          error: "expected terminate: lb (TLS at the load balancer; at the edges is not available yet)",
+        .enum(["lb", "edges"], {
+          error:
+            "expected terminate: lb (TLS ends at the load balancer) or edges (the load balancer passes it through to the edges)",
         })
-        .describe("where TLS ends: lb, the PoP's load balancer"),
+        .describe("where TLS ends: lb, the PoP's load balancer, or edges, each edge behind it"),
       originPull: z
         .boolean()
         .default(false)
@@ -222,6 +224,14 @@ function checkShape(spec: Fields, issue: Issue): void {
     issue(
       ["tls", "originPull"],
       "expected originPull only with Faultline's origin; serve HTTPS from your own origin and link to it instead",
+    );
+  if (
+    spec.tls?.terminate === "edges" &&
+    (spec.edge?.image !== undefined || spec.edge?.build !== undefined || spec.edge?.config !== undefined)
+  )
+    issue(
+      ["tls", "terminate"],
+      "expected terminate: edges only with Faultline's edges; with your own edges, use terminate: lb, or serve TLS in your edge config and link to it",
     );
   if (spec.dns && spec.pops)
     issue(["dns"], "expected dns only on a single PoP (edges:); with pops it is not available yet");
@@ -527,6 +537,12 @@ export function topologyFromSpec(spec: TopologySpec, replica = spec.name): Topol
     if (spec.tls.originPull)
       renamed.links = renamed.links.map((l) =>
         l.upstream.service === "origin" ? { ...l, upstream: { ...l.upstream, port: ORIGIN_TLS_PORT } } : l,
+      );
+    if (spec.tls.terminate === "edges")
+      renamed.links = renamed.links.map((l) =>
+        renamed.edges.includes(l.upstream.service)
+          ? { ...l, upstream: { ...l.upstream, port: EDGE_TLS_PORT } }
+          : l,
       );
     renamed.services = renamed.services.map((s) =>
       s.role === "lb" ? { ...s, publish: [...s.publish, LB_TLS_PORT] } : s,

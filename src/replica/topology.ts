@@ -143,9 +143,13 @@ export interface AttachedStack {
   statsBackend?: string;
 }
 
-/** Where the PoP terminates TLS (a topology file's `tls:`); the replica's CA signs its certificate. */
+/**
+ * Where the PoP terminates TLS (a topology file's `tls:`); the replica's CA signs its
+ * certificates. At `lb`, HAProxy ends TLS; at `edges`, it passes port 443 through to the
+ * edges (TCP), and each edge serves its own certificate.
+ */
 export interface TlsSettings {
-  terminate: "lb";
+  terminate: "lb" | "edges";
   /** TLS on the edge-to-origin hop too: the origin serves HTTPS, the edges verify it. */
   originPull?: boolean;
 }
@@ -209,6 +213,13 @@ export const ORIGIN_CERT_PATH = `${ORIGIN_TLS_DIR}/origin.pem`;
 export const ORIGIN_TLS_CONF = `${ORIGIN_TLS_DIR}/origin-tls.conf`;
 /** With origin pull: the replica's CA in each edge, which verifies the origin's certificate. */
 export const EDGE_CA_PATH = "/etc/faultline/tls/ca.pem";
+/** With tls: { terminate: edges }: each edge's HTTPS port (its link forwards there), its certificate and TLS config. */
+export const EDGE_TLS_PORT = 443;
+export const EDGE_TLS_DIR = "/etc/faultline/tls";
+export const EDGE_CERT_PATH = `${EDGE_TLS_DIR}/edge.pem`;
+export const EDGE_TLS_CONF = `${EDGE_TLS_DIR}/edge-tls.conf`;
+/** With tls: { terminate: edges }: the replica's CA in the load balancer, which verifies the edges it re-encrypts to. */
+export const LB_CA_PATH = "/etc/faultline/tls/ca.pem";
 /** A tmpfs in such a load balancer for what TLS faults keep there (gone on a restart). */
 export const LB_RUN_DIR = "/run/faultline";
 /**

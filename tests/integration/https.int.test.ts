@@ -13,6 +13,7 @@ import { runExperiment } from "../../src/run/runner.js";
 import { percentileOf } from "../../src/steady-state/checks.js";
 import { sampleTls } from "../../src/steady-state/tls-probe.js";
 import { VegetaDriver } from "../../src/steady-state/vegeta.js";
+import { httpsLoad } from "../support/https-load.js";
 import { errorRateIn, probeErrors } from "../support/journal.js";
 import { leftovers } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";
@@ -41,33 +42,7 @@ afterAll(async () => {
   expect(await leftovers(NAME)).toEqual({ containers: [], networks: [] });
 });
 
-/** New-connection HTTPS load at 40/s for `ms`: how many requests failed on the certificate. */
-async function httpsLoad(ms: number) {
-  let requests = 0;
-  let ok = 0;
-  let certificateErrors = 0;
-  let firstError = "";
-  const load = new VegetaDriver().start(
-    {
-      url: `https://${up().endpoints.lbTls}/`,
-      ratePerSecond: 40,
-      maxDurationMs: ms,
-      timeoutMs: 2000,
-      connection: "new",
-      caFile: authorityCertFile(NAME),
-    },
-    (sample) => {
-      requests++;
-      if (sample.status === 200) ok++;
-      if (/certificate/.test(sample.error)) {
-        certificateErrors++;
-        firstError ||= sample.error;
-      }
-    },
-  );
-  await load.finished;
-  return { requests, ok, certificateErrors, firstError };
-}
+const load = (ms: number) => httpsLoad(up(), { ms, rate: 40 });
 
 function tlsProbe(fields: Record<string, unknown>): TlsProbe {
   const check = checkSchema.parse({ tls: { endpoint: "lb", ...fields }, atLeast: "100%" });
@@ -125,11 +100,11 @@ describe("HTTPS at the load balancer", () => {
     const started = performance.now();
     const applied = await kindOf(fault).apply(fault, context);
     const applyMs = performance.now() - started;
-    const under = await httpsLoad(2000);
+    const under = await load(2000);
     const revertStarted = performance.now();
     await applied.revert();
     const revertMs = performance.now() - revertStarted;
-    const after = await httpsLoad(2000);
+    const after = await load(2000);
     console.log(
       `[https] expired certificate applied in ${applyMs.toFixed(0)} ms: ${under.certificateErrors}/${under.requests} new-connection requests failed on the certificate (${under.firstError}); reverted in ${revertMs.toFixed(0)} ms: ${after.certificateErrors}/${after.requests} after`,
     );

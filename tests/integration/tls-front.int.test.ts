@@ -10,7 +10,7 @@ import { findLeftovers } from "../../src/recovery/recover.js";
 import { authorityCertFile } from "../../src/replica/certificates.js";
 import { percentileOf } from "../../src/steady-state/checks.js";
 import { sampleTls } from "../../src/steady-state/tls-probe.js";
-import { VegetaDriver } from "../../src/steady-state/vegeta.js";
+import { type HttpsLoadResult, httpsLoad } from "../support/https-load.js";
 import { useReplica } from "../support/replica.js";
 
 // The TLS faults that act on new connections at the load balancer's TCP front on 443, measured
@@ -113,29 +113,7 @@ function nodeClient(options: { minVersion?: "TLSv1.3" } = {}): Promise<string> {
   });
 }
 
-/** New-connection HTTPS load (vegeta) at 20/s for 1.5 s: requests, 200s, the first error. */
-async function httpsLoad() {
-  let requests = 0;
-  let ok = 0;
-  let firstError = "";
-  const load = new VegetaDriver().start(
-    {
-      url: `https://${replica().endpoints.lbTls}/`,
-      ratePerSecond: 20,
-      maxDurationMs: 1500,
-      timeoutMs: 2000,
-      connection: "new",
-      caFile: authorityCertFile(NAME),
-    },
-    (sample) => {
-      requests++;
-      if (sample.status === 200) ok++;
-      else firstError ||= sample.error;
-    },
-  );
-  await load.finished;
-  return { requests, ok, firstError };
-}
+const newConnectionLoad = () => httpsLoad(replica(), { ms: 1500, rate: 20 });
 
 describe("tls-handshake-delay", () => {
   it("raises the handshake p99 by the delay, within 10%, and not the requests on a kept-alive connection", async () => {
@@ -203,17 +181,17 @@ describe("tls-protocol", () => {
     const { applied, applyMs } = await apply({ fault: "tls-protocol" });
     let node: string;
     let probe: Awaited<ReturnType<typeof handshakes>>;
-    let load: Awaited<ReturnType<typeof httpsLoad>>;
+    let load: HttpsLoadResult;
     try {
       node = await nodeClient();
       probe = await handshakes(3);
-      load = await httpsLoad();
+      load = await newConnectionLoad();
     } finally {
       await applied.revert();
     }
     const nodeAfter = await nodeClient();
     const probeAfter = await handshakes(3);
-    const loadAfter = await httpsLoad();
+    const loadAfter = await newConnectionLoad();
     console.log(
       `[tls-protocol] TLSv1.1 applied in ${applyMs.toFixed(0)} ms; Node's client: ${node}; probe: note "${probe.last?.note}", ${probe.last?.error}; vegeta new-connection load: ${load.ok}/${load.requests} ok (${load.firstError})`,
     );

@@ -8,6 +8,7 @@ import { parseLocated, parseYamlWithSchema } from "../../src/format/located-yaml
 import {
   edgeConfig,
   edgeOriginTls,
+  edgeStartCommand,
   HANDSHAKE_DELAY_LUA,
   haproxyConfig,
   originStartCommand,
@@ -133,9 +134,12 @@ describe("HTTPS at the load balancer", () => {
   });
 
   it("refuses TLS where it is not available, located", () => {
-    expect(problems("version: 1\nname: x\nedges: 2\ntls: { terminate: edges }\n")).toMatch(
-      /t\.yaml:4:\d+ tls\.terminate: expected terminate: lb/,
+    expect(problems("version: 1\nname: x\nedges: 2\ntls: { terminate: origin }\n")).toMatch(
+      /t\.yaml:4:\d+ tls\.terminate: expected terminate: lb .* or edges/,
     );
+    expect(
+      problems("version: 1\nname: x\nedges: 2\ntls: { terminate: edges }\nedge: { image: mine:1 }\n"),
+    ).toMatch(/tls\.terminate: expected terminate: edges only with Faultline's edges/);
     const pops = `version: 1
 name: x
 pops:
@@ -192,5 +196,55 @@ describe("origin pull over TLS", () => {
       ),
     );
     expect(problems).toContain("expected originPull only with Faultline's origin");
+  });
+});
+
+describe("HTTPS at the edges", () => {
+  const edges = topologyFromSpec(spec("version: 1\nname: e\nedges: 2\ntls: { terminate: edges }\n"));
+
+  it("links each edge's 443, passes 443 through, re-encrypts port 80 with verification", () => {
+    expect(
+      edges.links.filter((l) => l.upstream.service.startsWith("edge-")).map((l) => l.upstream.port),
+    ).toEqual([443, 443]);
+    const lb = haproxyConfig(edges);
+    expect(lb).toContain("backend edges-tls\n  mode tcp");
+    expect(lb).toContain("  default_backend edges-tls");
+    expect(lb).not.toContain("ssl crt");
+    expect(lb).toMatch(
+      /backend edges\n[\s\S]*ssl verify required ca-file \/etc\/faultline\/tls\/ca\.pem sni str\(pop\.faultline\.test\)/,
+    );
+    expect(lb).toMatch(/backend edges-tls[\s\S]*check-ssl verify none check-sni pop\.faultline\.test/);
+    expect(lb).toContain("lua.faultline_handshake_delay");
+  });
+
+  it("makes each edge serve TLS and HTTP/2 from a config its start command writes", () => {
+    expect(edgeConfig("edge-1", {}, true)).toContain("include /etc/faultline/tls/edge-tls.conf;");
+    expect(edgeConfig("edge-1", {})).not.toContain("include");
+    expect(edgeStartCommand().join(" ")).toContain("listen 443 ssl http2;");
+  });
+
+  it("takes certificate faults on edges, handshake delays on the lb, and refuses the rest", () => {
+    const certificate = faultSchema.parse({
+      fault: "tls-certificate",
+      target: "edge-1",
+      flaw: "expired",
+      for: "5s",
+    });
+    const protocol = faultSchema.parse({ fault: "tls-protocol", target: "lb", for: "5s" });
+    const delay = faultSchema.parse({
+      fault: "tls-handshake-delay",
+      target: "lb",
+      delay: "200ms",
+      for: "5s",
+    });
+    expect(() => kindOf(certificate).check(certificate, "edge-1", edges)).not.toThrow();
+    expect(() => kindOf(delay).check(delay, "lb", edges)).not.toThrow();
+    expect(() => kindOf(certificate).check(certificate, "lb", edges)).toThrow(
+      /lb passes TLS through to the edges/,
+    );
+    expect(() => kindOf(protocol).check(protocol, "lb", edges)).toThrow(
+      /needs TLS to end at the load balancer/,
+    );
+    expect(() => kindOf(delay).check(delay, "edge-1", edges)).toThrow(/TCP front on 443, not on edge-1/);
   });
 });
