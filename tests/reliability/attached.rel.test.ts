@@ -80,7 +80,7 @@ describe(`the reliability harness on an attached Compose stack (${TRIALS} trial(
     await stack.up();
     before = await stack.snapshot();
     decoy = await startDecoy(stack);
-  });
+  }, 400_000);
   afterAll(async () => {
     console.log(
       `[reliability:attached] ${Object.entries(tally)

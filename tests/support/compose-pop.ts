@@ -53,18 +53,30 @@ export class ComposePop {
       env: { ...process.env, COMPOSE_POP_PORT: String(this.port) },
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
+      // A docker-compose that hangs (seen once, right after another test restarted the
+      // engine) fails here with its command, rather than as a hook timeout with no cause.
+      timeout: 90_000,
     });
   }
 
-  /** Starts the project on a free port and waits for its edges; takes it down again on failure. */
-  async up(): Promise<void> {
-    this.port = await freePort();
-    try {
-      this.compose("up", "-d");
-      await this.edgesUp();
-    } catch (error) {
-      this.down();
-      throw error;
+  /**
+   * Starts the project on a free port and waits for its edges; takes it down again on failure,
+   * and tries once more (a port taken meanwhile, an engine just restarted) before giving up.
+   */
+  async up(attempts = 2): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      this.port = await freePort();
+      try {
+        this.compose("up", "-d");
+        await this.edgesUp();
+        return;
+      } catch (error) {
+        this.down();
+        if (attempt >= attempts) throw error;
+        console.log(
+          `[compose-pop] ${this.project} did not come up (${String(error).slice(0, 300)}); trying again`,
+        );
+      }
     }
   }
 
