@@ -11,7 +11,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="${FAULTLINE_TOOLS_DIR:-$ROOT/.tools}"
 BASE_IMAGE="${FAULTLINE_BASE_IMAGE:-debian:bookworm-slim}"
 TOXIPROXY_VERSION="2.12.0"
-VEGETA_VERSION="12.13.0"
 ENGINE_MARKER="/var/run/faultline-dockerd.pid"
 export PATH="/usr/local/go/bin:$PATH"
 
@@ -92,9 +91,19 @@ ensure_tools() {
   go_tool toxiproxy-server github.com/Shopify/toxiproxy/v2/cmd/server "$TOXIPROXY_VERSION" \
     "-X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION"
   if [ -x "$TOOLS/gobin/server" ]; then mv "$TOOLS/gobin/server" "$TOOLS/bin/toxiproxy-server"; echo "$TOXIPROXY_VERSION" > "$TOOLS/bin/.toxiproxy-server.version"; fi
-  go_tool vegeta github.com/tsenart/vegeta/v12 "$VEGETA_VERSION" "-X main.Version=v$VEGETA_VERSION"
-  if [ -x "$TOOLS/gobin/v12" ]; then mv "$TOOLS/gobin/v12" "$TOOLS/bin/vegeta"; echo "$VEGETA_VERSION" > "$TOOLS/bin/.vegeta.version"; fi
-  if [ -x "$TOOLS/gobin/vegeta" ]; then mv "$TOOLS/gobin/vegeta" "$TOOLS/bin/vegeta"; echo "$VEGETA_VERSION" > "$TOOLS/bin/.vegeta.version"; fi
+  ensure_loadgen
+}
+
+ensure_loadgen() {
+  # The load driver: tools/loadgen on vegeta's library (go.mod pins it), rebuilt when its sources change.
+  local src="$ROOT/tools/loadgen" out="$TOOLS/bin/faultline-load" stamp="$TOOLS/bin/.faultline-load.version"
+  local hash; hash="$(cat "$src/go.mod" "$src/go.sum" "$src"/*.go | sha256sum | cut -c1-16)"
+  if [ -x "$out" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$hash" ]; then log "faultline-load $hash: present"; return; fi
+  command -v go >/dev/null 2>&1 || die "Go is needed to build the load driver (tools/loadgen)" "install Go >= 1.22 (Debian: apt-get install golang)"
+  log "faultline-load: building tools/loadgen on vegeta's library (first time takes a minute)"
+  mkdir -p "$TOOLS/bin"
+  (cd "$src" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags "-s -w" -o "$out" .)
+  echo "$hash" > "$stamp"
 }
 
 ensure_images() {

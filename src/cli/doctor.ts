@@ -86,14 +86,14 @@ async function checkLoadDriver(): Promise<Finding> {
     return {
       check: "load generator",
       status: "ok",
-      detail: `vegeta ${version} (k6 is not used: see docs/design.md)`,
+      detail: `faultline-load on vegeta ${version} (k6 is not used: see docs/design.md)`,
     };
   } catch (error) {
     return {
       check: "load generator",
       status: "fail",
       detail: errorMessage(error),
-      fix: `${SETUP}, or set FAULTLINE_VEGETA to a vegeta binary`,
+      fix: `${SETUP}, or set FAULTLINE_LOADGEN to a faultline-load binary`,
     };
   }
 }

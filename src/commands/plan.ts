@@ -1,6 +1,7 @@
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { replicaOverrideFlag, topologyFlag } from "../cli/flags.js";
+import { describeLoad } from "../experiments/load-schema.js";
 import { loadExperiment } from "../experiments/loader.js";
 import { type FaultPlan, planFaults } from "../experiments/plan.js";
 import { newSeed } from "../experiments/targets.js";
@@ -47,9 +48,7 @@ target labels: those resolve against its containers' real labels.`;
     this.log(
       `  timeline: warmup ${timeline.warmupSeconds}s, baseline ${timeline.baselineSeconds}s, inject ${timeline.injectSeconds}s, recover ${timeline.recoverSeconds}s, verify ${timeline.verifySeconds}s`,
     );
-    this.log(
-      `  load: ${experiment.load.rate}/s on ${experiment.load.path}; faults start about ${injectStart}s in`,
-    );
+    this.log(`  load: ${describeLoad(experiment.load)}; faults start about ${injectStart}s in`);
     for (const a of faults.actions) {
       this.log(
         `  ${a.id.padEnd(12)} +${formatDuration(a.atMs)} to +${formatDuration(a.untilMs)}  ${a.description}`,

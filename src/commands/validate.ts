@@ -5,6 +5,7 @@ import { BaseCommand } from "../cli/base-command.js";
 import { topologyFlag } from "../cli/flags.js";
 import { parseParamFlags } from "../cli/params.js";
 import { ExitCode, FaultlineError, type LocatedIssue, ValidationError } from "../errors.js";
+import { describeLoad } from "../experiments/load-schema.js";
 import { loadExperiment } from "../experiments/loader.js";
 import {
   experimentFilesIn,
@@ -122,6 +123,11 @@ its params fill the experiments' \${name} placeholders (as --param does). A topo
     this.log(
       `ok  ${file}: ${experiment.name}, ${experiment.method.length} fault(s), ${experiment.steadyState.checks.length} check(s), about ${formatDuration(total * 1000)}`,
     );
+    // Stages are k6's: each ends at its target; say what rate that gives when.
+    if (experiment.load.stages.length > 0 || experiment.load.mix)
+      this.log(
+        `    load: ${describeLoad(experiment.load)}${experiment.load.stages.length ? " (stages as k6's ramping-arrival-rate executor reads them)" : ""}`,
+      );
     return { name: experiment.name, durationSeconds: total };
   }
 

@@ -285,6 +285,11 @@ const conditionFields = {
     .min(1)
     .optional()
     .describe("traffic.share: the PoP whose share of the requests is measured (multi-PoP replicas)"),
+  request: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("a load metric of one request of the mix (its name in load.requests) instead of all"),
   promql: z
     .string()
     .min(1)
@@ -309,6 +314,7 @@ interface ConditionInput {
   name?: string | undefined;
   metric?: LoadMetric | undefined;
   pop?: string | undefined;
+  request?: string | undefined;
   promql?: string | undefined;
   http?: z.output<typeof httpProbeSchema> | undefined;
   command?: z.output<typeof commandProbeSchema> | undefined;
@@ -393,12 +399,12 @@ function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
   return {
     name:
       condition.name ??
-      defaultName(metric, probe, comparator, text).replace(
-        /^traffic\.share/,
-        `traffic.share of ${condition.pop ?? "?"}`,
-      ),
+      defaultName(metric, probe, comparator, text)
+        .replace(/^traffic\.share/, `traffic.share of ${condition.pop ?? "?"}`)
+        .replace(/^([a-z0-9.]+)/, condition.request === undefined ? "$1" : `$1 of ${condition.request}`),
     metric,
     ...(condition.pop === undefined ? {} : { pop: condition.pop }),
+    ...(condition.request === undefined ? {} : { request: condition.request }),
     ...(probe ? { probe } : {}),
     comparator,
     threshold,
@@ -430,6 +436,17 @@ function sourceInterval(condition: ConditionInput, ctx: z.RefinementCtx): number
   }
   if (everyMs < 100) {
     ctx.addIssue({ code: "custom", path: ["every"], message: "expected every of at least 100ms" });
+    return undefined;
+  }
+  if (
+    condition.request !== undefined &&
+    (condition.metric === undefined || condition.metric === "traffic.share")
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["request"],
+      message: "expected request only with a load metric (latency, errors, throughput, status) of the mix",
+    });
     return undefined;
   }
   if ((condition.metric === "traffic.share") !== (condition.pop !== undefined)) {

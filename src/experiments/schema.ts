@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { faultSchema } from "../faults/registry.js";
-import { duration, rate, weight } from "../format/unit-schemas.js";
+import { duration, weight } from "../format/unit-schemas.js";
 import { type AttachSettings, attachSchema } from "../replica/attach.js";
 import { formatDuration } from "../units.js";
-import { abortConditionSchema, checkSchema } from "./check-schema.js";
+import { type AbortCondition, abortConditionSchema, type Check, checkSchema } from "./check-schema.js";
+import { type Load, loadSchema } from "./load-schema.js";
 
 export * from "./check-schema.js";
 
@@ -33,27 +34,7 @@ const replicaField = z.unknown().transform((value, ctx): string | { attach: Atta
   return z.NEVER;
 });
 
-export const loadSchema = z
-  .strictObject({
-    rate: rate.describe("constant arrival rate of requests, e.g. 100/s"),
-    path: z
-      .string()
-      .regex(/^\//, { message: 'expected a URL path starting with "/"' })
-      .default("/")
-      .describe("path requested on the PoP's load balancer"),
-    warmup: duration().default(5000).describe("load before the baseline starts; not evaluated"),
-    timeout: duration().default(5000).describe("a request slower than this counts as an error"),
-    https: z
-      .boolean()
-      .default(false)
-      .describe("send the load over HTTPS to the PoP's TLS entry point, trusting the replica's CA"),
-    connection: z
-      .enum(["keep-alive", "new"], { error: "expected connection to be keep-alive or new" })
-      .default("keep-alive")
-      .describe("keep-alive: reuse connections; new: a new connection (and handshake) for every request"),
-  })
-  .describe("the traffic Faultline drives through the PoP while the experiment runs");
-export type Load = z.infer<typeof loadSchema>;
+export { type Load, loadSchema } from "./load-schema.js";
 
 export const steadyStateSchema = z.strictObject({
   window: duration()
@@ -157,6 +138,7 @@ export const experimentSchema = z
       experiment.abort.map((a) => a.name),
       ["abort"],
     );
+    refineRequestScopes(experiment, ctx);
     // A probe sampled less often than its check is judged would leave windows without data.
     experiment.steadyState.checks.forEach((check, index) => {
       if (check.probe && check.probe.everyMs > experiment.steadyState.window) {
@@ -194,3 +176,25 @@ export const experimentSchema = z
     });
   });
 export type Experiment = z.infer<typeof experimentSchema>;
+
+/** A check or abort condition scoped to a request must name one of the load's named mix. */
+function refineRequestScopes(
+  experiment: { load: Load; steadyState: { checks: Check[] }; abort: AbortCondition[] },
+  ctx: z.RefinementCtx,
+): void {
+  const names = experiment.load.mix ? experiment.load.requests.map((r) => r.name) : [];
+  const conditions = [
+    ...experiment.steadyState.checks.map((c, i) => ({ c, path: ["steadyState", "checks", i, "request"] })),
+    ...experiment.abort.map((c, i) => ({ c, path: ["abort", i, "request"] })),
+  ];
+  for (const { c, path } of conditions) {
+    if (c.request === undefined || names.includes(c.request)) continue;
+    ctx.addIssue({
+      code: "custom",
+      path,
+      message: names.length
+        ? `expected the name of a request in load.requests (${names.join(", ")}), got "${c.request}"`
+        : `expected request only with a named mix (load.requests); this load has one unnamed request`,
+    });
+  }
+}

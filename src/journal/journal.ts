@@ -104,6 +104,7 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     second: z.number(),
     all: bucketStatsSchema,
     byEdge: z.record(z.string(), bucketStatsSchema),
+    byRequest: z.record(z.string(), bucketStatsSchema).optional(),
   }),
   z.object({
     ...base,

@@ -45,6 +45,11 @@ export function startInstruments(context: {
     {
       url: context.url,
       ratePerSecond: experiment.load.rate,
+      stages: experiment.load.stages,
+      ...(experiment.load.mix ? { requests: experiment.load.requests } : {}),
+      cacheBust: experiment.load.cacheBust,
+      maxConnections: experiment.load.maxConnections,
+      http2: experiment.load.http2,
       maxDurationMs: context.maxLoadMs,
       timeoutMs: experiment.load.timeout,
       connection: experiment.load.connection,

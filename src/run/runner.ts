@@ -101,11 +101,15 @@ async function executeRun(options: RunOptions, prepared: Prepared): Promise<RunR
   return verdict(run, options.judge);
 }
 
-/** Where the load goes: the PoP's entry point, over HTTPS to its TLS port with load.https. */
+/**
+ * Where the load goes: the PoP's entry point, over HTTPS to its TLS port with load.https; with
+ * one request, its URL; with a named mix, the origin its paths resolve against.
+ */
 const loadUrl = (options: RunOptions) => {
   const { load } = options.loaded.experiment;
   const { endpoints } = options.replica;
-  return load.https ? `https://${endpoints.lbTls ?? ""}${load.path}` : `${endpoints.lb}${load.path}`;
+  const path = load.mix ? "/" : (load.requests[0]?.path ?? "/");
+  return load.https ? `https://${endpoints.lbTls ?? ""}${path}` : `${endpoints.lb}${path}`;
 };
 
 /** The journal with its listeners and its run-started event, then the run's clock and fault session. */

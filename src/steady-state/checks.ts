@@ -204,7 +204,7 @@ export function samplesIn(
 
 /**
  * Measures conditions over one interval (seconds since the load started). Load statistics are
- * computed once for all load-metric conditions.
+ * computed once for all load-metric conditions of the same scope (all requests, or one).
  */
 export function measureConditions(
   conditions: readonly Condition[],
@@ -212,7 +212,7 @@ export function measureConditions(
   interval: { start: number; end: number },
   keyOf: (condition: Condition) => string,
 ): Measured[] {
-  let stats: WindowStats | undefined;
+  const stats = new Map<string, WindowStats>();
   return conditions.map((condition) => {
     if (condition.probe) {
       return probeValue(condition, samplesIn(measurements.probes, keyOf(condition), interval));
@@ -222,8 +222,13 @@ export function measureConditions(
     );
     if (condition.metric === "traffic.share")
       return { value: popShare(inWindow, measurements.pops?.[condition.pop ?? ""]) };
-    stats ??= windowStats(inWindow);
-    return { value: loadMetricValue(condition.metric as LoadMetric, stats) };
+    const scope = condition.request ?? "";
+    let scoped = stats.get(scope);
+    if (!scoped) {
+      scoped = windowStats(inWindow, undefined, condition.request);
+      stats.set(scope, scoped);
+    }
+    return { value: loadMetricValue(condition.metric as LoadMetric, scoped) };
   });
 }
 

@@ -29,6 +29,8 @@ export interface MetricsBucket {
   second: number;
   all: BucketStats;
   byEdge: Record<string, BucketStats>;
+  /** A named mix: each request's own statistics, by its name. */
+  byRequest?: Record<string, BucketStats>;
 }
 
 class Accumulator {
@@ -59,12 +61,27 @@ class Accumulator {
   }
 }
 
+function accumulatorOf(map: Map<string, Accumulator>, key: string): Accumulator {
+  let accumulator = map.get(key);
+  if (!accumulator) {
+    accumulator = new Accumulator();
+    map.set(key, accumulator);
+  }
+  return accumulator;
+}
+
+const sealAll = (map: Map<string, Accumulator> | undefined): Record<string, BucketStats> =>
+  Object.fromEntries([...(map ?? [])].map(([k, v]) => [k, v.seal()]));
+
 /**
  * Folds samples into per-second buckets and releases a bucket once no request sent in it
  * can still be in flight (its end plus the request timeout).
  */
 export class BucketAggregator {
-  private readonly open = new Map<number, { all: Accumulator; byEdge: Map<string, Accumulator> }>();
+  private readonly open = new Map<
+    number,
+    { all: Accumulator; byEdge: Map<string, Accumulator>; byRequest: Map<string, Accumulator> }
+  >();
   private nextSecond = 0;
   /** Samples that arrived after their bucket was released (should stay 0). */
   late = 0;
@@ -83,18 +100,12 @@ export class BucketAggregator {
     }
     let bucket = this.open.get(second);
     if (!bucket) {
-      bucket = { all: new Accumulator(), byEdge: new Map() };
+      bucket = { all: new Accumulator(), byEdge: new Map(), byRequest: new Map() };
       this.open.set(second, bucket);
     }
     bucket.all.add(sample);
-    if (sample.edge) {
-      let edge = bucket.byEdge.get(sample.edge);
-      if (!edge) {
-        edge = new Accumulator();
-        bucket.byEdge.set(sample.edge, edge);
-      }
-      edge.add(sample);
-    }
+    if (sample.edge) accumulatorOf(bucket.byEdge, sample.edge).add(sample);
+    if (sample.request) accumulatorOf(bucket.byRequest, sample.request).add(sample);
   }
 
   /** Buckets whose requests have all settled by `now`, in order, empty seconds included. */
@@ -111,12 +122,12 @@ export class BucketAggregator {
       const bucket = this.open.get(second);
       this.open.delete(second);
       const empty = new Accumulator();
+      const byRequest = sealAll(bucket?.byRequest);
       out.push({
         second,
         all: (bucket?.all ?? empty).seal(),
-        byEdge: Object.fromEntries(
-          [...(bucket?.byEdge ?? new Map<string, Accumulator>())].map(([k, v]) => [k, v.seal()]),
-        ),
+        byEdge: sealAll(bucket?.byEdge),
+        ...(Object.keys(byRequest).length ? { byRequest } : {}),
       });
       if (bucket) empty.seal();
     }
@@ -135,14 +146,14 @@ export interface WindowStats {
   latency: { p50: number; p90: number; p95: number; p99: number; max: number } | undefined;
 }
 
-/** Merges buckets (all traffic, or one edge's) into the statistics of one window. */
-export function windowStats(buckets: readonly MetricsBucket[], edge?: string): WindowStats {
+/** Merges buckets (all traffic, one edge's, or one request's of a mix) into one window's statistics. */
+export function windowStats(buckets: readonly MetricsBucket[], edge?: string, request?: string): WindowStats {
   const merged = newHistogram();
   let count = 0;
   let errors = 0;
   const statuses: Record<string, number> = {};
   for (const bucket of buckets) {
-    const stats = edge ? bucket.byEdge[edge] : bucket.all;
+    const stats = request ? bucket.byRequest?.[request] : edge ? bucket.byEdge[edge] : bucket.all;
     if (!stats || stats.count === 0) continue;
     count += stats.count;
     errors += stats.errors;

@@ -9,6 +9,10 @@ export interface Sample {
   error: string;
   /** The edge that served it (X-Edge response header), when known. */
   edge: string | undefined;
+  /** The name of the mix's request it was, when the load is a named mix. */
+  request?: string | undefined;
+  /** The edge cache's verdict (X-Cache: HIT, MISS, EXPIRED, STALE...), when it said one. */
+  cache?: string | undefined;
 }
 
 /** Errors for steady-state purposes: no response, or a 5xx. */

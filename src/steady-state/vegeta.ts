@@ -10,24 +10,27 @@ import type { Sample } from "./sample.js";
 
 const execFileAsync = promisify(execFile);
 
-// One line of `vegeta encode --to json`; only the fields Faultline reads.
+// faultline-load (tools/loadgen) drives the load with vegeta's attack library: a weighted mix,
+// stages and connection modes that vegeta's command line cannot pace. One result per line.
 const resultSchema = z.object({
   timestamp: z.string(),
   latency: z.number(),
   code: z.number(),
   error: z.string(),
-  headers: z.record(z.string(), z.array(z.string())).nullish(),
+  edge: z.string().optional(),
+  cache: z.string().optional(),
+  request: z.string().optional(),
 });
 
 const ALLOWED_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
-/** Finds the vegeta binary: FAULTLINE_VEGETA, the project's tools folder, then PATH. */
-export function findVegeta(): string {
-  const fromEnv = process.env.FAULTLINE_VEGETA;
+/** Finds the load generator: FAULTLINE_LOADGEN, the project's tools folder, then PATH. */
+export function findLoadgen(): string {
+  const fromEnv = process.env.FAULTLINE_LOADGEN;
   if (fromEnv) return fromEnv;
-  const local = fileURLToPath(new URL("../../.tools/bin/vegeta", import.meta.url));
+  const local = fileURLToPath(new URL("../../.tools/bin/faultline-load", import.meta.url));
   if (existsSync(local)) return local;
-  return "vegeta";
+  return "faultline-load";
 }
 
 export function parseVegetaLine(line: string): Sample | undefined {
@@ -40,45 +43,70 @@ export function parseVegetaLine(line: string): Sample | undefined {
   const parsed = resultSchema.safeParse(raw);
   if (!parsed.success) return undefined;
   const r = parsed.data;
-  const edge = r.headers?.["X-Edge"]?.[0];
   return {
     startedAt: Date.parse(r.timestamp),
     latencyMs: r.latency / 1e6,
     status: r.code,
     error: r.error,
-    edge,
+    edge: r.edge || undefined,
+    ...(r.request ? { request: r.request } : {}),
+    ...(r.cache ? { cache: r.cache } : {}),
   };
 }
 
-/** `vegeta attack`'s arguments for a plan. */
-export function attackArgs(plan: LoadPlan): string[] {
-  return [
-    "attack",
-    `-rate=${Math.round(plan.ratePerSecond * 1000)}/1000s`,
-    `-duration=${Math.ceil(plan.maxDurationMs)}ms`,
-    `-timeout=${Math.ceil(plan.timeoutMs)}ms`,
-    "-max-body=0",
-    `-keepalive=${plan.connection !== "new"}`,
-    ...(plan.caFile ? [`-root-certs=${plan.caFile}`] : []),
-    // An open model needs enough workers to keep the rate when responses slow down.
-    `-max-workers=${Math.max(64, Math.ceil(plan.ratePerSecond * (plan.timeoutMs / 1000) * 1.2))}`,
+/** The JSON plan faultline-load reads on stdin (tools/loadgen/main.go, Plan). */
+export function loadgenPlan(plan: LoadPlan, seed = Date.now()): Record<string, unknown> {
+  const base = new URL(plan.url);
+  const requests = plan.requests ?? [
+    { name: "", method: "GET", path: `${base.pathname}${base.search}`, headers: {}, weight: 1 },
   ];
+  const stages = plan.stages?.length
+    ? plan.stages
+    : [{ durationMs: plan.maxDurationMs, from: plan.ratePerSecond, to: plan.ratePerSecond }];
+  return {
+    stages,
+    maxDurationMs: Math.ceil(plan.maxDurationMs),
+    timeoutMs: Math.ceil(plan.timeoutMs),
+    keepAlive: plan.connection !== "new",
+    maxConnections: plan.maxConnections ?? 0,
+    http2: plan.http2 ?? true,
+    caFile: plan.caFile ?? "",
+    // An open model needs enough workers to keep the rate when responses slow down.
+    maxWorkers: Math.max(64, Math.ceil(plan.ratePerSecond * (plan.timeoutMs / 1000) * 1.2)),
+    requests: requests.map((r) => ({
+      // Names are reported only for a named mix: otherwise the load's metrics are the request's.
+      name: plan.requests ? r.name : "",
+      method: r.method,
+      url: new URL(r.path, base.origin).toString(),
+      headers: Object.fromEntries(
+        Object.entries({ ...r.headers, ...(r.host ? { Host: r.host } : {}) }).map(([k, v]) => [k, [v]]),
+      ),
+      body: Buffer.from(r.body ?? "").toString("base64"),
+      weight: r.weight,
+    })),
+    cacheBust: plan.cacheBust ?? 0,
+    seed,
+  };
 }
 
 export class VegetaDriver implements LoadDriver {
   readonly name = "vegeta";
 
-  constructor(private readonly binary: string = findVegeta()) {}
+  constructor(private readonly binary: string = findLoadgen()) {}
 
   async version(): Promise<string> {
     try {
       const { stdout } = await execFileAsync(this.binary, ["-version"]);
-      return /Version:\s*(\S+)/.exec(stdout)?.[1] ?? "unknown";
+      return /vegeta (\S+)/.exec(stdout)?.[1] ?? "unknown";
     } catch (error) {
-      throw new EnvironmentError(`the load generator (vegeta) is not available at ${this.binary}`, {
-        suggestion: "run scripts/setup.sh, or set FAULTLINE_VEGETA to a vegeta binary",
-        cause: error,
-      });
+      throw new EnvironmentError(
+        `the load generator (vegeta's faultline-load) is not available at ${this.binary}`,
+        {
+          suggestion:
+            "run scripts/setup.sh (it builds tools/loadgen), or set FAULTLINE_LOADGEN to a faultline-load binary",
+          cause: error,
+        },
+      );
     }
   }
 
@@ -90,19 +118,13 @@ export class VegetaDriver implements LoadDriver {
         `refusing to send load to ${url.hostname}: only loopback targets are allowed`,
       );
     }
-    const attack = spawn(this.binary, attackArgs(plan), { stdio: ["pipe", "pipe", "pipe"] });
-    const encode = spawn(this.binary, ["encode", "--to", "json"], { stdio: ["pipe", "pipe", "pipe"] });
-    attack.stdin.end(`GET ${url.toString()}\n`);
-    attack.stdout.pipe(encode.stdin);
-
+    const attack = spawn(this.binary, [], { stdio: ["pipe", "pipe", "pipe"] });
+    attack.stdin.end(JSON.stringify(loadgenPlan(plan)));
     let stderr = "";
-    const collect = (child: ChildProcess) =>
-      child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-    collect(attack);
-    collect(encode);
+    attack.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
 
     let count = 0;
-    const lines = createInterface({ input: encode.stdout });
+    const lines = createInterface({ input: attack.stdout });
     lines.on("line", (line) => {
       const sample = parseVegetaLine(line);
       if (sample) {
@@ -117,7 +139,7 @@ export class VegetaDriver implements LoadDriver {
         else child.once("close", (code) => resolve(code));
       });
     const linesDone = new Promise<void>((resolve) => lines.once("close", resolve));
-    const finished = Promise.all([exited(attack), exited(encode), linesDone]).then(
+    const finished = Promise.all([exited(attack), linesDone]).then(
       ([attackCode]): LoadSummary => ({ samples: count, exitCode: attackCode, stderr: stderr.trim() }),
     );
 
@@ -127,7 +149,7 @@ export class VegetaDriver implements LoadDriver {
       stop: () => {
         if (stopped) return;
         stopped = true;
-        // vegeta stops attacking on SIGINT and flushes the results of requests in flight.
+        // faultline-load stops attacking on SIGINT and reports the requests in flight.
         if (attack.exitCode === null) attack.kill("SIGINT");
       },
     };

@@ -189,7 +189,16 @@ export function phaseIntervals(
 
 export function metricsBuckets(events: readonly JournalEvent[]): MetricsBucket[] {
   return events.flatMap((e) =>
-    e.type === "metrics" ? [{ second: e.second, all: e.all, byEdge: e.byEdge }] : [],
+    e.type === "metrics"
+      ? [
+          {
+            second: e.second,
+            all: e.all,
+            byEdge: e.byEdge,
+            ...(e.byRequest ? { byRequest: e.byRequest } : {}),
+          },
+        ]
+      : [],
   );
 }
 

@@ -66,7 +66,7 @@ describe("the everyday CLI", () => {
     };
     const bad = await runCli(["doctor", "--runs-dir", join(dir, "runs")], {
       DOCKER_HOST: `unix://${join(dir, "no-engine.sock")}`,
-      FAULTLINE_VEGETA: join(dir, "no-vegeta"),
+      FAULTLINE_LOADGEN: join(dir, "no-loadgen"),
     });
     console.log(
       `[doctor] ${report.findings.map((f) => `${f.status} ${f.check}: ${f.detail}`).join("\n[doctor] ")}\n[doctor] broken machine (exit ${bad.code}):\n${bad.stdout}`,
@@ -85,7 +85,9 @@ describe("the everyday CLI", () => {
     expect(report.findings.find((f) => f.check === "docker engine")?.detail).toMatch(/API 1\.\d+/);
     expect(bad.code).toBe(4);
     expect(bad.stdout).toMatch(/✗ docker engine\s+no engine answers at unix:\/\/.*no-engine\.sock/);
-    expect(bad.stdout).toMatch(/✗ load generator\s+the load generator \(vegeta\) is not available/);
+    expect(bad.stdout).toMatch(
+      /✗ load generator\s+the load generator \(vegeta.s faultline-load\) is not available/,
+    );
     expect(bad.stdout).toContain("fix: run scripts/setup.sh");
   });
 
