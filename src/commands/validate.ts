@@ -128,6 +128,11 @@ its params fill the experiments' \${name} placeholders (as --param does). A topo
       this.log(
         `    load: ${describeLoad(experiment.load)}${experiment.load.stages.length ? " (stages as k6's ramping-arrival-rate executor reads them)" : ""}`,
       );
+    for (const check of experiment.steadyState.checks)
+      if (check.k6 !== undefined)
+        this.log(
+          `    check "${check.name}": k6 ${check.k6} is ${check.metric}${check.request ? ` of ${check.request}` : ""} ${check.comparator} ${check.thresholdText}`,
+        );
     return { name: experiment.name, durationSeconds: total };
   }
 

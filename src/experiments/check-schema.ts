@@ -3,12 +3,14 @@ import { errorMessage } from "../errors.js";
 import { duration, weight } from "../format/unit-schemas.js";
 import { POP_SERVER_NAME } from "../replica/topology.js";
 import { parsePercent, parseRate, parseThresholdDuration } from "../units.js";
+import { fromK6, k6MetricOf } from "./k6-thresholds.js";
 
 // Checks and abort conditions: what is measured (a load metric or a probe), on which side of
 // which threshold it must stay, and when. A load metric comes from the traffic Faultline
 // drives; a probe (PromQL, HTTP, command) is sampled on its own schedule during the run.
 
 export const latencyMetrics = [
+  "latency.avg",
   "latency.p50",
   "latency.p90",
   "latency.p95",
@@ -299,6 +301,13 @@ const conditionFields = {
   command: commandProbeSchema.optional().describe("a command run every `every`"),
   tls: tlsProbeSchema.optional().describe("a new TLS handshake every `every`, measured"),
   dns: dnsProbeSchema.optional().describe("a lookup in the replica's DNS every `every`, measured"),
+  threshold: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'k6\'s threshold syntax instead of metric and comparator: "p(95)<200" (ms), "avg<100", "rate<0.01"',
+    ),
   every: duration().optional().describe("how often a probe is sampled (default 1s; 2s for command probes)"),
   below: thresholdText.optional(),
   above: thresholdText.optional(),
@@ -315,6 +324,7 @@ interface ConditionInput {
   metric?: LoadMetric | undefined;
   pop?: string | undefined;
   request?: string | undefined;
+  threshold?: string | undefined;
   promql?: string | undefined;
   http?: z.output<typeof httpProbeSchema> | undefined;
   command?: z.output<typeof commandProbeSchema> | undefined;
@@ -389,7 +399,9 @@ function defaultName(metric: MetricName, probe: Probe | undefined, comparator: s
 }
 
 /** Shared by checks and abort conditions: one source, exactly one comparator, a threshold in its unit. */
-function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
+function parseCondition(input: ConditionInput, ctx: z.RefinementCtx) {
+  const condition = input.threshold === undefined ? input : withK6(input, ctx);
+  if (!condition) return undefined;
   const everyMs = sourceInterval(condition, ctx);
   if (everyMs === undefined) return undefined;
   const { metric, probe } = sourceOf(condition, everyMs);
@@ -397,8 +409,10 @@ function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
   if (!rule) return undefined;
   const { comparator, text, threshold, thresholdHigh } = rule;
   return {
+    ...(input.threshold === undefined ? {} : { k6: input.threshold }),
     name:
       condition.name ??
+      (input.threshold !== undefined ? k6Name(input) : undefined) ??
       defaultName(metric, probe, comparator, text)
         .replace(/^traffic\.share/, `traffic.share of ${condition.pop ?? "?"}`)
         .replace(/^([a-z0-9.]+)/, condition.request === undefined ? "$1" : `$1 of ${condition.request}`),
@@ -412,6 +426,32 @@ function parseCondition(condition: ConditionInput, ctx: z.RefinementCtx) {
     thresholdText: text,
   };
 }
+
+/** A k6 threshold (`threshold: "p(95)<200"`) as the metric and comparator it stands for. */
+function withK6(input: ConditionInput, ctx: z.RefinementCtx): ConditionInput | undefined {
+  const expression = input.threshold ?? "";
+  const refuse = (message: string) => {
+    ctx.addIssue({ code: "custom", path: ["threshold"], message });
+    return undefined;
+  };
+  const extra = [...comparators, ...sourceKeys.filter((k) => k !== "metric")].filter(
+    (k) => input[k] !== undefined,
+  );
+  if (extra.length)
+    return refuse(
+      `expected threshold without ${extra.join(" and ")}: a k6 threshold carries its own metric and comparator`,
+    );
+  if (input.metric !== undefined && input.metric !== "throughput")
+    return refuse(
+      `expected threshold without metric (it names its own: "p(95)<200" is latency.p95 below 200ms); only metric: throughput goes with it, for k6's http_reqs rate`,
+    );
+  const native = fromK6(input.metric === "throughput" ? "http_reqs" : k6MetricOf(expression), expression);
+  if (typeof native === "string") return refuse(native);
+  return { ...input, threshold: undefined, metric: native.metric, [native.comparator]: native.text };
+}
+
+const k6Name = (input: ConditionInput) =>
+  `${input.metric === "throughput" ? "http_reqs" : k6MetricOf(input.threshold ?? "")}${input.request ? `{name:${input.request}}` : ""} ${input.threshold}`;
 
 /** Exactly one source, sampled how often; undefined (with the issue added) when the source is wrong. */
 function sourceInterval(condition: ConditionInput, ctx: z.RefinementCtx): number | undefined {

@@ -4,6 +4,7 @@ import { duration, weight } from "../format/unit-schemas.js";
 import { type AttachSettings, attachSchema } from "../replica/attach.js";
 import { formatDuration } from "../units.js";
 import { type AbortCondition, abortConditionSchema, type Check, checkSchema } from "./check-schema.js";
+import { fromK6, parseK6Key } from "./k6-thresholds.js";
 import { type Load, loadSchema } from "./load-schema.js";
 
 export * from "./check-schema.js";
@@ -36,18 +37,62 @@ const replicaField = z.unknown().transform((value, ctx): string | { attach: Atta
 
 export { type Load, loadSchema } from "./load-schema.js";
 
-export const steadyStateSchema = z.strictObject({
-  window: duration()
-    .refine((ms) => ms >= 1000, { message: "expected a window of at least 1s (windows are whole seconds)" })
-    .default(5000)
-    .describe("checks are evaluated over windows of this length"),
-  baseline: duration().default(15000).describe("steady state measured before any fault; must hold"),
-  recover: duration()
-    .optional()
-    .describe("time after the last revert in which recovery is measured (default: score.recoveryTarget)"),
-  verify: duration().default(15000).describe("steady state measured after recovery; must hold again"),
-  checks: z.array(checkSchema).min(1, { message: "expected at least one check" }),
-});
+export const steadyStateSchema = z
+  .strictObject({
+    window: duration()
+      .refine((ms) => ms >= 1000, { message: "expected a window of at least 1s (windows are whole seconds)" })
+      .default(5000)
+      .describe("checks are evaluated over windows of this length"),
+    baseline: duration().default(15000).describe("steady state measured before any fault; must hold"),
+    recover: duration()
+      .optional()
+      .describe("time after the last revert in which recovery is measured (default: score.recoveryTarget)"),
+    verify: duration().default(15000).describe("steady state measured after recovery; must hold again"),
+    checks: z.array(checkSchema).default([]),
+    thresholds: z
+      .record(
+        z.string(),
+        z.array(z.string(), { error: 'expected a list of k6 thresholds, such as ["p(95)<200"]' }).min(1),
+      )
+      .optional()
+      .describe(
+        'k6\'s thresholds map: { http_req_duration: ["p(95)<200"], http_req_failed: ["rate<0.01"] }; each becomes a check',
+      ),
+  })
+  .transform((steady, ctx) => {
+    const { thresholds, ...rest } = steady;
+    const checks = [...steady.checks, ...checksOfThresholds(thresholds ?? {}, ctx)];
+    if (checks.length === 0)
+      ctx.addIssue({ code: "custom", path: ["checks"], message: "expected at least one check" });
+    return { ...rest, checks };
+  });
+
+/** k6's thresholds map, each expression a check: `http_req_duration{name:api}: ["p(95)<200"]`. */
+function checksOfThresholds(thresholds: Record<string, string[]>, ctx: z.RefinementCtx): Check[] {
+  return Object.entries(thresholds).flatMap(([key, expressions]) => {
+    const scope = parseK6Key(key);
+    if (typeof scope === "string") {
+      ctx.addIssue({ code: "custom", path: ["thresholds", key], message: scope });
+      return [];
+    }
+    return expressions.flatMap((threshold, index) => {
+      const native = fromK6(scope.metric, threshold);
+      if (typeof native === "string") {
+        ctx.addIssue({ code: "custom", path: ["thresholds", key, index], message: native });
+        return [];
+      }
+      const parsed = checkSchema.safeParse({
+        threshold,
+        ...(scope.metric === "http_reqs" ? { metric: "throughput" } : {}),
+        ...(scope.request ? { request: scope.request } : {}),
+      });
+      if (parsed.success) return [parsed.data];
+      for (const issue of parsed.error.issues)
+        ctx.addIssue({ code: "custom", path: ["thresholds", key, index], message: issue.message });
+      return [];
+    });
+  });
+}
 export type SteadyState = z.infer<typeof steadyStateSchema>;
 
 export { type Target, targetSchema } from "../faults/fields.js";

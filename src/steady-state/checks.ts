@@ -74,6 +74,8 @@ export function loadMetricValue(metric: LoadMetric, stats: WindowStats): number 
       return stats.errorRate;
     case "throughput":
       return stats.throughput;
+    case "latency.avg":
+      return stats.latency?.avg;
     case "latency.p50":
       return stats.latency?.p50;
     case "latency.p90":

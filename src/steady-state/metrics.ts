@@ -143,7 +143,7 @@ export interface WindowStats {
   throughput: number | undefined;
   /** Requests by status class: 2xx, 3xx, 4xx, 5xx, and none (no response). */
   statuses: Record<string, number>;
-  latency: { p50: number; p90: number; p95: number; p99: number; max: number } | undefined;
+  latency: { avg: number; p50: number; p90: number; p95: number; p99: number; max: number } | undefined;
 }
 
 /** Merges buckets (all traffic, one edge's, or one request's of a mix) into one window's statistics. */
@@ -170,7 +170,14 @@ export function windowStats(buckets: readonly MetricsBucket[], edge?: string, re
     throughput: buckets.length ? count / buckets.length : undefined,
     statuses,
     latency: count
-      ? { p50: ms(50), p90: ms(90), p95: ms(95), p99: ms(99), max: merged.maxValue / 1000 }
+      ? {
+          avg: merged.mean / 1000,
+          p50: ms(50),
+          p90: ms(90),
+          p95: ms(95),
+          p99: ms(99),
+          max: merged.maxValue / 1000,
+        }
       : undefined,
   };
   merged.destroy();

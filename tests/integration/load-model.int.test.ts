@@ -8,6 +8,7 @@ import { windowStats } from "../../src/steady-state/metrics.js";
 import type { Sample } from "../../src/steady-state/sample.js";
 import { VegetaDriver } from "../../src/steady-state/vegeta.js";
 import { bucketsIn, metricsBuckets, phaseIntervals } from "../../src/verdict/evaluation.js";
+import { runShort } from "../support/experiment.js";
 import { useReplica } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";
 
@@ -88,6 +89,35 @@ describe("the load model on the real replica", () => {
     );
     for (const w of windows) expect(Math.abs(w.off), `window at ${w.start}s`).toBeLessThan(0.05);
     expect(samples.filter((s) => s.status !== 200)).toEqual([]);
+  });
+
+  it("k6 thresholds give the verdicts of their native checks, window by window, on the same run", async () => {
+    const pairs: [string, string][] = [
+      ["p(95)<100", "{ metric: latency.p95, below: 100ms }"],
+      ["avg<30", "{ metric: latency.avg, below: 30ms }"],
+      ["rate<0.01", "{ metric: errors.rate, below: 1% }"],
+    ];
+    const checks = `[${pairs.map(([k6, native], i) => `{ name: k6-${i}, threshold: "${k6}" }, ${native.replace("{", `{ name: native-${i},`)}`).join(", ")}]`;
+    const run = await runShort(replica(), "  - { fault: latency, target: edge-1, latency: 150ms, for: 6s }", {
+      rate: "60/s",
+      checks,
+    });
+    const windows = run.events.flatMap((e) => (e.type === "window" ? [e] : []));
+    const verdicts = (name: string) =>
+      windows
+        .map((w) => w.results.find((r) => r.check === name))
+        .map((r) => `${r?.ok}:${r?.value?.toFixed(2)}`);
+    const lines = pairs.map(
+      ([k6], i) => `${k6} ${verdicts(`k6-${i}`).join(" ")} | native ${verdicts(`native-${i}`).join(" ")}`,
+    );
+    console.log(
+      `[k6 thresholds] per window, ok:value (ms or share); latency 150ms on edge-1:\n  ${lines.join("\n  ")}`,
+    );
+    for (const [i] of pairs.entries()) expect(verdicts(`k6-${i}`)).toEqual(verdicts(`native-${i}`));
+    // The latency fault breaks both latency pairs while it lasts, the error pair holds.
+    expect(verdicts("k6-0").some((v) => v.startsWith("false"))).toBe(true);
+    expect(verdicts("k6-1").some((v) => v.startsWith("false"))).toBe(true);
+    expect(verdicts("k6-2").every((v) => v.startsWith("true"))).toBe(true);
   });
 
   it("experiments/traffic-mix.yaml: a ramped mix; origin latency reaches the API, not the cached pages", async () => {
