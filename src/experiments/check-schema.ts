@@ -4,6 +4,7 @@ import { duration, weight } from "../format/unit-schemas.js";
 import { POP_SERVER_NAME } from "../replica/topology.js";
 import { parsePercent, parseRate, parseThresholdDuration } from "../units.js";
 import { fromK6, k6MetricOf } from "./k6-thresholds.js";
+import { headersField, requestBody, requestMethods } from "./load-schema.js";
 
 // Checks and abort conditions: what is measured (a load metric or a probe), on which side of
 // which threshold it must stay, and when. A load metric comes from the traffic Faultline
@@ -99,6 +100,11 @@ export const httpProbeSchema = z
       .optional()
       .describe("the statuses that count as success (default: any below 400)"),
     body: regex("body").optional().describe("a regular expression the response body must match"),
+    method: z
+      .enum(requestMethods, { error: `expected method to be one of ${requestMethods.join(", ")}` })
+      .default("GET"),
+    headers: headersField.default({}).describe("request headers, e.g. { authorization: Bearer test }"),
+    send: requestBody.optional().describe("the request body (body: is what the response must match)"),
     timeout: duration().default(2000).describe("an answer slower than this is a failure"),
     measure: z
       .enum(["success", "latency"], { error: "expected measure to be success or latency" })
@@ -106,6 +112,12 @@ export const httpProbeSchema = z
       .describe("success: share of probes that succeeded; latency: the slowest answer"),
   })
   .superRefine((http, ctx) => {
+    if (http.send !== undefined && (http.method === "GET" || http.method === "HEAD"))
+      ctx.addIssue({
+        code: "custom",
+        path: ["send"],
+        message: `expected send only with a method that takes a body (POST, PUT, PATCH...), not ${http.method}`,
+      });
     if (http.url !== undefined && (http.endpoint !== undefined || http.path !== undefined)) {
       ctx.addIssue({
         code: "custom",
@@ -121,6 +133,9 @@ export const httpProbeSchema = z
     path: http.path ?? "/",
     status: http.status === undefined ? undefined : Array.isArray(http.status) ? http.status : [http.status],
     body: http.body,
+    method: http.method,
+    headers: http.headers,
+    send: http.send,
     timeoutMs: http.timeout,
     measure: http.measure,
   }));
@@ -384,7 +399,7 @@ function defaultName(metric: MetricName, probe: Probe | undefined, comparator: s
     case "promql":
       return `${probe.query} ${rule}`;
     case "http":
-      return `http ${probe.url ?? `${probe.endpoint}${probe.path}`} ${probe.measure} ${rule}`;
+      return `http ${probe.method === "GET" ? "" : `${probe.method} `}${probe.url ?? `${probe.endpoint}${probe.path}`} ${probe.measure} ${rule}`;
     case "command":
       return `command "${probe.display}"${probe.in ? ` in ${probe.in}` : ""} ${rule}`;
     case "tls": {

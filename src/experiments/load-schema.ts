@@ -21,6 +21,17 @@ const path = z
     message: `expected a path without the ${CACHE_BUST_PARAM} parameter (Faultline adds it for cacheBust)`,
   });
 
+/** Request headers: names as HTTP allows them, values on one line. */
+export const headersField = z.record(
+  z.string().regex(HEADER_NAME, { message: "expected a header name (letters, digits, -)" }),
+  z.string().regex(/^[^\r\n]*$/, { message: "expected a header value on one line" }),
+);
+
+/** A request body, sent as is. */
+export const requestBody = z
+  .string()
+  .refine((b) => Buffer.byteLength(b) <= MAX_BODY_BYTES, { message: "expected a body of at most 64 KiB" });
+
 const requestSchema = z.strictObject({
   name: z
     .string({ error: "expected name: a short name for this request, such as home or api-search" })
@@ -32,18 +43,8 @@ const requestSchema = z.strictObject({
     .enum(requestMethods, { error: `expected method to be one of ${requestMethods.join(", ")}` })
     .default("GET"),
   path: path.describe("path and query requested on the PoP's entry point"),
-  headers: z
-    .record(
-      z.string().regex(HEADER_NAME, { message: "expected a header name (letters, digits, -)" }),
-      z.string().regex(/^[^\r\n]*$/, { message: "expected a header value on one line" }),
-    )
-    .default({})
-    .describe("request headers, e.g. { accept-encoding: gzip }"),
-  body: z
-    .string()
-    .refine((b) => Buffer.byteLength(b) <= MAX_BODY_BYTES, { message: "expected a body of at most 64 KiB" })
-    .optional()
-    .describe("request body, sent as is"),
+  headers: headersField.default({}).describe("request headers, e.g. { accept-encoding: gzip }"),
+  body: requestBody.optional().describe("request body, sent as is"),
   host: z
     .string()
     .regex(HOSTNAME, { message: "expected a host name such as www.example.test" })

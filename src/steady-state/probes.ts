@@ -132,7 +132,13 @@ async function sampleHttp(probe: HttpProbe, replica: Replica): Promise<SampleOut
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(probe.timeoutMs), redirect: "manual" });
+    const response = await fetch(url, {
+      method: probe.method,
+      headers: probe.headers,
+      ...(probe.send === undefined ? {} : { body: probe.send }),
+      signal: AbortSignal.timeout(probe.timeoutMs),
+      redirect: "manual",
+    });
     const text =
       probe.body === undefined ? await response.arrayBuffer().then(() => "") : await response.text();
     const latencyMs = elapsed();

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { checkSchema } from "../../src/experiments/check-schema.js";
 import { loadExperiment } from "../../src/experiments/loader.js";
 import { ToxiproxyApi } from "../../src/injectors/toxiproxy.js";
 import { readJournal } from "../../src/journal/journal.js";
 import { runExperiment } from "../../src/run/runner.js";
 import type { LoadPlan } from "../../src/steady-state/load-driver.js";
 import { windowStats } from "../../src/steady-state/metrics.js";
+import { sampleProbe } from "../../src/steady-state/probes.js";
 import type { Sample } from "../../src/steady-state/sample.js";
 import { VegetaDriver } from "../../src/steady-state/vegeta.js";
 import { bucketsIn, metricsBuckets, phaseIntervals } from "../../src/verdict/evaluation.js";
@@ -118,6 +120,32 @@ describe("the load model on the real replica", () => {
     expect(verdicts("k6-0").some((v) => v.startsWith("false"))).toBe(true);
     expect(verdicts("k6-1").some((v) => v.startsWith("false"))).toBe(true);
     expect(verdicts("k6-2").every((v) => v.startsWith("true"))).toBe(true);
+  });
+
+  it("HTTP probes send their method, headers and body", async () => {
+    const probe = (extra: string) => {
+      const check = checkSchema.parse({
+        http: {
+          endpoint: "prometheus",
+          path: "/api/v1/query",
+          method: "POST",
+          body: '"status":"success"',
+          ...JSON.parse(extra),
+        },
+        atLeast: "100%",
+      });
+      if (!check.probe) throw new Error("no probe");
+      return sampleProbe(check.probe, replica());
+    };
+    const form = await probe(
+      '{"headers":{"content-type":"application/x-www-form-urlencoded"},"send":"query=up"}',
+    );
+    const bare = await probe("{}");
+    console.log(
+      `[http probe] POST a PromQL form: ok ${form.ok} in ${form.latencyMs} ms; the same POST without header and body: ok ${bare.ok}, ${bare.error}`,
+    );
+    expect(form.ok).toBe(true);
+    expect(bare).toMatchObject({ ok: false, error: expect.stringContaining("status 400") });
   });
 
   it("experiments/traffic-mix.yaml: a ramped mix; origin latency reaches the API, not the cached pages", async () => {
