@@ -3,7 +3,7 @@ import { chainName } from "../injectors/netfilter.js";
 import { deadManSeconds } from "../lifecycle/watchdog.js";
 import { execDetached, execIn } from "../replica/exec.js";
 import { containerName, LB_ADMIN_PORT, LB_RUN_DIR, type Topology } from "../replica/topology.js";
-import type { InjectorContext, Leftovers } from "./fault-kind.js";
+import type { InjectorContext, Leftovers, ReplicaContainer } from "./fault-kind.js";
 
 // A value held in one of the maps of the load balancer's TCP front on 443 (src/replica/
 // configs.ts, tlsFront): what the TLS faults that act on new connections set, through HAProxy's
@@ -26,7 +26,12 @@ export interface MapSetting {
   readonly what: string;
   /** What `recover` says once it is gone: "handshakes undelayed". */
   readonly undone: string;
+  /** Which load balancers hold the map (default: those of a replica serving HTTPS). */
+  readonly on?: (topology: Topology, service: string) => boolean;
 }
+
+const holdsMap = (setting: MapSetting, topology: Topology, service: string) =>
+  setting.on ? setting.on(topology, service) : Boolean(topology.tls);
 
 const tagOf = (setting: MapSetting, runId: string, faultId: string) =>
   `${setting.prefix}${chainName(runId, faultId).toLowerCase()}`;
@@ -130,9 +135,8 @@ export function mapLeftovers(setting: MapSetting): Leftovers {
     id: setting.id,
     order: 1,
     async find(replica, containers) {
-      if (!replica.topology.tls) return [];
       const found: string[] = [];
-      for (const c of containers.filter((c) => c.role === "lb" && c.state === "running")) {
+      for (const c of lbsHolding(setting, replica.topology, containers)) {
         const { output } = await execIn(c.name, [
           "bash",
           "-c",
@@ -144,8 +148,7 @@ export function mapLeftovers(setting: MapSetting): Leftovers {
       return found;
     },
     async sweep({ replica, containers, attempt, found }) {
-      if (!replica.topology.tls) return;
-      for (const c of containers.filter((c) => c.role === "lb" && c.state === "running")) {
+      for (const c of lbsHolding(setting, replica.topology, containers)) {
         await attempt(`${setting.what} by ${c.service}`, async () => {
           const { ended, held } = await release(
             setting,
@@ -157,6 +160,13 @@ export function mapLeftovers(setting: MapSetting): Leftovers {
       }
     },
   };
+}
+
+/** The running load balancers whose config holds the map. */
+function lbsHolding(setting: MapSetting, topology: Topology, containers: readonly ReplicaContainer[]) {
+  return containers.filter(
+    (c) => c.role === "lb" && c.state === "running" && holdsMap(setting, topology, c.service),
+  );
 }
 
 /**

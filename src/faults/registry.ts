@@ -25,6 +25,7 @@ const modules = [
   (await import("./dns-delay.js")).dnsDelay,
   (await import("./dns-ttl.js")).dnsTtl,
   (await import("./clock-skew.js")).clockSkew,
+  (await import("./http-route.js")).httpRoute,
 ] as const;
 
 type Discriminable = z.ZodDiscriminatedUnion["options"][number];

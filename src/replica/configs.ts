@@ -1,3 +1,4 @@
+import { ROUTE_FRONTEND_LINES } from "./route-lua.js";
 import {
   DNS_SERVICE,
   EDGE_CA_PATH,
@@ -12,6 +13,7 @@ import {
   LB_LUA_PATH,
   LB_OFFER_MAP,
   LB_OFFERS,
+  LB_ROUTE_LUA,
   LB_STATS_PORT,
   LB_TLS_PORT,
   type LbOffer,
@@ -82,9 +84,9 @@ export function popLbConfig(topology: Topology, pop: PopView): string {
   const [global, ...common] = HAPROXY_COMMON;
   return [
     global,
-    ...(tls
-      ? [`  stats socket ipv4@127.0.0.1:${LB_ADMIN_PORT} level admin`, `  lua-load ${LB_LUA_PATH}`]
-      : []),
+    `  stats socket ipv4@127.0.0.1:${LB_ADMIN_PORT} level admin`,
+    `  lua-load ${LB_ROUTE_LUA}`,
+    ...(tls ? [`  lua-load ${LB_LUA_PATH}`] : []),
     ...common,
     `  timeout check ${timeoutMs}ms`,
     "  option redispatch",
@@ -99,6 +101,7 @@ export function popLbConfig(topology: Topology, pop: PopView): string {
     `  monitor-uri ${POP_HEALTH_PATH}`,
     "  monitor fail if { nbsrv(edges) lt 1 }",
     ...(pop.name ? [`  http-after-response set-header X-Pop ${pop.name}`] : []),
+    ...ROUTE_FRONTEND_LINES,
     "  default_backend edges",
     "",
     ...edgesBackend(topology, pop),

@@ -47,6 +47,7 @@ import {
 } from "./docker.js";
 import { BuildError, type DockerEngine, engine } from "./engine.js";
 import { ownFingerprint } from "./own-parts.js";
+import { ROUTE_LUA } from "./route-lua.js";
 import {
   CLOCK_SKEW_DIR,
   containerName,
@@ -64,6 +65,8 @@ import {
   LB_HTTP_PORT,
   LB_LUA_PATH,
   LB_OFFER_MAP,
+  LB_ROUTE_LUA,
+  LB_ROUTE_MAP,
   LB_RUN_DIR,
   LB_STATS_PORT,
   LB_TLS_PORT,
@@ -448,7 +451,7 @@ function hostConfigFor(topology: Topology, service: Service) {
     // container is back and answers a retransmitted SYN (up to 16 s after it restarts).
     // Two SYN retries bound that stall to 7 s, and the wait after a restart to 4 s.
     ...(service.role === "toxiproxy" ? { Sysctls: { "net.ipv4.tcp_syn_retries": "2" } } : {}),
-    ...(topology.tls && service.role === "lb" ? { Tmpfs: { [LB_RUN_DIR]: "rw,size=1m" } } : {}),
+    ...(service.role === "lb" ? { Tmpfs: { [LB_RUN_DIR]: "rw,size=1m" } } : {}),
     // The clock-skew fault's offset file, and the cache whose entries a clock ahead dated
     // ahead: a restarted edge has the real time and an empty cache, whatever a skew left.
     ...(hasSkewableClock(topology, service)
@@ -514,6 +517,7 @@ async function startService(client: DockerEngine, topology: Topology, service: S
   }
   const config = service.own?.config;
   if (config) await client.putFile(id, config.at, config.content);
+  else if (service.role === "lb") await putLbRoute(client, id);
   if (topology.tls) await putTlsFiles(client, topology, service, id);
   await client.startContainer(id);
 }
@@ -577,6 +581,12 @@ function commandFor(topology: Topology, service: Service): { Cmd?: string[] } {
   if (topology.tls?.originPull && service.role === "origin") return { Cmd: originStartCommand() };
   if (topology.tls?.terminate === "edges" && service.role === "edge") return { Cmd: edgeStartCommand() };
   return {};
+}
+
+/** What Faultline's load balancer config reads at start for the http-route fault: its Lua action, its empty map. */
+async function putLbRoute(client: DockerEngine, id: string): Promise<void> {
+  await client.putFile(id, LB_ROUTE_LUA, ROUTE_LUA);
+  await client.putFile(id, LB_ROUTE_MAP, "");
 }
 
 /** What a service of a replica serving HTTPS reads at start, by role. */

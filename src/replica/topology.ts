@@ -201,8 +201,8 @@ export const LB_TLS_PORT = 443;
 /** Where a load balancer that terminates TLS reads its certificate and key (one PEM file). */
 export const LB_CERT_PATH = "/etc/faultline/tls/lb.pem";
 /**
- * HAProxy's runtime API (admin level) in a load balancer that terminates TLS, on the
- * container's own loopback only: certificate faults swap the served certificate through it.
+ * HAProxy's runtime API (admin level) in a load balancer with Faultline's config, on the
+ * container's own loopback only: route and TLS faults set their maps (and certificates) there.
  */
 export const LB_ADMIN_PORT = 9999;
 /** With origin pull: the origin's HTTPS port, where its link forwards. */
@@ -220,7 +220,7 @@ export const EDGE_CERT_PATH = `${EDGE_TLS_DIR}/edge.pem`;
 export const EDGE_TLS_CONF = `${EDGE_TLS_DIR}/edge-tls.conf`;
 /** With tls: { terminate: edges }: the replica's CA in the load balancer, which verifies the edges it re-encrypts to. */
 export const LB_CA_PATH = "/etc/faultline/tls/ca.pem";
-/** A tmpfs in such a load balancer for what TLS faults keep there (gone on a restart). */
+/** A tmpfs in a load balancer for what its faults keep there (gone on a restart). */
 export const LB_RUN_DIR = "/run/faultline";
 /**
  * Maps of such a load balancer's TCP front on 443 (empty at start, set through the runtime API
@@ -231,6 +231,12 @@ export const LB_DELAY_MAP = "/etc/faultline/tls/handshake-delay.map";
 export const LB_OFFER_MAP = "/etc/faultline/tls/offer.map";
 /** The Lua action the TCP front sleeps in for the handshake delay. */
 export const LB_LUA_PATH = "/etc/faultline/tls/handshake-delay.lua";
+/**
+ * Every load balancer with Faultline's config: the http-route fault's map (key `rule`, one
+ * rule, empty at start; set through the runtime API) and the Lua action that carries it out.
+ */
+export const LB_ROUTE_MAP = "/etc/faultline/route.map";
+export const LB_ROUTE_LUA = "/etc/faultline/route.lua";
 /** The old protocol versions the TCP front can offer alone instead of TLSv1.2 and 1.3. */
 export const LB_OFFERS = ["TLSv1.0", "TLSv1.1", "TLSv1.2"] as const;
 export type LbOffer = (typeof LB_OFFERS)[number];

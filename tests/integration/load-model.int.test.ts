@@ -148,7 +148,7 @@ describe("the load model on the real replica", () => {
     expect(bare).toMatchObject({ ok: false, error: expect.stringContaining("status 400") });
   });
 
-  it("experiments/traffic-mix.yaml: a ramped mix; origin latency reaches the API, not the cached pages", async () => {
+  it("experiments/traffic-mix.yaml: a ramped mix; origin latency and a route brownout reach the API, not the cached pages", async () => {
     const loaded = await loadExperiment("experiments/traffic-mix.yaml");
     const result = await runExperiment({
       loaded,
@@ -165,22 +165,44 @@ describe("the load model on the real replica", () => {
       if (!span) throw new Error(`no ${phase} phase`);
       return windowStats(bucketsIn(buckets, span), undefined, request);
     };
-    const p50 = (phase: string, request: string) => stats(phase, request).latency?.p50 ?? Number.NaN;
+    /** The whole seconds while a fault was applied. */
+    const faultWindow = (id: string) => {
+      const applied = events.find((e) => e.type === "fault-applied" && e.id === id);
+      const reverted = events.find((e) => e.type === "fault-reverted" && e.id === id);
+      if (applied?.type !== "fault-applied" || reverted?.type !== "fault-reverted")
+        throw new Error(`${id} did not run`);
+      return { start: Math.ceil(applied.second) + 1, end: Math.floor(reverted.second) };
+    };
+    const p50 = (phase: string, request: string) =>
+      (phase === "f1"
+        ? windowStats(bucketsIn(buckets, faultWindow("f1")), undefined, request)
+        : stats(phase, request)
+      ).latency?.p50 ?? Number.NaN;
     const baseline = stats("baseline");
     const names = ["page", "api", "login"].map((n) => ({ n, count: stats("baseline", n).count }));
     const results = result.evaluation;
     console.log(
-      `[traffic-mix] baseline ${baseline.throughput?.toFixed(1)}/s (target 120/s): ${names.map((x) => `${x.n} ${((x.count / baseline.count) * 100).toFixed(1)}%`).join(", ")}; p50 page ${p50("baseline", "page").toFixed(1)} -> ${p50("inject", "page").toFixed(1)} ms, api ${p50("baseline", "api").toFixed(1)} -> ${p50("inject", "api").toFixed(1)} ms under 300 ms origin latency; verdict ${results.verdict}, score ${results.score?.value}`,
+      `[traffic-mix] baseline ${baseline.throughput?.toFixed(1)}/s (target 120/s): ${names.map((x) => `${x.n} ${((x.count / baseline.count) * 100).toFixed(1)}%`).join(", ")}; p50 page ${p50("baseline", "page").toFixed(1)} -> ${p50("f1", "page").toFixed(1)} ms, api ${p50("baseline", "api").toFixed(1)} -> ${p50("f1", "api").toFixed(1)} ms under 300 ms origin latency; verdict ${results.verdict}, score ${results.score?.value}`,
     );
     expect(Math.abs((baseline.throughput ?? 0) / 120 - 1)).toBeLessThan(0.05);
-    expect(p50("inject", "api") - p50("baseline", "api")).toBeGreaterThan(300 * 0.85);
-    expect(p50("inject", "page")).toBeLessThan(50);
+    expect(p50("f1", "api") - p50("baseline", "api")).toBeGreaterThan(300 * 0.85);
+    expect(p50("f1", "page")).toBeLessThan(50);
     const broken = new Set(
       events.flatMap((e) =>
         e.type === "window" ? e.results.filter((r) => r.ok === false).map((r) => r.check) : [],
       ),
     );
-    expect([...broken]).toEqual(["API p99 under 200ms"]);
+    // Under the brownout: the API's 503s (all of them the route fault's), by window.
+    const routeWindow = faultWindow("f2");
+    const api = windowStats(bucketsIn(buckets, routeWindow), undefined, "api");
+    const page = windowStats(bucketsIn(buckets, routeWindow), undefined, "page");
+    const share = (api.statuses["5xx"] ?? 0) / api.count;
+    console.log(
+      `[traffic-mix] http-route 503 20% of /api/* (seconds ${routeWindow.start}-${routeWindow.end}): api ${(share * 100).toFixed(1)}% 5xx of ${api.count} (20% ± ${(interval(api.count, 0.2) * 100).toFixed(1)}), page ${page.errors}/${page.count} errors`,
+    );
+    expect(Math.abs(share - 0.2)).toBeLessThan(interval(api.count, 0.2));
+    expect(page.errors).toBe(0);
+    expect([...broken].sort()).toEqual(["API errors under 5%", "API p99 under 200ms"]);
     expect(await new ToxiproxyApi(replica().endpoints.toxiproxy).faultlineToxics()).toEqual([]);
   });
 });

@@ -51,7 +51,7 @@ describe("HTTPS at the load balancer", () => {
     expect(plain.tls).toBeUndefined();
     expect(haproxyConfig(plain)).not.toContain("ssl");
     expect(haproxyConfig(plain)).not.toContain("tls-front");
-    expect(haproxyConfig(plain)).not.toContain("lua");
+    expect(haproxyConfig(plain)).not.toContain("handshake-delay");
   });
 
   it("puts a TCP front on 443 that delays handshakes and picks the offered version from its maps", async () => {
