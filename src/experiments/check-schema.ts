@@ -594,6 +594,15 @@ export const abortConditionSchema = z
       .describe("how long the breach must last, measured over that many seconds of traffic"),
   })
   .transform((abort, ctx) => {
+    if (abort.threshold !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["threshold"],
+        message:
+          "expected threshold only in checks: a k6 threshold says what must hold, an abort condition when to stop (write metric: with above or atLeast)",
+      });
+      return z.NEVER;
+    }
     const condition = parseCondition(abort, ctx);
     return condition ? { ...condition, forMs: abort.for } : z.NEVER;
   })

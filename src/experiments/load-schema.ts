@@ -16,16 +16,40 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 const path = z
   .string()
-  .regex(/^\/[^\s#]*$/, { message: 'expected a URL path starting with "/", without spaces or a #fragment' })
+  .max(2048, { message: "expected a path of at most 2048 characters" })
+  .regex(/^\/(?!\/)[^\s#\\]*$/, {
+    message: 'expected a URL path starting with one "/", without spaces, backslashes or a #fragment',
+  })
   .refine((p) => !p.includes(`${CACHE_BUST_PARAM}=`), {
     message: `expected a path without the ${CACHE_BUST_PARAM} parameter (Faultline adds it for cacheBust)`,
   });
 
-/** Request headers: names as HTTP allows them, values on one line. */
-export const headersField = z.record(
-  z.string().regex(HEADER_NAME, { message: "expected a header name (letters, digits, -)" }),
-  z.string().regex(/^[^\r\n]*$/, { message: "expected a header value on one line" }),
-);
+/** Headers the transport sets itself: written by hand they would conflict on the wire. */
+const TRANSPORT_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection"]);
+
+/** Request headers: names as HTTP allows them, values on one line; at most 32. */
+export const headersField = z
+  .record(
+    z.string().regex(HEADER_NAME, { message: "expected a header name (letters, digits, -)" }),
+    z
+      .string()
+      .regex(/^[^\r\n]*$/, { message: "expected a header value on one line" })
+      .max(4096, { message: "expected a header value of at most 4096 characters" }),
+  )
+  .superRefine((headers, ctx) => {
+    const names = Object.keys(headers);
+    if (names.length > 32) ctx.addIssue({ code: "custom", message: "expected at most 32 headers" });
+    for (const name of names.filter((n) => TRANSPORT_HEADERS.has(n.toLowerCase())))
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message:
+          "expected a header the transport does not set itself (not Host, Content-Length, Transfer-Encoding or Connection; a request's host: sets Host)",
+      });
+  });
+
+/** The highest rate a load may reach: beyond it, this machine measures itself, not the PoP. */
+export const MAX_LOAD_RATE = 20_000;
 
 /** A request body, sent as is. */
 export const requestBody = z
@@ -62,10 +86,15 @@ const stageTarget = z
   .union([z.number(), z.string()], { error: 'expected target: requests per second, such as 200 or "200/s"' })
   .transform((value, ctx) => {
     const perSecond = typeof value === "number" ? value : parseRate(value);
-    if (perSecond === undefined || !Number.isFinite(perSecond) || perSecond < 0) {
+    if (
+      perSecond === undefined ||
+      !Number.isFinite(perSecond) ||
+      perSecond < 0 ||
+      perSecond > MAX_LOAD_RATE
+    ) {
       ctx.addIssue({
         code: "custom",
-        message: `expected target: requests per second of 0 or more, such as 200 or "200/s", got ${JSON.stringify(value)}`,
+        message: `expected target: requests per second from 0 to ${MAX_LOAD_RATE}, such as 200 or "200/s", got ${JSON.stringify(value)}`,
       });
       return z.NEVER;
     }
@@ -105,6 +134,7 @@ const connectionField = z.union(
 
 const loadInput = z.strictObject({
   rate: rate
+    .pipe(z.number().max(MAX_LOAD_RATE, { message: `expected a rate of at most ${MAX_LOAD_RATE}/s` }))
     .optional()
     .describe(
       "constant arrival rate, e.g. 100/s; with stages: the rate the first stage starts from (default 0)",

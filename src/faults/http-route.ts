@@ -12,7 +12,7 @@ import { hold, type MapSetting, mapLeftovers, releaseEntry } from "./lb-map.js";
 // whose path matches a glob (and a method, and a header), answer a status (and a body) in the
 // backend's place, delay them (± jitter), or close the connection without an answer. The
 // load balancer's frontend reads one rule from a runtime map; its Lua action carries it out
-// (src/replica/route-lua.ts). The rule is held with the deadline shell every load balancer
+// (src/replica/lb-lua.ts). The rule is held with the deadline shell every load balancer
 // map fault shares (lb-map.ts), so it ends by itself at the fault's deadline.
 
 export const ROUTE_DELAY_MAX_MS = 30_000;
@@ -103,11 +103,8 @@ export const httpRouteFaultSchema = z
   });
 export type HttpRouteFault = z.infer<typeof httpRouteFaultSchema>;
 
-/** A glob as an anchored Lua pattern: `*` any run, every other character literal. */
-export function luaPattern(glob: string): string {
-  const body = [...glob].map((c) => (c === "*" ? ".*" : /[\^$()%.[\]+\-?]/.test(c) ? `%${c}` : c)).join("");
-  return `^${body}$`;
-}
+/** A glob as the Lua action matches it: runs of `*` are one `*` (the same matches, less work). */
+export const compactGlob = (glob: string) => glob.replace(/\*+/g, "*");
 
 /** Percent-encodes all but letters, digits, `_`, `.` and `-`: safe in a shell and the runtime API. */
 const encode = (text: string) =>
@@ -119,13 +116,13 @@ const encode = (text: string) =>
     )
     .join("");
 
-/** The rule the load balancer's Lua action reads (src/replica/route-lua.ts). */
+/** The rule the load balancer's Lua action reads (src/replica/lb-lua.ts). */
 export function routeRule(fault: HttpRouteFault): string {
   const fields: Record<string, string | number | undefined> = {
-    p: luaPattern(fault.match.path),
+    p: compactGlob(fault.match.path),
     m: fault.match.method,
     hn: fault.match.header?.name.toLowerCase(),
-    hv: fault.match.header ? luaPattern(fault.match.header.value) : undefined,
+    hv: fault.match.header ? compactGlob(fault.match.header.value) : undefined,
     a: fault.abort ? "abort" : fault.delay !== undefined ? "delay" : "status",
     s: fault.status ?? (fault.body !== undefined ? 200 : undefined),
     b: fault.body,

@@ -77,6 +77,13 @@ export const journalEventSchema = z.discriminatedUnion("type", [
     forMs: z.number(),
   }),
   z.object({ ...base, type: z.literal("phase"), phase: z.enum(phases), second: z.number() }),
+  /** Where the run's series (fault windows, phase, checks) are served for Prometheus, or why not. */
+  z.object({
+    ...base,
+    type: z.literal("series"),
+    where: z.string().optional(),
+    problem: z.string().optional(),
+  }),
   z.object({
     ...base,
     type: z.literal("fault-intent"),

@@ -2,9 +2,11 @@ import { errorMessage } from "../errors.js";
 import type { Recovered, ReplicaContainer, SweepContext } from "../faults/fault-kind.js";
 import { allLeftovers, kindNamed } from "../faults/registry.js";
 import { clearEntry, type LedgerEntry, readLedger } from "../lifecycle/ledger.js";
+import { seriesHost } from "../replica/configs.js";
 import { LABEL_ROLE, LABEL_SERVICE, labelFilter } from "../replica/docker.js";
 import { engine } from "../replica/engine.js";
 import type { Replica } from "../replica/replica.js";
+import { removeSeriesFiles } from "../replica/series-files.js";
 
 // What a crashed run left, reverted: first what the fault ledger records (each entry by its
 // kind's module), then a sweep by name and label that needs no ledger at all (each mechanism
@@ -65,6 +67,21 @@ async function replicaContainers(replica: Replica): Promise<ReplicaContainer[]> 
   return [...labelled, ...attached];
 }
 
+/**
+ * A crashed run's series for Prometheus (src/run/series.ts): no fault, and they stop being
+ * served by themselves 30 s after the run's last write, so they are removed without a report.
+ */
+async function sweepSeries(
+  replica: Replica,
+  containers: readonly ReplicaContainer[],
+  attempt: SweepContext["attempt"],
+): Promise<void> {
+  const host = seriesHost(replica.topology);
+  const container = containers.find((c) => c.service === host && c.state === "running");
+  if (container)
+    await attempt("a crashed run's series", async () => void (await removeSeriesFiles(container.name, "*")));
+}
+
 /** What a crashed run left on the replica, one line each; empty when the replica is clean. */
 export async function findLeftovers(replica: Replica): Promise<string[]> {
   const found: string[] = [];
@@ -100,5 +117,6 @@ export async function recoverReplica(
   const containers = await replicaContainers(replica);
   const context: SweepContext = { replica, containers, attempt, found: (item) => recovered.push(item) };
   for (const leftovers of allLeftovers()) await leftovers.sweep(context);
+  await sweepSeries(replica, containers, attempt);
   return outcome;
 }

@@ -1,4 +1,4 @@
-import { ROUTE_FRONTEND_LINES } from "./route-lua.js";
+import { ROUTE_FRONTEND_LINES, SERIES_MONITORING_LINES } from "./lb-lua.js";
 import {
   DNS_SERVICE,
   EDGE_CA_PATH,
@@ -9,11 +9,11 @@ import {
   LB_CA_PATH,
   LB_CERT_PATH,
   LB_DELAY_MAP,
+  LB_FAULTLINE_LUA,
   LB_HTTP_PORT,
   LB_LUA_PATH,
   LB_OFFER_MAP,
   LB_OFFERS,
-  LB_ROUTE_LUA,
   LB_STATS_PORT,
   LB_TLS_PORT,
   type LbOffer,
@@ -30,6 +30,7 @@ import {
   PROMETHEUS_PORT,
   popOf,
   popViews,
+  SERIES_PATH,
   type TlsSettings,
   TOXIPROXY_API_PORT,
   type Topology,
@@ -57,7 +58,8 @@ const HAPROXY_COMMON = [
   "  timeout server 10s",
 ];
 
-const HAPROXY_MONITORING = [
+/** The monitoring port: HAProxy's Prometheus exporter and stats page, and `extra` services. */
+const haproxyMonitoring = (extra: readonly string[] = []) => [
   "resolvers docker",
   "  nameserver dns 127.0.0.11:53",
   "  hold valid 1s",
@@ -65,6 +67,7 @@ const HAPROXY_MONITORING = [
   "frontend monitoring",
   `  bind :${LB_STATS_PORT}`,
   "  http-request use-service prometheus-exporter if { path /metrics }",
+  ...extra,
   "  stats enable",
   "  stats uri /stats",
   "  stats refresh 5s",
@@ -85,14 +88,14 @@ export function popLbConfig(topology: Topology, pop: PopView): string {
   return [
     global,
     `  stats socket ipv4@127.0.0.1:${LB_ADMIN_PORT} level admin`,
-    `  lua-load ${LB_ROUTE_LUA}`,
+    `  lua-load ${LB_FAULTLINE_LUA}`,
     ...(tls ? [`  lua-load ${LB_LUA_PATH}`] : []),
     ...common,
     `  timeout check ${timeoutMs}ms`,
     "  option redispatch",
     "  retries 1",
     "",
-    ...HAPROXY_MONITORING,
+    ...haproxyMonitoring(SERIES_MONITORING_LINES),
     ...(tls ? tlsFront(tls) : []),
     "frontend pop",
     `  bind :${LB_HTTP_PORT}`,
@@ -245,7 +248,7 @@ export function globalLbConfig(topology: Topology): string {
     ...HAPROXY_COMMON,
     `  timeout check ${timeoutMs}ms`,
     "",
-    ...HAPROXY_MONITORING,
+    ...haproxyMonitoring(),
     "frontend clients",
     `  bind :${LB_HTTP_PORT}`,
     "  default_backend pops",
@@ -409,6 +412,27 @@ ${upstream}
 }`;
 }
 
+/** The scrape job of a run's series (src/run/series.ts), on the load balancer that serves them. */
+function seriesJob(topology: Topology): string {
+  const host = seriesHost(topology);
+  if (!host) return "";
+  return `  - job_name: faultline
+    honor_labels: true
+    metrics_path: ${SERIES_PATH}
+    static_configs:
+      - targets: ["${host}:${LB_STATS_PORT}"]
+`;
+}
+
+/**
+ * The load balancer that serves a run's series: the first one with Faultline's config (none on
+ * an attached stack, or where the topology file gives every load balancer its own config).
+ */
+export function seriesHost(topology: Topology): string | undefined {
+  if (topology.attach) return undefined;
+  return topology.services.find((s) => s.role === "lb" && !s.own?.config)?.name;
+}
+
 export function prometheusConfig(topology: Topology): string {
   const lbs = popViews(topology).map(
     (pop) =>
@@ -428,7 +452,7 @@ scrape_configs:
   - job_name: lb
     static_configs:
 ${lbs.join("\n")}
-${global.length ? `${global.join("\n")}\n` : ""}  - job_name: toxiproxy
+${global.length ? `${global.join("\n")}\n` : ""}${seriesJob(topology)}  - job_name: toxiproxy
     static_configs:
       - targets: ["toxiproxy:${TOXIPROXY_API_PORT}"]
   - job_name: prometheus

@@ -46,8 +46,8 @@ import {
   serviceLabels,
 } from "./docker.js";
 import { BuildError, type DockerEngine, engine } from "./engine.js";
+import { LB_LUA } from "./lb-lua.js";
 import { ownFingerprint } from "./own-parts.js";
-import { ROUTE_LUA } from "./route-lua.js";
 import {
   CLOCK_SKEW_DIR,
   containerName,
@@ -62,10 +62,10 @@ import {
   LB_CA_PATH,
   LB_CERT_PATH,
   LB_DELAY_MAP,
+  LB_FAULTLINE_LUA,
   LB_HTTP_PORT,
   LB_LUA_PATH,
   LB_OFFER_MAP,
-  LB_ROUTE_LUA,
   LB_ROUTE_MAP,
   LB_RUN_DIR,
   LB_STATS_PORT,
@@ -583,9 +583,9 @@ function commandFor(topology: Topology, service: Service): { Cmd?: string[] } {
   return {};
 }
 
-/** What Faultline's load balancer config reads at start for the http-route fault: its Lua action, its empty map. */
+/** What Faultline's load balancer config reads at start: its Lua (route action, series service), the empty route map. */
 async function putLbRoute(client: DockerEngine, id: string): Promise<void> {
-  await client.putFile(id, LB_ROUTE_LUA, ROUTE_LUA);
+  await client.putFile(id, LB_FAULTLINE_LUA, LB_LUA);
   await client.putFile(id, LB_ROUTE_MAP, "");
 }
 

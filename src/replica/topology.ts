@@ -233,10 +233,19 @@ export const LB_OFFER_MAP = "/etc/faultline/tls/offer.map";
 export const LB_LUA_PATH = "/etc/faultline/tls/handshake-delay.lua";
 /**
  * Every load balancer with Faultline's config: the http-route fault's map (key `rule`, one
- * rule, empty at start; set through the runtime API) and the Lua action that carries it out.
+ * rule, empty at start; set through the runtime API), and Faultline's Lua there (the route
+ * action and the series service).
  */
 export const LB_ROUTE_MAP = "/etc/faultline/route.map";
-export const LB_ROUTE_LUA = "/etc/faultline/route.lua";
+export const LB_FAULTLINE_LUA = "/etc/faultline/faultline.lua";
+/**
+ * A run's series (fault windows, phase, checks) as the load balancer's monitoring port serves
+ * them at SERIES_PATH: each run writes its own file in LB_SERIES_DIR; the served file is their
+ * concatenation, each line prefixed with the epoch second it expires at.
+ */
+export const SERIES_PATH = "/faultline/metrics";
+export const LB_SERIES_DIR = "/run/faultline/series.d";
+export const LB_SERIES_FILE = "/run/faultline/series.prom";
 /** The old protocol versions the TCP front can offer alone instead of TLSv1.2 and 1.3. */
 export const LB_OFFERS = ["TLSv1.0", "TLSv1.1", "TLSv1.2"] as const;
 export type LbOffer = (typeof LB_OFFERS)[number];

@@ -81,6 +81,7 @@ async function executeRun(options: RunOptions, prepared: Prepared): Promise<RunR
     experiment: run.experiment,
     replica: run.replica,
     journal: run.journal,
+    runId: run.runId,
     loop: run.loop,
     session: run.session,
     driver: prepared.driver,

@@ -54,15 +54,28 @@ export function parseVegetaLine(line: string): Sample | undefined {
   };
 }
 
+/** A request's URL on the plan's origin; a path that would leave it (`//host/...`) is refused. */
+function sameOrigin(path: string, base: URL): string {
+  const url = new URL(path, base.origin);
+  if (url.origin !== base.origin)
+    throw new EnvironmentError(
+      `refusing to send load to ${url.origin}: a request's path must stay on ${base.origin}`,
+    );
+  return url.toString();
+}
+
 /** The JSON plan faultline-load reads on stdin (tools/loadgen/main.go, Plan). */
 export function loadgenPlan(plan: LoadPlan, seed = Date.now()): Record<string, unknown> {
   const base = new URL(plan.url);
   const requests = plan.requests ?? [
     { name: "", method: "GET", path: `${base.pathname}${base.search}`, headers: {}, weight: 1 },
   ];
-  const stages = plan.stages?.length
-    ? plan.stages
-    : [{ durationMs: plan.maxDurationMs, from: plan.ratePerSecond, to: plan.ratePerSecond }];
+  // Whole milliseconds: the driver reads them as integers.
+  const stages = (
+    plan.stages?.length
+      ? plan.stages
+      : [{ durationMs: plan.maxDurationMs, from: plan.ratePerSecond, to: plan.ratePerSecond }]
+  ).map((s) => ({ ...s, durationMs: Math.max(1, Math.round(s.durationMs)) }));
   return {
     stages,
     maxDurationMs: Math.ceil(plan.maxDurationMs),
@@ -77,7 +90,7 @@ export function loadgenPlan(plan: LoadPlan, seed = Date.now()): Record<string, u
       // Names are reported only for a named mix: otherwise the load's metrics are the request's.
       name: plan.requests ? r.name : "",
       method: r.method,
-      url: new URL(r.path, base.origin).toString(),
+      url: sameOrigin(r.path, base),
       headers: Object.fromEntries(
         Object.entries({ ...r.headers, ...(r.host ? { Host: r.host } : {}) }).map(([k, v]) => [k, [v]]),
       ),
@@ -118,9 +131,13 @@ export class VegetaDriver implements LoadDriver {
         `refusing to send load to ${url.hostname}: only loopback targets are allowed`,
       );
     }
+    const input = JSON.stringify(loadgenPlan(plan));
     const attack = spawn(this.binary, [], { stdio: ["pipe", "pipe", "pipe"] });
-    attack.stdin.end(JSON.stringify(loadgenPlan(plan)));
     let stderr = "";
+    // A driver that cannot start, or exits before reading its plan, ends the load: no samples.
+    attack.on("error", (error) => (stderr += `${error.message}\n`));
+    attack.stdin.on("error", (error) => (stderr += `${error.message}\n`));
+    attack.stdin.end(input);
     attack.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
 
     let count = 0;

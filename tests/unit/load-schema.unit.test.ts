@@ -74,6 +74,10 @@ describe("load: rate, stages and the mix", () => {
       'rate: expected rate (a constant rate such as "100/s") or stages (k6-style ramps)',
     ]);
     expect(message({ stages: [{ duration: "5s", target: 0 }] })?.[0]).toContain("would send no request");
+    expect(message({ rate: "5/s", requests: [{ name: "a", path: "//example.com/x" }] })?.[0]).toContain(
+      'one "/"',
+    );
+    expect(message({ rate: "5/s", path: "/\\example.com" })?.[0]).toContain("backslashes");
     expect(message({ rate: "5/s", requests: [{ name: "a", path: "/x?faultline-bust=1" }] })?.[0]).toContain(
       "without the faultline-bust",
     );

@@ -80,4 +80,10 @@ describe("loadgenPlan", () => {
     ]);
     expect(out.maxConnections).toBe(4);
   });
+  it("refuses a path that would take the load off the entry point", () => {
+    const off = { name: "x", method: "GET", path: "//example.com/", headers: {}, weight: 1 };
+    expect(() => loadgenPlan({ ...plan, requests: [off] })).toThrow(
+      /refusing to send load to http:\/\/example.com/,
+    );
+  });
 });

@@ -29,6 +29,8 @@ func newAttacker(plan Plan) (*vegeta.Attacker, error) {
 		vegeta.MaxWorkers(plan.MaxWorkers),
 		vegeta.KeepAlive(plan.KeepAlive),
 		vegeta.MaxBody(0),
+		// The load stays on the entry point: a redirect is a result, never followed elsewhere.
+		vegeta.Redirects(vegeta.NoFollow),
 	}
 	if plan.MaxConnections > 0 {
 		options = append(options, vegeta.MaxConnections(plan.MaxConnections), vegeta.Connections(plan.MaxConnections))

@@ -89,8 +89,9 @@ func run(in io.Reader, out io.Writer) error {
 		<-stop
 		attacker.Stop()
 	}()
-	pacer := newStagePacer(plan.Stages)
-	results := attacker.Attack(mix.next, pacer, time.Duration(plan.MaxDurationMs)*time.Millisecond, "")
+	maxDuration := time.Duration(plan.MaxDurationMs) * time.Millisecond
+	pacer := newStagePacer(plan.Stages, maxDuration)
+	results := attacker.Attack(mix.next, pacer, maxDuration, "")
 	return write(results, mix, out)
 }
 
@@ -111,10 +112,8 @@ func write(results <-chan *vegeta.Result, mix *mix, out io.Writer) error {
 			return err
 		}
 		// Results stream to the run as they come: the run judges windows while the load goes on.
-		if len(results) == 0 {
-			if err := w.Flush(); err != nil {
-				return err
-			}
+		if err := w.Flush(); err != nil {
+			return err
 		}
 	}
 	return w.Flush()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -44,7 +45,9 @@ type mix struct {
 	total   float64
 	bust    float64
 	busted  uint64
-	names   map[string]string
+	// names by method and URL as written; a busted request's URL is unique, kept until its result.
+	names    map[string]string
+	inFlight sync.Map
 }
 
 func newMix(requests []Request, bust float64, seed int64) (*mix, error) {
@@ -60,7 +63,6 @@ func newMix(requests []Request, bust float64, seed int64) (*mix, error) {
 		m.total += r.Weight
 		m.entries = append(m.entries, entry{r.Name, r.Method, r.URL, http.Header(r.Headers), body, m.total})
 		m.names[r.Method+" "+r.URL] = r.Name
-		m.names[r.Method+" "+normalized(r.URL)] = r.Name
 	}
 	if len(m.entries) == 0 || m.total <= 0 {
 		return nil, fmt.Errorf("the mix has no request with a weight above 0")
@@ -88,39 +90,29 @@ func (m *mix) next(t *vegeta.Target) error {
 	t.Method, t.URL, t.Header, t.Body = e.method, e.url, e.header.Clone(), e.body
 	if busted {
 		t.URL = withBust(e.url, n)
+		m.inFlight.Store(t.Method+" "+t.URL, e.name)
 	}
 	return nil
 }
 
+// withBust appends the bust parameter to the URL as written (parsing and re-encoding the query
+// would reorder it, and drop pairs Go's parser refuses).
 func withBust(raw string, n uint64) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
+	sep := "?"
+	if strings.Contains(raw, "?") {
+		sep = "&"
 	}
-	q := u.Query()
-	q.Set(BustParam, strconv.FormatUint(n, 10))
-	u.RawQuery = q.Encode()
-	return u.String()
+	return raw + sep + BustParam + "=" + strconv.FormatUint(n, 10)
 }
 
-// nameOf finds the request a result is for from its method and URL (a busted one without its
-// parameter); the driver refuses mixes in which two entries would look the same.
+// nameOf finds the request a result is for from its method and URL: an entry's URL as written
+// (the schema refuses two entries with the same method and path), or a busted URL, unique.
 func (m *mix) nameOf(method, raw string) string {
 	if name, ok := m.names[method+" "+raw]; ok {
 		return name
 	}
-	return m.names[method+" "+normalized(raw)]
-}
-
-// normalized is a URL without the bust parameter, its query in a canonical order: a busted URL
-// and its entry's URL compare equal whatever order the entry wrote its query in.
-func normalized(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
+	if name, ok := m.inFlight.LoadAndDelete(method + " " + raw); ok {
+		return name.(string)
 	}
-	q := u.Query()
-	q.Del(BustParam)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return ""
 }

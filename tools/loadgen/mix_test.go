@@ -35,11 +35,33 @@ func TestMixFollowsWeightsAndBustsAShare(t *testing.T) {
 	if share := float64(counts["home"]) / n; math.Abs(share-0.75) > 0.02 {
 		t.Fatalf("home share %.3f, want 0.75 (counts %v)", share, counts)
 	}
-	if counts["home"]+counts["api"] != n {
+	if len(counts) != 2 || counts["home"]+counts["api"] != n {
 		t.Fatalf("a busted URL lost its name: %v", counts)
 	}
 	if share := float64(busted) / n; math.Abs(share-0.2) > 0.02 {
 		t.Fatalf("busted share %.3f, want 0.2", share)
+	}
+}
+
+func TestQueriesInAnyOrderKeepTheirNames(t *testing.T) {
+	m, err := newMix([]Request{
+		{Name: "a", Method: "GET", URL: "http://127.0.0.1:1/s?y=2&x=1", Weight: 1},
+		{Name: "b", Method: "GET", URL: "http://127.0.0.1:1/s?x=1&y=2", Weight: 1},
+		{Name: "c", Method: "GET", URL: "http://127.0.0.1:1/q?a=1;b=2", Weight: 1},
+	}, 1, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		var target vegeta.Target
+		_ = m.next(&target)
+		name := m.nameOf(target.Method, target.URL)
+		want := map[string]string{"/s?y=2&x=1": "a", "/s?x=1&y=2": "b", "/q?a=1;b=2": "c"}
+		prefix := strings.TrimPrefix(target.URL, "http://127.0.0.1:1")
+		prefix = prefix[:strings.Index(prefix, "&"+BustParam)]
+		if want[prefix] != name {
+			t.Fatalf("%s was counted as %q", target.URL, name)
+		}
 	}
 }
 

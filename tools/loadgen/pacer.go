@@ -14,19 +14,19 @@ type Stage struct {
 }
 
 // stagePacer is a vegeta Pacer whose rate follows the stages; after the last stage it holds
-// the last stage's To (the attack's duration normally ends the load first).
+// the last stage's To. vegeta's attack loop sends a hit after every wait Pace returns, so Pace
+// returns the exact time to the next hit, and stops the attack when no hit is due before the
+// limit (the attack's duration) or ever (a rate that stays at 0).
 type stagePacer struct {
 	stages []Stage
+	limit  time.Duration
 	// starts[i] is when stage i begins, and before[i] the hits due by then.
 	starts []time.Duration
 	before []float64
 }
 
-// idleRecheck bounds a wait while the rate is 0, so that a ramp out of 0 is not missed.
-const idleRecheck = 100 * time.Millisecond
-
-func newStagePacer(stages []Stage) *stagePacer {
-	p := &stagePacer{stages: stages}
+func newStagePacer(stages []Stage, limit time.Duration) *stagePacer {
+	p := &stagePacer{stages: stages, limit: limit}
 	var at time.Duration
 	var due float64
 	for _, s := range stages {
@@ -55,51 +55,67 @@ func (p *stagePacer) locate(t time.Duration) int {
 func (p *stagePacer) Rate(t time.Duration) float64 {
 	i := p.locate(t)
 	if i == len(p.stages) {
-		if i == 0 {
-			return 0
-		}
-		return p.stages[i-1].To
+		return p.holdRate()
 	}
 	s := p.stages[i]
 	frac := float64(t-p.starts[i]) / float64(time.Duration(s.DurationMs)*time.Millisecond)
 	return s.From + (s.To-s.From)*frac
 }
 
+func (p *stagePacer) holdRate() float64 {
+	if len(p.stages) == 0 {
+		return 0
+	}
+	return p.stages[len(p.stages)-1].To
+}
+
 // due is the number of hits the stages ask for by t: the integral of the rate.
 func (p *stagePacer) due(t time.Duration) float64 {
 	i := p.locate(t)
 	into := (t - p.starts[i]).Seconds()
-	return p.before[i] + (p.startRate(i)+p.Rate(t))/2*into
+	from := p.holdRate()
+	if i < len(p.stages) {
+		from = p.stages[i].From
+	}
+	return p.before[i] + (from+p.Rate(t))/2*into
 }
 
-func (p *stagePacer) startRate(i int) float64 {
-	if i == len(p.stages) {
-		if i == 0 {
-			return 0
+// timeOf is when the rate's integral reaches want; false when it never does.
+func (p *stagePacer) timeOf(want float64) (time.Duration, bool) {
+	for i, s := range p.stages {
+		if p.before[i+1] < want {
+			continue
 		}
-		return p.stages[i-1].To
+		lo, hi := p.starts[i], p.starts[i]+time.Duration(s.DurationMs)*time.Millisecond
+		for hi-lo > time.Microsecond {
+			mid := lo + (hi-lo)/2
+			if p.due(mid) >= want {
+				hi = mid
+			} else {
+				lo = mid
+			}
+		}
+		return hi, true
 	}
-	return p.stages[i].From
+	n := len(p.stages)
+	if p.holdRate() <= 0 {
+		return 0, false
+	}
+	seconds := (want - p.before[n]) / p.holdRate()
+	return p.starts[n] + time.Duration(seconds*float64(time.Second)), true
 }
 
 // Pace tells the attack how long to wait before its next hit: none while it is behind, else
-// until the rate's integral reaches one more hit.
+// until the rate's integral reaches one more hit; it stops the attack when that is never, or
+// after the limit.
 func (p *stagePacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 	want := float64(hits) + 1
 	if p.due(elapsed) >= want {
 		return 0, false
 	}
-	lo, hi := elapsed, elapsed+time.Second
-	if p.due(hi) < want {
-		return idleRecheck, false
+	at, ok := p.timeOf(want)
+	if !ok || (p.limit > 0 && at > p.limit) {
+		return 0, true
 	}
-	for hi-lo > 50*time.Microsecond {
-		mid := lo + (hi-lo)/2
-		if p.due(mid) >= want {
-			hi = mid
-		} else {
-			lo = mid
-		}
-	}
-	return time.Duration(math.Max(float64(hi-elapsed), 0)), false
+	return time.Duration(math.Max(float64(at-elapsed), 0)), false
 }
