@@ -7,6 +7,7 @@ import { LABEL_ROLE, LABEL_SERVICE, labelFilter } from "../replica/docker.js";
 import { engine } from "../replica/engine.js";
 import type { Replica } from "../replica/replica.js";
 import { removeSeriesFiles } from "../replica/series-files.js";
+import { containerName } from "../replica/topology.js";
 
 // What a crashed run left, reverted: first what the fault ledger records (each entry by its
 // kind's module), then a sweep by name and label that needs no ledger at all (each mechanism
@@ -77,9 +78,11 @@ async function sweepSeries(
   attempt: SweepContext["attempt"],
 ): Promise<void> {
   const host = seriesHost(replica.topology);
-  const container = containers.find((c) => c.service === host && c.state === "running");
-  if (container)
-    await attempt("a crashed run's series", async () => void (await removeSeriesFiles(container.name, "*")));
+  if (!host) return;
+  // The load balancer itself, not a sidecar carrying its service label (swept by now).
+  const name = containerName(replica.topology, host);
+  if (!containers.some((c) => c.name === name && c.state === "running")) return;
+  await attempt("a crashed run's series", async () => void (await removeSeriesFiles(name, "*")));
 }
 
 /** What a crashed run left on the replica, one line each; empty when the replica is clean. */
