@@ -1,13 +1,13 @@
 import { z } from "zod";
-import { duration, rate, share } from "../format/unit-schemas.js";
+import { duration, HEADER_NAME, rate, httpMethods as requestMethods, share } from "../format/unit-schemas.js";
 import { formatDuration, parseRate } from "../units.js";
 
 // The load an experiment drives: a weighted mix of named requests, a share of cache-busting
 // ones, a rate that is constant or follows stages (k6's `duration` and `target`), and how
 // connections are used. The output is what the load driver needs, with every default filled.
 
-export const requestMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+export { httpMethods as requestMethods } from "../format/unit-schemas.js";
+
 const HOSTNAME =
   /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$/i;
 /** The query parameter the driver adds to make a cache-busting request's URL unique. */
@@ -251,18 +251,6 @@ export const loadSchema = loadInput
   })
   .describe("the traffic Faultline drives through the PoP while the experiment runs");
 export type Load = z.output<typeof loadSchema>;
-
-/** The rate (per second) at `ms` after the load started. */
-export function rateAt(load: Pick<Load, "rate" | "stages">, ms: number): number {
-  if (load.stages.length === 0) return load.rate;
-  let start = 0;
-  for (const stage of load.stages) {
-    if (ms < start + stage.durationMs)
-      return stage.from + ((stage.to - stage.from) * (ms - start)) / stage.durationMs;
-    start += stage.durationMs;
-  }
-  return load.stages[load.stages.length - 1]?.to ?? load.rate;
-}
 
 /** One line for plans and validate: the rate's shape, and the mix. */
 export function describeLoad(load: Load): string {

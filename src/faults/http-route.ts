@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { InvalidInputError } from "../errors.js";
-import { duration, share } from "../format/unit-schemas.js";
+import { duration, HEADER_NAME, httpMethods, share } from "../format/unit-schemas.js";
 import type { Replica } from "../replica/replica.js";
 import { LB_ROUTE_MAP, type Topology } from "../replica/topology.js";
 import { formatDuration } from "../units.js";
@@ -17,7 +17,6 @@ import { hold, type MapSetting, mapLeftovers, releaseEntry } from "./lb-map.js";
 
 export const ROUTE_DELAY_MAX_MS = 30_000;
 const BODY_MAX_BYTES = 2048;
-const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
 /** A path glob: `*` is any run of characters (slashes too); everything else is literal. */
 const pathGlob = z
@@ -31,7 +30,7 @@ const pathGlob = z
 const headerMatch = z.strictObject({
   name: z
     .string({ error: "expected name: a request header's name" })
-    .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: "expected a header name (letters, digits, -)" }),
+    .regex(HEADER_NAME, { message: "expected a header name (letters, digits, -)" }),
   value: z
     .string()
     .regex(/^[^\r\n]*$/, { message: "expected a header value glob on one line" })
@@ -48,7 +47,7 @@ export const httpRouteFaultSchema = z
       .strictObject({
         path: pathGlob.describe('the request path, a glob: "/api/*", "/login", "*.css"'),
         method: z
-          .enum(METHODS, { error: `expected method to be one of ${METHODS.join(", ")}` })
+          .enum(httpMethods, { error: `expected method to be one of ${httpMethods.join(", ")}` })
           .optional()
           .describe("only requests with this method (default: any)"),
         header: headerMatch.optional().describe("only requests with this header (and value glob)"),

@@ -14,6 +14,11 @@ export const duration = (example = '"150ms", "30s" or "2m"') =>
     return value;
   });
 
+/** The HTTP methods a request (load, probe, route fault) may name. */
+export const httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+/** An HTTP header name (RFC 9110's token). */
+export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 export const weight = z.number().min(0, { message: "expected a weight of 0 or more" });
 
 export const rate = z.string({ error: 'expected a rate such as "100/s"' }).transform((text, ctx) => {
