@@ -92,7 +92,10 @@ export function planActions(
   return { seed, actions };
 }
 
-/** Two actions on one target whose kind's mechanism takes one at a time must not overlap. */
+/**
+ * Two actions on one target that need the same mechanism, one that takes one at a time, must
+ * not overlap (two route rules; not a route rule and a certificate).
+ */
 function guardExclusive(actions: readonly PlannedAction[], topology: Topology): void {
   actions.forEach((a, i) => {
     const mechanism = kindOf(a.fault).exclusive?.(topology);
@@ -104,7 +107,7 @@ function guardExclusive(actions: readonly PlannedAction[], topology: Topology): 
           b.service === a.service &&
           b.atMs < a.untilMs &&
           a.atMs < b.untilMs &&
-          kindOf(b.fault).exclusive?.(topology),
+          kindOf(b.fault).exclusive?.(topology) === mechanism,
       );
     if (clash)
       throw new InvalidInputError(

@@ -2,8 +2,9 @@ import { errorMessage } from "../errors.js";
 import type { Recovered, ReplicaContainer, SweepContext } from "../faults/fault-kind.js";
 import { allLeftovers, kindNamed } from "../faults/registry.js";
 import { clearEntry, type LedgerEntry, readLedger } from "../lifecycle/ledger.js";
+import { removeAttachSeries } from "../replica/attach-series.js";
 import { seriesHost } from "../replica/configs.js";
-import { LABEL_ROLE, LABEL_SERVICE, labelFilter } from "../replica/docker.js";
+import { ATTACH_SERIES_ROLE, LABEL_ROLE, LABEL_SERVICE, labelFilter } from "../replica/docker.js";
 import { engine } from "../replica/engine.js";
 import type { Replica } from "../replica/replica.js";
 import { removeSeriesFiles } from "../replica/series-files.js";
@@ -69,14 +70,21 @@ async function replicaContainers(replica: Replica): Promise<ReplicaContainer[]> 
 }
 
 /**
- * A crashed run's series for Prometheus (src/run/series.ts): no fault, and they stop being
- * served by themselves 30 s after the run's last write, so they are removed without a report.
+ * A crashed run's series for Prometheus (src/run/series.ts). On an attached stack, the
+ * container of Faultline's serving them is removed and reported (it also exits by itself a
+ * minute after the last write). In the built-in load balancer, the files are no fault, and
+ * stop being served 30 s after the run's last write, so they are removed without a report.
  */
-async function sweepSeries(
-  replica: Replica,
-  containers: readonly ReplicaContainer[],
-  attempt: SweepContext["attempt"],
-): Promise<void> {
+async function sweepSeries({ replica, containers, attempt, found }: SweepContext): Promise<void> {
+  for (const c of containers.filter((c) => c.role === ATTACH_SERIES_ROLE))
+    await attempt(`Faultline's series container ${c.name}`, async () => {
+      if (await removeAttachSeries(replica.topology))
+        found({
+          kind: "container",
+          target: "series",
+          what: `removed Faultline's series container ${c.name}`,
+        });
+    });
   const host = seriesHost(replica.topology);
   if (!host) return;
   // The load balancer itself, not a sidecar carrying its service label (swept by now).
@@ -93,6 +101,8 @@ export async function findLeftovers(replica: Replica): Promise<string[]> {
   }
   const containers = await replicaContainers(replica);
   for (const leftovers of allLeftovers()) found.push(...(await leftovers.find(replica, containers)));
+  for (const c of containers.filter((c) => c.role === ATTACH_SERIES_ROLE))
+    found.push(`Faultline's series container ${c.name}`);
   return found;
 }
 
@@ -120,6 +130,6 @@ export async function recoverReplica(
   const containers = await replicaContainers(replica);
   const context: SweepContext = { replica, containers, attempt, found: (item) => recovered.push(item) };
   for (const leftovers of allLeftovers()) await leftovers.sweep(context);
-  await sweepSeries(replica, containers, attempt);
+  await sweepSeries(context);
   return outcome;
 }

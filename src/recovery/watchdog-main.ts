@@ -6,13 +6,15 @@ import { clearEntry, readLedger } from "../lifecycle/ledger.js";
 import { readLock } from "../lifecycle/lock.js";
 import { isAlive, stateDir } from "../lifecycle/state.js";
 import { WATCHDOG_GRACE_MS } from "../lifecycle/watchdog.js";
+import { removeAttachSeries } from "../replica/attach-series.js";
 import { connectReplica } from "../replica/replica.js";
 import { revertEntry } from "./recover.js";
 
 // The dead-man's switch: `node watchdog-main.js <replica> <run-id> <cli-pid>`, started detached
 // by a run. While the CLI lives and keeps to its timeline, it only watches. It reverts the
 // run's outstanding ledger entries when the CLI has died, or when an entry has outlived its
-// planned end by the grace period (a hung CLI). It exits when the run has nothing left, or
+// planned end by the grace period (a hung CLI); when the CLI has died, it also removes the
+// run's series container on an attached stack. It exits when the run has nothing left, or
 // when reverting has failed for GIVE_UP_MS on end (the Docker engine gone, say): the ledger
 // keeps what is left for `faultline recover`.
 
@@ -35,6 +37,9 @@ async function main(): Promise<void> {
     const holder = readLock(replicaName);
     const lockHeld = holder?.runId === runId;
     if (entries.length === 0 && (!cliAlive || !lockHeld)) {
+      // A dead run's series container on an attached stack, unless another run holds it now.
+      if (!cliAlive && (!holder || lockHeld || !isAlive(holder.pid)) && (await removeSeries()))
+        reverted = true;
       if (cliAlive || !reverted) {
         // Nothing happened worth keeping a record of.
         rmSync(join(stateDir(replicaName), `watchdog-${runId}.log`), { force: true });
@@ -82,6 +87,18 @@ async function main(): Promise<void> {
     }
     // While reverts fail, retry every 2 s rather than every 0.5 s.
     await sleep(failingSince === undefined ? 500 : 2000);
+  }
+}
+
+/** Removes the run's series container (an attached stack's); true when there was one. */
+async function removeSeries(): Promise<boolean> {
+  try {
+    const removed = await removeAttachSeries({ replica: replicaName ?? "" });
+    if (removed) log("removed the run's series container");
+    return removed;
+  } catch (error) {
+    log(`the run's series container: ${errorMessage(error)} (it exits by itself within a minute)`);
+    return false;
   }
 }
 

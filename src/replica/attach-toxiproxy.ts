@@ -3,11 +3,11 @@ import { waitUntil } from "../lifecycle/wait.js";
 import { deadManSeconds } from "../lifecycle/watchdog.js";
 import {
   ATTACH_TOXIPROXY_ROLE,
-  isConflict,
   isNotFound,
   LABEL_REPLICA,
   LABEL_ROLE,
   LABEL_SERVICE,
+  removeHelperContainer,
 } from "./docker.js";
 import { engine } from "./engine.js";
 import { imageFor, TOXIPROXY_API_PORT, type Topology } from "./topology.js";
@@ -135,21 +135,5 @@ async function waitForApi(topology: Topology): Promise<ToxiproxyHost> {
 
 /** Removes the helper; true when there was one. Gone already is fine. */
 export async function removeAttachToxiproxy(topology: Pick<Topology, "replica">): Promise<boolean> {
-  const name = attachToxiproxyName(topology.replica);
-  try {
-    const info = await engine().inspectContainer(name);
-    if (info.Config.Labels?.[LABEL_ROLE] !== ATTACH_TOXIPROXY_ROLE) return false;
-    await engine().removeContainer(info.Id, { force: true });
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    // 409: its removal is under way already (it exited at its deadline).
-    if (isConflict(error)) {
-      await engine()
-        .waitContainer(name, "removed")
-        .catch(() => {});
-      return true;
-    }
-    throw error;
-  }
+  return removeHelperContainer(attachToxiproxyName(topology.replica), ATTACH_TOXIPROXY_ROLE);
 }

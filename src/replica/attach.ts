@@ -66,6 +66,23 @@ export const attachSchema = z
       .record(serviceName, z.number().int().min(1).max(65_535))
       .optional()
       .describe("the TCP port link faults act on, by service, where its container exposes several (or none)"),
+    series: z
+      .preprocess(
+        (value) => (value === true ? {} : value),
+        z.strictObject({
+          port: z
+            .number()
+            .int()
+            .min(1024)
+            .max(65_535)
+            .optional()
+            .describe("where 127.0.0.1 publishes them, for a Prometheus on the host; default: a free port"),
+        }),
+      )
+      .optional()
+      .describe(
+        "serve the run's series (fault windows, phase, checks) at faultline-series:8405/faultline/metrics on the stack's network, for its own Prometheus: true, or { port: N }",
+      ),
     roles: z.strictObject({
       lb: z.array(serviceName).length(1, { message: "expected one load balancer service, e.g. lb: [lb]" }),
       edge: z.array(serviceName).min(1, { message: "expected at least one edge service" }),
@@ -166,6 +183,7 @@ export function attachedTopology(
       ...(discovered.networks ? { networks: discovered.networks } : {}),
       ...(settings.ports ? { ports: settings.ports } : {}),
       ...(settings.stats ? { statsBackend: settings.stats.backend } : {}),
+      ...(settings.series ? { series: settings.series } : {}),
     },
   };
 }

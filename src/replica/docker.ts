@@ -14,6 +14,8 @@ export const LABEL_POP = "faultline.pop";
 export const SIDECAR_ROLE = "netfilter";
 /** The role label of the Toxiproxy Faultline starts for link faults on an attached stack. */
 export const ATTACH_TOXIPROXY_ROLE = "attach-toxiproxy";
+/** The role label of the container serving a run's series on an attached stack's network. */
+export const ATTACH_SERIES_ROLE = "attach-series";
 
 /** The engine's list filter for everything labelled with a replica's name. */
 export function labelFilter(replica: string): { label: string[] } {
@@ -67,6 +69,29 @@ export function isNotModified(error: unknown): boolean {
 /** 409: the object is in a state that refuses the call (a network with endpoints, a name in use). */
 export function isConflict(error: unknown): boolean {
   return statusOf(error) === 409;
+}
+
+/**
+ * Removes a helper container of Faultline's by name, only when it carries `role` (never a
+ * container of someone else's that took the name); true when there was one. Gone already
+ * is fine; a removal under way already (an auto-removed helper that exited) is waited for.
+ */
+export async function removeHelperContainer(name: string, role: string): Promise<boolean> {
+  try {
+    const info = await engine().inspectContainer(name);
+    if (info.Config.Labels?.[LABEL_ROLE] !== role) return false;
+    await engine().removeContainer(info.Id, { force: true });
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    if (isConflict(error)) {
+      await engine()
+        .waitContainer(name, "removed")
+        .catch(() => {});
+      return true;
+    }
+    throw error;
+  }
 }
 
 /** 403: the engine forbids the call (a network in use, on some engine versions). */

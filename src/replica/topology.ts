@@ -141,6 +141,8 @@ export interface AttachedStack {
   ports?: Record<string, number>;
   /** The HAProxy backend whose servers are the edges, when the settings name a stats page. */
   statsBackend?: string;
+  /** Serve the runs' series on the stack's network (src/replica/attach-series.ts), from the settings. */
+  series?: { port?: number | undefined };
 }
 
 /**

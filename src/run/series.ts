@@ -1,5 +1,11 @@
 import { Gauge, Registry } from "prom-client";
 import type { JournalEvent, Phase } from "../journal/journal.js";
+import {
+  attachSeriesName,
+  ensureAttachSeries,
+  removeAttachSeries,
+  SERIES_ALIAS,
+} from "../replica/attach-series.js";
 import { seriesHost } from "../replica/configs.js";
 import type { Replica } from "../replica/replica.js";
 import { removeSeriesFiles, writeSeriesFile } from "../replica/series-files.js";
@@ -11,6 +17,8 @@ import { containerName, LB_STATS_PORT, SERIES_PATH } from "../replica/topology.j
 // `faultline`), so any Grafana on it can draw the fault windows. The run rewrites the file on
 // every change and every HEARTBEAT_MS; each line expires TTL_SECONDS after it was written, so
 // the series of a run that died stop being served by themselves. The run's end removes them.
+// On an attached stack whose settings ask for them, a container of Faultline's on the stack's
+// network serves them the same way (src/replica/attach-series.ts), for the stack's Prometheus.
 
 const HEARTBEAT_MS = 5000;
 export const SERIES_TTL_SECONDS = 30;
@@ -97,9 +105,39 @@ export interface SeriesExporter {
   close(): Promise<void>;
 }
 
+/** The container whose files hold the series, and what comes before and after its use. */
+interface SeriesSink {
+  container: string;
+  where: string;
+  /** Readies the container (an attached stack's series container); the writes wait for it. */
+  prepare?: () => Promise<void>;
+  /** After the run's files are removed (that container removed). */
+  dispose?: () => Promise<void>;
+}
+
+/** Where a replica serves a run's series, or why it does not. */
+function sinkFor(replica: Replica): SeriesSink | string {
+  const { topology } = replica;
+  const attach = topology.attach;
+  if (attach) {
+    if (!attach.series)
+      return "an attached stack serves them only when its settings ask (replica.attach.series: true)";
+    const port = attach.series.port;
+    return {
+      container: attachSeriesName(topology.replica),
+      where: `${SERIES_ALIAS}:${LB_STATS_PORT}${SERIES_PATH} on network ${topology.network}${port ? `, 127.0.0.1:${port}` : ""}`,
+      prepare: async () => void (await ensureAttachSeries(topology, port)),
+      dispose: async () => void (await removeAttachSeries(topology)),
+    };
+  }
+  const host = seriesHost(topology);
+  if (!host) return "no load balancer with Faultline's config serves them (the topology gives each its own)";
+  return { container: containerName(topology, host), where: `${host}:${LB_STATS_PORT}${SERIES_PATH}` };
+}
+
 /**
- * Starts exporting a run's series, or returns why it cannot (no load balancer with Faultline's
- * config). A failed write is reported once through `onError`; the run goes on.
+ * Starts exporting a run's series, or returns why it cannot. A failed write is reported once
+ * through `onError`; the run goes on.
  */
 export function startSeries(options: {
   replica: Replica;
@@ -108,11 +146,9 @@ export function startSeries(options: {
   onError: (message: string) => void;
 }): SeriesExporter | string {
   const { replica, runId } = options;
-  const host = seriesHost(replica.topology);
-  if (!host)
-    return "no load balancer with Faultline's config serves them (an attached stack, or its own config)";
   if (!/^[A-Za-z0-9_.-]+$/.test(runId)) return `run id ${runId} is not a file name`;
-  const container = containerName(replica.topology, host);
+  const sink = sinkFor(replica);
+  if (typeof sink === "string") return sink;
   const state: SeriesState = {
     runId,
     experiment: options.experiment,
@@ -120,22 +156,25 @@ export function startSeries(options: {
     faults: new Map(),
     checks: new Map(),
   };
-  return new Exporter(container, state, `${host}:${LB_STATS_PORT}${SERIES_PATH}`, options.onError);
+  return new Exporter(sink, state, options.onError);
 }
 
 class Exporter implements SeriesExporter {
-  private writing: Promise<void> = Promise.resolve();
+  private writing: Promise<void>;
   private dirty = false;
   private closed = false;
   private failed = false;
   private readonly heartbeat: NodeJS.Timeout;
+  readonly where: string;
 
   constructor(
-    private readonly container: string,
+    private readonly sink: SeriesSink,
     private readonly state: SeriesState,
-    readonly where: string,
     private readonly onError: (message: string) => void,
   ) {
+    this.where = sink.where;
+    const prepare = sink.prepare;
+    this.writing = prepare ? this.attempt("served", prepare) : Promise.resolve();
     this.heartbeat = setInterval(() => this.schedule(), HEARTBEAT_MS);
     this.heartbeat.unref();
     this.schedule();
@@ -158,14 +197,21 @@ class Exporter implements SeriesExporter {
   }
 
   private async exec(write: boolean, content = ""): Promise<void> {
+    const { container } = this.sink;
+    const { runId } = this.state;
+    if (write) await this.attempt("written", () => writeSeriesFile(container, runId, content));
+    else await this.attempt("removed", async () => void (await removeSeriesFiles(container, runId)));
+  }
+
+  /** Runs one step; its first failure is reported, later ones are not. */
+  private async attempt(what: string, step: () => Promise<void>): Promise<void> {
     try {
-      if (write) await writeSeriesFile(this.container, this.state.runId, content);
-      else await removeSeriesFiles(this.container, this.state.runId);
+      await step();
     } catch (error) {
       if (this.failed) return;
       this.failed = true;
       this.onError(
-        `the run's series could not be ${write ? "written" : "removed"} in ${this.container}: ${error instanceof Error ? error.message : String(error)}`,
+        `the run's series could not be ${what} in ${this.sink.container}: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
   }
@@ -176,5 +222,7 @@ class Exporter implements SeriesExporter {
     clearInterval(this.heartbeat);
     await this.writing;
     await this.exec(false);
+    const dispose = this.sink.dispose;
+    if (dispose) await this.attempt("removed", dispose);
   }
 }

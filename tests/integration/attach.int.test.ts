@@ -78,8 +78,9 @@ describe("attached to a running Docker Compose PoP", () => {
         .getContainer(decoy)
         .remove({ force: true })
         .catch(() => {});
-    pop.down();
+    // Faultline's containers first: one left on the stack's network would fail its removal.
     await pop.removeFaultlineContainers();
+    pop.down();
     expect(await pop.snapshot()).toEqual({});
   });
 

@@ -4,6 +4,7 @@ import { experimentSchema } from "../../src/experiments/schema.js";
 import { parseLocated } from "../../src/format/located-yaml.js";
 import type { JournalEvent } from "../../src/journal/journal.js";
 import { runExperiment } from "../../src/run/runner.js";
+import { type PromSample, promQuery } from "../support/promql.js";
 import { useReplica } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";
 
@@ -25,29 +26,16 @@ method:
   - { fault: latency, target: edge-1, latency: 150ms, at: 0s, for: 6s }
 `;
 
-interface VectorSample {
-  metric: Record<string, string>;
-  value?: [number, string];
-  values?: [number, string][];
-}
-
 describe("fault windows in Prometheus", () => {
   const replica = useReplica("it-series");
 
-  async function query(promql: string, range?: { start: number; end: number }): Promise<VectorSample[]> {
-    const params = new URLSearchParams({ query: promql });
-    if (range) for (const [k, v] of Object.entries({ ...range, step: 1 })) params.set(k, String(v));
-    const url = `${replica().endpoints.prometheus}/api/v1/${range ? "query_range" : "query"}`;
-    const body = (await (await fetch(url, { method: "POST", body: params })).json()) as {
-      data: { result: VectorSample[] };
-    };
-    return body.data.result;
-  }
+  const query = (promql: string, range?: { start: number; end: number }) =>
+    promQuery(replica().endpoints.prometheus, promql, range);
 
   it("the active fault, the phase and each check are series while the run lasts, and gone after it", async () => {
     const { data, locate } = parseLocated("it-series.yaml", yaml, experimentSchema);
     let runId = "";
-    let during: Promise<{ fault: VectorSample[]; phase: VectorSample[]; check: VectorSample[] }> | undefined;
+    let during: Promise<{ fault: PromSample[]; phase: PromSample[]; check: PromSample[] }> | undefined;
     const onEvent = (event: JournalEvent) => {
       if (event.type === "run-started") runId = event.runId;
       if (event.type === "fault-applied")

@@ -11,8 +11,8 @@ import { tempDir } from "../support/temp.js";
 // The reliability harness on a stack Faultline did not create: the example Compose PoP.
 // Every trial starts a run with faults of each family that works on attached containers at
 // once (a paused edge, a netfilter loss rule, a partition, CPU stress, a latency toxic
-// through a transparent redirect), interrupts it at a
-// random moment of its inject phase, and checks the stack is exactly as it was: the same
+// through a transparent redirect), its series served on the stack's network, interrupts it at
+// a random moment of its inject phase, and checks the stack is exactly as it was: the same
 // container ids, running, nothing paused, no Faultline rule in any namespace, no stress
 // process, no Faultline container. A container of another project, labelled like one of
 // this project's edges and on its network, must come through every trial untouched.
@@ -28,7 +28,7 @@ function experimentFile(): string {
     file,
     `version: 1
 name: rel-attached
-${stack.replicaYaml}
+${stack.replicaYaml.replace("    roles:", "    series: true\n    roles:")}
 load: { rate: 20/s, warmup: 1s, timeout: 1s }
 steadyState:
   window: 2s
@@ -92,8 +92,9 @@ describe(`the reliability harness on an attached Compose stack (${TRIALS} trial(
         .getContainer(decoy.id)
         .remove({ force: true })
         .catch(() => {});
-    stack.down();
+    // Faultline's containers first: one left on the stack's network would fail its removal.
     await stack.removeFaultlineContainers();
+    stack.down();
     expect(await stack.snapshot()).toEqual({});
   });
 

@@ -14,11 +14,12 @@ import { tempDir } from "../support/temp.js";
 
 // The reliability harness: each kind of interruption, repeated. A CI-sized run (`npm test`)
 // does FAULTLINE_TRIALS=2 of each; the long run is `npm run reliability -- --trials 50`.
-// Every trial starts a run with faults of five families applied at once (a toxic, a paused
-// edge, a netfilter loss rule, a flawed certificate at the load balancer, a DNS rule), on a
-// replica that serves HTTPS and has its own DNS, interrupts it at a random moment of its inject
-// phase, and checks that nothing is left on the replica. An unlabelled decoy container on the replica's
-// network, named and aliased like an edge, must come through every trial untouched.
+// Every trial starts a run with faults of six families applied at once (a toxic, a paused
+// edge, a netfilter loss rule, an HTTP fault by route in the load balancer, a flawed
+// certificate at the load balancer, a DNS rule), on a replica that serves HTTPS and has its
+// own DNS, interrupts it at a random moment of its inject phase, and checks that nothing is
+// left on the replica. An unlabelled decoy container on the replica's network, named and
+// aliased like an edge, must come through every trial untouched.
 // The Docker engine's restart has a replica (and a decoy) of its own, last: it stops every
 // container on the machine.
 
@@ -30,7 +31,7 @@ const PROTOCOL_FAULTS = `
   - { fault: tls-certificate, target: lb, flaw: expired, for: 60s }
   - { fault: dns-nxdomain, target: edge-3, name: origin.faultline.test, for: 60s }`;
 
-/** The harness's experiment: three fault families, and with `protocols` the TLS and DNS ones too. */
+/** The harness's experiment: four fault families, and with `protocols` the TLS and DNS ones too. */
 function experimentFile(protocols = true): string {
   const file = join(tempDir("faultline-rel-"), "rel.yaml");
   writeFileSync(
@@ -45,7 +46,8 @@ steadyState:
 method:
   - { fault: latency, target: edge-1, latency: 100ms, for: 60s }
   - { fault: node-kill, target: edge-2, mode: pause, for: 60s }
-  - { fault: packet-loss, target: origin, loss: 10%, for: 60s }${protocols ? PROTOCOL_FAULTS : ""}
+  - { fault: packet-loss, target: origin, loss: 10%, for: 60s }
+  - { fault: http-route, target: lb, match: { path: "/api/*" }, share: 20%, status: 503, for: 60s }${protocols ? PROTOCOL_FAULTS : ""}
 `,
   );
   return file;
@@ -64,7 +66,7 @@ async function startInjecting(env: NodeJS.ProcessEnv = {}, replica = NAME) {
     ["run", experimentFile(protocols), ...targetArgs(replica), "--runs-dir", tempDir("runs-")],
     env,
   );
-  await waitForOutput(cli, protocols ? "applied  f5" : "applied  f3", 60_000);
+  await waitForOutput(cli, protocols ? "applied  f6" : "applied  f4", 60_000);
   // A random moment of the inject phase, after every fault is in place.
   await sleep(randomDelay());
   return cli;

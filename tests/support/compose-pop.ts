@@ -15,6 +15,8 @@ import { imageFor } from "../../src/replica/topology.js";
 // in any of their namespaces (filter or nat table), no container of Faultline's left.
 
 const COMPOSE_FILE = join(import.meta.dirname, "../../examples/compose-pop/docker-compose.yml");
+/** The stack's own Prometheus, added when a test asks for it. */
+const PROMETHEUS_FILE = join(import.meta.dirname, "../../examples/compose-pop/docker-compose.prometheus.yml");
 export const COMPOSE_SERVICES = ["lb", "edge-1", "edge-2", "edge-3", "origin"];
 export const COMPOSE_EDGES = ["edge-1", "edge-2", "edge-3"];
 
@@ -31,8 +33,17 @@ export function freePort(): Promise<number> {
 
 export class ComposePop {
   port = 0;
+  prometheusPort = 0;
 
-  constructor(readonly project: string) {}
+  constructor(
+    readonly project: string,
+    private readonly options: { prometheus?: boolean } = {},
+  ) {}
+
+  /** The stack's own Prometheus on loopback, when it has one. */
+  get prometheus(): string {
+    return `http://127.0.0.1:${this.prometheusPort}`;
+  }
 
   get entry(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -49,8 +60,13 @@ export class ComposePop {
   }
 
   compose(...args: string[]): string {
-    return execFileSync("docker-compose", ["-p", this.project, "-f", COMPOSE_FILE, ...args], {
-      env: { ...process.env, COMPOSE_POP_PORT: String(this.port) },
+    const files = ["-f", COMPOSE_FILE, ...(this.options.prometheus ? ["-f", PROMETHEUS_FILE] : [])];
+    return execFileSync("docker-compose", ["-p", this.project, ...files, ...args], {
+      env: {
+        ...process.env,
+        COMPOSE_POP_PORT: String(this.port),
+        COMPOSE_POP_PROMETHEUS_PORT: String(this.prometheusPort),
+      },
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
       // A docker-compose that hangs (seen once, right after another test restarted the
@@ -66,6 +82,7 @@ export class ComposePop {
   async up(attempts = 2): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       this.port = await freePort();
+      if (this.options.prometheus) this.prometheusPort = await freePort();
       try {
         this.compose("up", "-d");
         await this.edgesUp();

@@ -189,6 +189,24 @@ describe("attach settings", () => {
     expect(unknown.message).toMatch(/project/);
   });
 
+  it("serves the runs' series on the stack's network only when asked, on a port of 1024 or above", async () => {
+    const settings = (series: string) =>
+      attachSchema.parse({
+        compose: "shop",
+        series: JSON.parse(series),
+        roles: { lb: ["lb"], edge: ["e1"] },
+      });
+    expect(attachedTopology(settings("true")).attach?.series).toEqual({});
+    expect(attachedTopology(settings('{"port": 9405}')).attach?.series).toEqual({ port: 9405 });
+    expect(
+      attachedTopology(attachSchema.parse({ compose: "shop", roles: { lb: ["lb"], edge: ["e1"] } })).attach,
+    ).not.toHaveProperty("series");
+    const low = await loadError(
+      experimentFile(SHOP_ATTACH.replace("compose: shop", "compose: shop\n    series: { port: 80 }")),
+    );
+    expect(low.issues[0]).toMatchObject({ path: "replica.attach.series.port", line: 6 });
+  });
+
   it("plans link faults on an attached stack as the link into the target from its clients", async () => {
     const loaded = await loadExperiment(
       experimentFile(

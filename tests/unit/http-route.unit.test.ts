@@ -64,4 +64,21 @@ describe("http-route", () => {
     expect(action?.description).toBe("answer 503 to 20% of any /api/* on lb");
     expect(kindOf(fault).exclusive?.(topology)).toBe("its one route rule");
   });
+
+  it("may overlap a certificate fault on the same load balancer, not another route rule", () => {
+    const topology = { ...defaultTopology("x", 3), tls: { terminate: "lb" as const } };
+    const route = parse({ match: { path: "/api/*" }, share: "20%", status: 503 });
+    const certificate = faultSchema.parse({
+      fault: "tls-certificate",
+      target: "lb",
+      flaw: "expired",
+      for: "10s",
+    });
+    expect(planActions([route, certificate], topology, 1, 0).actions).toHaveLength(2);
+    expect(() =>
+      planActions([route, parse({ match: { path: "/login" }, delay: "2s" })], topology, 1, 0),
+    ).toThrow(
+      /method\[1\]: http-route on lb overlaps f1 \(http-route\), and on this stack each needs its one route rule/,
+    );
+  });
 });
