@@ -151,6 +151,24 @@ ensure_compose() {
   fi
 }
 
+ensure_postgres() {
+  # The shared-history tests start a PostgreSQL server of their own (initdb, pg_ctl); runs
+  # need none unless given a PostgreSQL URL.
+  if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
+    log "postgresql: present"; return
+  fi
+  if is_root && is_debian; then
+    log "postgresql: installing from Debian's packages"
+    apt_install postgresql
+    local bin
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    ln -sf "$bin/initdb" /usr/local/bin/initdb
+    ln -sf "$bin/pg_ctl" /usr/local/bin/pg_ctl
+  else
+    log "postgresql: missing (only the shared-history tests need it: install postgresql)"
+  fi
+}
+
 ensure_node() {
   command -v node >/dev/null 2>&1 || die "Node.js is missing" "install Node.js >= 20"
   cd "$ROOT"
@@ -171,6 +189,7 @@ main() {
   ensure_images
   ensure_test_tools
   ensure_compose
+  ensure_postgres
   if [ "${1:-}" != "--no-node" ]; then ensure_node; fi
   log "ready"
 }

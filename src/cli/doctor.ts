@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { errorMessage } from "../errors.js";
-import { History } from "../history/store.js";
+import { describeHistory, historyLocation, isSharedHistory, openHistory } from "../history/open.js";
 import { readLedger } from "../lifecycle/ledger.js";
 import { assertNotLocked } from "../lifecycle/lock.js";
 import { stateDir } from "../lifecycle/state.js";
@@ -155,30 +155,33 @@ function checkLoopback(): Promise<Finding> {
   });
 }
 
-function checkRunsDir(runsDir: string): Finding {
-  const path = join(runsDir, "history.db");
+async function checkRunsDir(runsDir: string, given: string | undefined): Promise<Finding> {
+  const location = historyLocation(given, runsDir);
   try {
     if (existsSync(runsDir)) accessSync(runsDir, constants.W_OK);
-    // Reading only: doctor creates nothing. Without a history yet, check that SQLite loads.
-    const history = History.open(existsSync(path) ? path : ":memory:");
+    // Reading only: doctor creates no SQLite file. Without a history yet, check that SQLite loads.
+    const fresh = !isSharedHistory(location) && !existsSync(location);
+    const history = await openHistory(fresh ? ":memory:" : location);
     try {
-      const count = history.list({ limit: 1_000_000 }).length;
+      const count = (await history.list({ limit: 1_000_000 })).length;
       return {
         check: "runs and history",
         status: "ok",
-        detail: existsSync(path)
-          ? `${path} holds ${count} run(s)`
-          : `no history yet in ${runsDir}/ (the first run creates it); SQLite loads`,
+        detail: fresh
+          ? `no history yet at ${location} (the first run creates it); SQLite loads`
+          : `${history.path} holds ${count} run(s)`,
       };
     } finally {
-      history.close();
+      await history.close();
     }
   } catch (error) {
     return {
       check: "runs and history",
       status: "fail",
-      detail: `${runsDir}: ${errorMessage(error)}`,
-      fix: "pass a writable --runs-dir; if better-sqlite3 fails to load, run `npm rebuild better-sqlite3`",
+      detail: errorMessage(error).includes(describeHistory(location))
+        ? errorMessage(error)
+        : `${describeHistory(location)}: ${errorMessage(error)}`,
+      fix: "make the runs folder writable, start the history's PostgreSQL server or correct --history, or pass --no-history to runs",
     };
   }
 }
@@ -229,7 +232,10 @@ function checkNode(): Finding {
       };
 }
 
-export async function runDoctor(options: { runsDir: string }): Promise<Finding[]> {
+export async function runDoctor(options: {
+  runsDir: string;
+  history?: string | undefined;
+}): Promise<Finding[]> {
   const engine = await checkEngine();
   return [
     checkNode(),
@@ -239,7 +245,7 @@ export async function runDoctor(options: { runsDir: string }): Promise<Finding[]
     await checkToxiproxy(),
     checkNetem(),
     await checkLoopback(),
-    checkRunsDir(options.runsDir),
+    await checkRunsDir(options.runsDir, options.history),
     checkLeftovers(),
     checkBrowser(),
   ];

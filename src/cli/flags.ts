@@ -24,6 +24,15 @@ export const topologyFlag = () =>
 /** `--runs-dir DIR`: where run folders (journals, reports) and history.db are. */
 export const runsDirFlag = (description: string) => Flags.string({ description, default: "runs" });
 
+/** `--history URL|FILE`: the run history, shared in PostgreSQL or a SQLite file of one's own. */
+export const historyFlag = () =>
+  Flags.string({
+    description:
+      "the run history: a PostgreSQL URL (postgres://USER@HOST:PORT/DB) that many machines share, or a SQLite file [default: <runs-dir>/history.db]",
+    env: "FAULTLINE_HISTORY",
+    helpValue: "URL|FILE",
+  });
+
 /**
  * A duration flag (`--for 30s`): its text and its value in milliseconds, parsed with
  * src/units.ts as experiment files are; `ms` is undefined for text that is not a duration.

@@ -1,6 +1,6 @@
 import { BaseCommand } from "../cli/base-command.js";
 import { type Finding, runDoctor } from "../cli/doctor.js";
-import { runsDirFlag } from "../cli/flags.js";
+import { historyFlag, runsDirFlag } from "../cli/flags.js";
 import { ExitCode } from "../errors.js";
 
 export default class Doctor extends BaseCommand {
@@ -15,11 +15,12 @@ fails (warnings allowed), 4 otherwise.`;
   static override enableJsonFlag = true;
   static override flags = {
     "runs-dir": runsDirFlag("where run folders and history.db are"),
+    history: historyFlag(),
   };
 
   async run(): Promise<{ ok: boolean; findings: Finding[] }> {
     const { flags } = await this.parse(Doctor);
-    const findings = await runDoctor({ runsDir: flags["runs-dir"] });
+    const findings = await runDoctor({ runsDir: flags["runs-dir"], history: flags.history });
     const ok = findings.every((f) => f.status !== "fail");
     if (!this.jsonEnabled()) {
       const mark = { ok: "✓", warn: "!", fail: "✗" } as const;

@@ -1,38 +1,43 @@
-import { join } from "node:path";
 import { Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
-import { runsDirFlag } from "../cli/flags.js";
-import { History, type HistoryRun, type Trend, trends } from "../history/store.js";
+import { historyFlag, runsDirFlag } from "../cli/flags.js";
+import { historyLocation, openHistory } from "../history/open.js";
+import { type HistoryRun, type Trend, trends } from "../history/store.js";
 import { formatDuration } from "../units.js";
 
 export default class HistoryCommand extends BaseCommand {
   static override description =
     `List past runs with their verdict, score and duration, and the score trend per experiment
 
-Every \`faultline run\` records its run in <runs-dir>/history.db (SQLite). Newest runs first;
-the trend shows each experiment's last scores, oldest to newest, and the change of the latest.`;
+Every \`faultline run\` records its run in <runs-dir>/history.db (SQLite), or in the shared
+PostgreSQL history that --history (or FAULTLINE_HISTORY) names. Newest runs first; the trend
+shows each experiment's last scores, oldest to newest, and the change of the latest.`;
   static override examples = [
     "<%= config.bin %> history",
     "<%= config.bin %> history --experiment edge-node-failover --limit 5",
     "<%= config.bin %> history --json",
+    "<%= config.bin %> history --history postgres://faultline@127.0.0.1:5432/gamedays",
   ];
   static override enableJsonFlag = true;
   static override flags = {
     "runs-dir": runsDirFlag("where run folders and history.db are"),
+    history: historyFlag(),
     experiment: Flags.string({ char: "e", description: "only this experiment's runs" }),
     limit: Flags.integer({ char: "n", description: "how many runs to list", default: 20, min: 1 }),
   };
 
   async run(): Promise<{ runs: HistoryRun[]; trends: Trend[] }> {
     const { flags } = await this.parse(HistoryCommand);
-    const history = History.open(join(flags["runs-dir"], "history.db"));
+    const history = await openHistory(historyLocation(flags.history, flags["runs-dir"]));
     try {
-      const runs = history.list({ experiment: flags.experiment, limit: flags.limit });
-      const all = trends(history).filter((t) => !flags.experiment || t.experiment === flags.experiment);
+      const runs = await history.list({ experiment: flags.experiment, limit: flags.limit });
+      const all = (await trends(history)).filter(
+        (t) => !flags.experiment || t.experiment === flags.experiment,
+      );
       if (!this.jsonEnabled()) this.log(renderHistory(runs, all, history.path));
       return { runs, trends: all };
     } finally {
-      history.close();
+      await history.close();
     }
   }
 }

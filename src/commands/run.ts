@@ -1,13 +1,13 @@
 import { appendFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
-import { replicaOverrideFlag, runsDirFlag, topologyFlag } from "../cli/flags.js";
+import { historyFlag, replicaOverrideFlag, runsDirFlag, topologyFlag } from "../cli/flags.js";
 import { liveProgress, plainProgress } from "../cli/live.js";
 import { parseParamFlags } from "../cli/params.js";
 import { renderEvaluation } from "../cli/render.js";
 import { abortOnSignals } from "../cli/signals.js";
 import { InvalidInputError } from "../errors.js";
+import { historyLocation } from "../history/open.js";
 import { renderJunit } from "../reports/junit.js";
 import { renderMarkdown } from "../reports/markdown.js";
 import { runSuite, type SuiteResult, type SuiteRun } from "../run/suite.js";
@@ -83,7 +83,8 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
       description: "share of windows a check may lose against --baseline, per phase",
       default: "10%",
     }),
-    "no-history": Flags.boolean({ description: "do not record the run(s) in <runs-dir>/history.db" }),
+    history: historyFlag(),
+    "no-history": Flags.boolean({ description: "do not record the run(s) in the history" }),
     "accept-degraded": Flags.boolean({
       description: "exit 0, not 5, for a degraded run (let the gates decide)",
     }),
@@ -142,7 +143,7 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
         },
         acceptDegraded: flags["accept-degraded"],
         params,
-        historyPath: flags["no-history"] ? undefined : join(flags["runs-dir"], "history.db"),
+        history: flags["no-history"] ? undefined : historyLocation(flags.history, flags["runs-dir"]),
         signal: signals.signal,
         onProgress: (m) => view.message(m),
         onRunStart: (loaded, seconds) => view.startRun(loaded.experiment.name, seconds),

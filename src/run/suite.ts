@@ -14,7 +14,8 @@ import { type LoadedExperiment, loadExperiment } from "../experiments/loader.js"
 import { planFaults } from "../experiments/plan.js";
 import { experimentFilesIn, loadSuiteFile, SUITE_FILE, type SuiteFile } from "../experiments/suite-file.js";
 import { newSeed } from "../experiments/targets.js";
-import { History } from "../history/store.js";
+import { openHistory } from "../history/open.js";
+import type { HistoryStore } from "../history/store.js";
 import type { JournalEvent } from "../journal/journal.js";
 import { readLedger } from "../lifecycle/ledger.js";
 import { assertNotLocked } from "../lifecycle/lock.js";
@@ -63,8 +64,11 @@ export interface SuiteOptions {
      */
     baseline?: string | undefined;
   };
-  /** The SQLite run history to record every run in (and to find `--baseline latest`). */
-  historyPath?: string | undefined;
+  /**
+   * The run history to record every run in (and to find `--baseline latest`): a SQLite file or
+   * a PostgreSQL URL (src/history/open.ts). Opened before anything starts.
+   */
+  history?: string | undefined;
   /** Count a degraded verdict as success for the exit code (the gates decide). */
   acceptDegraded?: boolean;
   /** Values for the experiments' `${name}` parameters (over a suite.yaml's and their own). */
@@ -196,7 +200,7 @@ export function loadBaseline(ref: string, runsDir: string): RunReport {
 export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const progress = options.onProgress ?? (() => {});
   const prepared = await prepareSuite(options, progress);
-  const history = options.historyPath ? History.open(options.historyPath) : undefined;
+  const history = options.history ? await openHistory(options.history) : undefined;
   const brought = new Set<string>();
   const runs: SuiteRun[] = [];
   try {
@@ -207,7 +211,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       if (run.evaluation?.verdict === "interrupted") break;
     }
   } finally {
-    history?.close();
+    await history?.close();
     for (const name of brought) {
       progress(`  replica ${name}: taking down what this run brought up (keep it with --keep-replica)`);
       await replicaDown(name);
@@ -256,7 +260,7 @@ async function prepareSuite(
     plans.set(l, { faults: planFaults(l.experiment, topology, seed), topology });
   }
   const baselineRef = options.gates?.baseline;
-  if (baselineRef === "latest" && !options.historyPath)
+  if (baselineRef === "latest" && !options.history)
     throw new InvalidInputError("--baseline latest needs the run history", {
       suggestion: "drop --no-history, or name a run: --baseline RUN",
     });
@@ -283,7 +287,7 @@ function refuseStrayParams(suite: readonly LoadedExperiment[], params: Record<st
 interface SuiteState {
   options: SuiteOptions;
   prepared: PreparedSuite;
-  history: History | undefined;
+  history: HistoryStore | undefined;
   brought: Set<string>;
   progress: (message: string) => void;
   /** How many runs came before this one. */
@@ -309,6 +313,9 @@ async function runOne(loaded: LoadedExperiment, state: SuiteState): Promise<Suit
     const planned = shape.attach
       ? { faults: planFaults(experiment, replica.topology, prepared.seed), topology: replica.topology }
       : prepared.plans.get(loaded);
+    // `--baseline latest`: the newest scored run before this one began, read before it starts.
+    const latest =
+      prepared.baselineRef === "latest" ? await state.history?.latestScored(experiment.name) : undefined;
     const result = await runExperiment({
       loaded,
       replica,
@@ -320,9 +327,9 @@ async function runOne(loaded: LoadedExperiment, state: SuiteState): Promise<Suit
       onEvent: (event) => options.onEvent?.(event, loaded),
       // The report model comes from the run's events in memory: the gates never depend on
       // the report files having been written.
-      judge: (input) => judgeRun(input, experiment.name, state),
+      judge: (input) => judgeRun(input, experiment.name, latest, state),
     });
-    recordHistory(result, state);
+    await recordHistory(result, state);
     return {
       file,
       experiment: experiment.name,
@@ -342,14 +349,16 @@ async function runOne(loaded: LoadedExperiment, state: SuiteState): Promise<Suit
 }
 
 /** The gates on a run's report (--fail-under, --baseline, the suite's go criteria) and its exit code. */
-function judgeRun(input: JudgeInput, experiment: string, state: SuiteState): RunJudgement {
-  const { options, prepared, history, progress } = state;
+function judgeRun(
+  input: JudgeInput,
+  experiment: string,
+  latest: RunReport | undefined,
+  state: SuiteState,
+): RunJudgement {
+  const { options, prepared, progress } = state;
   const { baselineRef, definition } = prepared;
   const { report, evaluation } = input;
-  const previous =
-    baselineRef === "latest"
-      ? history?.latestScored(experiment, input.runId)
-      : matchingBaseline(prepared.baseline, experiment);
+  const previous = baselineRef === "latest" ? latest : matchingBaseline(prepared.baseline, experiment);
   if (baselineRef === "latest" && !previous)
     progress(`  ${experiment}: no earlier scored run in the history; nothing to compare with yet`);
   const gatesWanted = options.gates?.failUnder !== undefined || baselineRef !== undefined;
@@ -368,10 +377,10 @@ function judgeRun(input: JudgeInput, experiment: string, state: SuiteState): Run
   return { gates, exitCode };
 }
 
-function recordHistory(result: RunResult, state: SuiteState): void {
+async function recordHistory(result: RunResult, state: SuiteState): Promise<void> {
   if (!result.report) return;
   try {
-    state.history?.record(result.report, result.runDir, result.gates, result.exitCode);
+    await state.history?.record(result.report, result.runDir, result.gates, result.exitCode);
   } catch (error) {
     state.progress(`  history: could not record ${result.runId}: ${errorMessage(error)}`);
   }

@@ -33,6 +33,12 @@ export default async function setup(): Promise<() => void> {
   } catch {
     throw new Error(`integration tests need tmux; ${fix}`);
   }
+  // The shared-history tests start a PostgreSQL server of their own.
+  try {
+    execFileSync("pg_ctl", ["--version"], { stdio: "ignore" });
+  } catch {
+    throw new Error(`integration tests need PostgreSQL (initdb, pg_ctl); ${fix}`);
+  }
   // The attach tests start the example Compose PoP with Debian's docker-compose.
   try {
     execFileSync("docker-compose", ["version"], { stdio: "ignore" });
