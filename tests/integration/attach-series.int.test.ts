@@ -6,7 +6,7 @@ import { waitUntil } from "../../src/lifecycle/wait.js";
 import { attachSeriesName } from "../../src/replica/attach-series.js";
 import { runSuite } from "../../src/run/suite.js";
 import { runCli, startCli, waitForOutput } from "../support/cli.js";
-import { ComposePop } from "../support/compose-pop.js";
+import { ComposePop, freePort } from "../support/compose-pop.js";
 import { type PromSample, promQuery } from "../support/promql.js";
 import { tempDir } from "../support/temp.js";
 
@@ -22,7 +22,7 @@ const pop = new ComposePop(`fl-it-series-${process.pid}`, { prometheus: true });
 const query = (promql: string, range?: { start: number; end: number }) =>
   promQuery(pop.prometheus, promql, range);
 
-function experiment(pause: string): string {
+function experiment(pause: string, series = "true"): string {
   const file = join(tempDir("faultline-attach-series-"), "experiment.yaml");
   writeFileSync(
     file,
@@ -33,7 +33,7 @@ replica:
     compose: ${pop.project}
     entry: ${pop.entry}
     stats: { path: /lb-stats, backend: edges }
-    series: true
+    series: ${series}
     roles: { lb: [lb], edge: [edge-1, edge-2, edge-3], origin: [origin] }
 load: { rate: 30/s, warmup: 1s, timeout: 2s }
 steadyState:
@@ -72,11 +72,14 @@ describe("fault windows in an attached stack's own Prometheus", () => {
 
   it("the stack's Prometheus sees the fault while it lasts, and nothing of Faultline's is left", async () => {
     const before = await pop.snapshot();
-    let during: Promise<{ fault: PromSample[]; phase: PromSample[]; helpers: number }> | undefined;
+    const port = await freePort();
+    let during:
+      | Promise<{ fault: PromSample[]; phase: PromSample[]; helpers: number; host: string }>
+      | undefined;
     let runId = "";
     const started = Date.now() / 1000;
     const result = await runSuite({
-      paths: [experiment("6s")],
+      paths: [experiment("6s", `{ port: ${port} }`)],
       runsDir: tempDir("faultline-runs-"),
       edges: 3,
       signal: new AbortController().signal,
@@ -90,6 +93,8 @@ describe("fault windows in an attached stack's own Prometheus", () => {
               fault: await query(`faultline_fault_active${of} == 1`),
               phase: await query(`faultline_run_phase${of}`),
               helpers: (await seriesContainers()).length,
+              // A Prometheus on the host scrapes the published port.
+              host: await fetch(`http://127.0.0.1:${port}/faultline/metrics`).then((r) => r.text()),
             };
           })();
       },
@@ -119,6 +124,8 @@ describe("fault windows in an attached stack's own Prometheus", () => {
     });
     expect(seen.phase[0]?.metric.phase).toBe("inject");
     expect(seen.helpers).toBe(1);
+    expect(seen.host).toContain(`faultline_fault_active{run="${runId}"`);
+    expect(where?.type === "series" ? where.where : "").toContain(`127.0.0.1:${port}`);
     expect(after).toEqual([]);
     expect(points).toBeGreaterThanOrEqual(4);
     expect(points).toBeLessThanOrEqual(9);
