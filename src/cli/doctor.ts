@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { errorMessage } from "../errors.js";
-import { describeHistory, historyLocation, isSharedHistory, openHistory } from "../history/open.js";
+import {
+  describeHistory,
+  historyLocation,
+  isSharedHistory,
+  openHistory,
+  readHistory,
+} from "../history/open.js";
 import { readLedger } from "../lifecycle/ledger.js";
 import { assertNotLocked } from "../lifecycle/lock.js";
 import { stateDir } from "../lifecycle/state.js";
@@ -157,19 +163,24 @@ function checkLoopback(): Promise<Finding> {
 
 async function checkRunsDir(runsDir: string, given: string | undefined): Promise<Finding> {
   const location = historyLocation(given, runsDir);
+  const where = describeHistory(location);
   try {
     if (existsSync(runsDir)) accessSync(runsDir, constants.W_OK);
-    // Reading only: doctor creates no SQLite file. Without a history yet, check that SQLite loads.
-    const fresh = !isSharedHistory(location) && !existsSync(location);
-    const history = await openHistory(fresh ? ":memory:" : location);
-    try {
-      const count = (await history.list({ limit: 1_000_000 })).length;
+    // Reading only: doctor creates no file and no table. Without a history yet, check that SQLite loads.
+    const history = await readHistory(location);
+    if (!history) {
+      if (!isSharedHistory(location)) await (await openHistory(":memory:")).close();
       return {
         check: "runs and history",
         status: "ok",
-        detail: fresh
-          ? `no history yet at ${location} (the first run creates it); SQLite loads`
-          : `${history.path} holds ${count} run(s)`,
+        detail: `no history yet at ${where} (the first run creates it)${isSharedHistory(location) ? "; the server answers" : "; SQLite loads"}`,
+      };
+    }
+    try {
+      return {
+        check: "runs and history",
+        status: "ok",
+        detail: `${where} holds ${await history.count()} run(s)`,
       };
     } finally {
       await history.close();
@@ -178,9 +189,7 @@ async function checkRunsDir(runsDir: string, given: string | undefined): Promise
     return {
       check: "runs and history",
       status: "fail",
-      detail: errorMessage(error).includes(describeHistory(location))
-        ? errorMessage(error)
-        : `${describeHistory(location)}: ${errorMessage(error)}`,
+      detail: errorMessage(error).includes(where) ? errorMessage(error) : `${where}: ${errorMessage(error)}`,
       fix: "make the runs folder writable, start the history's PostgreSQL server or correct --history, or pass --no-history to runs",
     };
   }

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidInputError } from "../errors.js";
 import { PostgresHistory, redactUrl } from "./postgres.js";
@@ -24,9 +25,23 @@ export const describeHistory = (location: string) =>
 /** Opens the history at `location`; an unreachable server or unwritable file is an EnvironmentError. */
 export async function openHistory(location: string): Promise<HistoryStore> {
   if (!isSharedHistory(location)) return SqliteHistory.open(location);
-  if (!URL.canParse(location) || new URL(location).hostname === "")
-    throw new InvalidInputError(`the history URL ${redactUrl(location)} is not a PostgreSQL URL`, {
-      suggestion: "write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
-    });
-  return PostgresHistory.open(location);
+  return PostgresHistory.open(checkedUrl(location));
+}
+
+/**
+ * Opens the history to read it only (doctor): undefined where it is not there yet (no SQLite
+ * file; a PostgreSQL database without Faultline's tables). Creates and changes nothing.
+ */
+export async function readHistory(location: string): Promise<HistoryStore | undefined> {
+  if (!isSharedHistory(location)) return existsSync(location) ? SqliteHistory.open(location) : undefined;
+  return PostgresHistory.read(checkedUrl(location));
+}
+
+/** A PostgreSQL URL with a host, or a Unix socket folder in `?host=`. */
+function checkedUrl(location: string): string {
+  const url = URL.canParse(location) ? new URL(location) : undefined;
+  if (url && (url.hostname !== "" || url.searchParams.has("host"))) return location;
+  throw new InvalidInputError(`the history URL ${redactUrl(location)} is not a PostgreSQL URL`, {
+    suggestion: "write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+  });
 }

@@ -55,12 +55,12 @@ export class SqliteHistory implements HistoryStore {
       db.pragma("foreign_keys = ON");
       const opened = db;
       const version = Number(opened.pragma("user_version", { simple: true }));
-      for (let v = version; v < MIGRATIONS.length; v++) {
+      MIGRATIONS.slice(version).forEach((migration, i) => {
         opened.transaction(() => {
-          opened.exec(MIGRATIONS[v] as string);
-          opened.pragma(`user_version = ${v + 1}`);
+          opened.exec(migration);
+          opened.pragma(`user_version = ${version + i + 1}`);
         })();
-      }
+      });
       return new SqliteHistory(opened, path);
     } catch (error) {
       db?.close();
@@ -138,6 +138,10 @@ export class SqliteHistory implements HistoryStore {
       )
       .all(limit)
       .map((row) => scoreRowSchema.parse(row));
+  }
+
+  async count(): Promise<number> {
+    return z.object({ n: z.number() }).parse(this.db.prepare("SELECT count(*) AS n FROM runs").get()).n;
   }
 
   async close(): Promise<void> {

@@ -67,7 +67,7 @@ export function runRow(report: RunReport, runDir: string, gates: readonly GateRe
     file: report.run.experiment.file,
     replica: report.run.replica,
     startedAt: report.run.startedAt,
-    durationMs: report.run.durationMs,
+    durationMs: report.run.durationMs === null ? null : Math.round(report.run.durationMs),
     verdict: report.verdict.verdict,
     exitCode: exitCode ?? report.verdict.exitCode,
     score: report.score?.value ?? null,
@@ -96,6 +96,8 @@ export interface HistoryStore {
   latestScored(experiment: string, excluding?: string): Promise<RunReport | undefined>;
   /** Per experiment (by name), the scores of its last `limit` runs, oldest first: one query. */
   recentScores(limit: number): Promise<{ experiment: string; score: number | null }[]>;
+  /** How many runs it holds. */
+  count(): Promise<number>;
   close(): Promise<void>;
 }
 

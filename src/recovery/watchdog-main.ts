@@ -93,7 +93,7 @@ async function main(): Promise<void> {
 /** Removes the run's series container (an attached stack's); true when there was one. */
 async function removeSeries(): Promise<boolean> {
   try {
-    const removed = await removeAttachSeries({ replica: replicaName ?? "" });
+    const removed = await removeAttachSeries({ replica: replicaName ?? "" }, runId);
     if (removed) log("removed the run's series container");
     return removed;
   } catch (error) {

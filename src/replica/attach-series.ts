@@ -1,9 +1,10 @@
-import { EnvironmentError } from "../errors.js";
+import { EnvironmentError, errorMessage } from "../errors.js";
 import {
   ATTACH_SERIES_ROLE,
   isNotFound,
   LABEL_REPLICA,
   LABEL_ROLE,
+  LABEL_RUN,
   LABEL_SERVICE,
   removeHelperContainer,
 } from "./docker.js";
@@ -24,10 +25,11 @@ import {
 // stack's network, with the alias `faultline-series`, so the stack's own Prometheus scrapes
 // faultline-series:8405/faultline/metrics. It is the load balancer's image, running HAProxy
 // with the same Lua service as the built-in replica's load balancer, and is written to the
-// same way (src/replica/series-files.ts). Its port is published on 127.0.0.1 only (the
-// settings' port, or a free one). It never outlives its run by long: it exits when no run
-// has written its series for IDLE_EXIT_SECONDS (a run rewrites them every 5 s), and is
-// removed when it exits; the run's end removes it at once, and `recover` sweeps it.
+// same way (src/replica/series-files.ts). Its port is published, on 127.0.0.1 only, when the
+// settings name one. It carries its run's id. It never outlives its run by long: the run's
+// end removes it, so does the run's dead-man's switch and `recover`, and failing all of
+// them it exits when no run has written its series for IDLE_EXIT_SECONDS (a run rewrites
+// them every 5 s) and is removed when it exits.
 
 export const SERIES_ALIAS = "faultline-series";
 const IDLE_EXIT_SECONDS = 60;
@@ -67,8 +69,15 @@ const SCRIPT = [
   `done`,
 ].join("\n");
 
-/** Starts the container (or keeps the running one); returns its name, for series-files.ts. */
-export async function ensureAttachSeries(topology: Topology, port: number | undefined): Promise<string> {
+/**
+ * Starts the run's container (or keeps it, when it runs already); returns its name, for
+ * series-files.ts. Another run's, left by a crash, is replaced.
+ */
+export async function ensureAttachSeries(
+  topology: Topology,
+  runId: string,
+  port: number | undefined,
+): Promise<string> {
   const name = attachSeriesName(topology.replica);
   const running = await engine()
     .inspectContainer(name)
@@ -76,9 +85,11 @@ export async function ensureAttachSeries(topology: Topology, port: number | unde
       if (isNotFound(error)) return undefined;
       throw error;
     });
-  if (running?.State.Running && running.Config.Labels?.[LABEL_ROLE] === ATTACH_SERIES_ROLE) return name;
+  const labels = running?.Config.Labels ?? {};
+  if (running?.State.Running && labels[LABEL_ROLE] === ATTACH_SERIES_ROLE && labels[LABEL_RUN] === runId)
+    return name;
   await removeAttachSeries(topology);
-  const id = await create(topology, port);
+  const id = await create(topology, runId, port);
   try {
     await engine().startContainer(id);
   } catch (error) {
@@ -88,7 +99,7 @@ export async function ensureAttachSeries(topology: Topology, port: number | unde
   return name;
 }
 
-async function create(topology: Topology, port: number | undefined): Promise<string> {
+async function create(topology: Topology, runId: string, port: number | undefined): Promise<string> {
   const exposed = `${LB_STATS_PORT}/tcp`;
   try {
     return await engine().createContainer({
@@ -100,13 +111,15 @@ async function create(topology: Topology, port: number | undefined): Promise<str
         [LABEL_REPLICA]: topology.replica,
         [LABEL_ROLE]: ATTACH_SERIES_ROLE,
         [LABEL_SERVICE]: "series",
+        [LABEL_RUN]: runId,
       },
-      ExposedPorts: { [exposed]: {} },
+      // Published on 127.0.0.1 only when the settings name a port (a Prometheus on the host).
+      ...(port === undefined ? {} : { ExposedPorts: { [exposed]: {} } }),
       HostConfig: {
         NetworkMode: topology.network,
-        PortBindings: {
-          [exposed]: [{ HostIp: "127.0.0.1", HostPort: port === undefined ? "" : String(port) }],
-        },
+        ...(port === undefined
+          ? {}
+          : { PortBindings: { [exposed]: [{ HostIp: "127.0.0.1", HostPort: String(port) }] } }),
         Tmpfs: { "/run/faultline": "size=8m" },
         AutoRemove: true,
         Init: true,
@@ -114,7 +127,8 @@ async function create(topology: Topology, port: number | undefined): Promise<str
       NetworkingConfig: { EndpointsConfig: { [topology.network]: { Aliases: [SERIES_ALIAS] } } },
     });
   } catch (error) {
-    if (isNotFound(error))
+    // A 404 is also a network gone (the stack taken down): only a missing image is setup's.
+    if (isNotFound(error) && /image/i.test(errorMessage(error)))
       throw new EnvironmentError(`image ${imageFor("lb")} is not on this Docker engine`, {
         suggestion: "run scripts/setup.sh to build Faultline's images",
         cause: error,
@@ -123,16 +137,20 @@ async function create(topology: Topology, port: number | undefined): Promise<str
   }
 }
 
-/** The published port on 127.0.0.1, when the container runs. */
-export async function attachSeriesPort(topology: Pick<Topology, "replica">): Promise<number | undefined> {
-  const info = await engine()
-    .inspectContainer(attachSeriesName(topology.replica))
-    .catch(() => undefined);
-  const port = info?.NetworkSettings.Ports?.[`${LB_STATS_PORT}/tcp`]?.[0]?.HostPort;
-  return info?.State.Running && port ? Number(port) : undefined;
-}
-
-/** Removes the container; true when there was one. Gone already is fine. */
-export async function removeAttachSeries(topology: Pick<Topology, "replica">): Promise<boolean> {
-  return removeHelperContainer(attachSeriesName(topology.replica), ATTACH_SERIES_ROLE);
+/**
+ * Removes the container; true when there was one. Gone already is fine. With `runId`, only
+ * that run's (a run's dead-man's switch never removes the next run's).
+ */
+export async function removeAttachSeries(
+  topology: Pick<Topology, "replica">,
+  runId?: string,
+): Promise<boolean> {
+  const name = attachSeriesName(topology.replica);
+  if (runId !== undefined) {
+    const info = await engine()
+      .inspectContainer(name)
+      .catch(() => undefined);
+    if (info?.Config.Labels?.[LABEL_RUN] !== runId) return false;
+  }
+  return removeHelperContainer(name, ATTACH_SERIES_ROLE);
 }

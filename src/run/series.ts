@@ -116,7 +116,7 @@ interface SeriesSink {
 }
 
 /** Where a replica serves a run's series, or why it does not. */
-function sinkFor(replica: Replica): SeriesSink | string {
+function sinkFor(replica: Replica, runId: string): SeriesSink | string {
   const { topology } = replica;
   const attach = topology.attach;
   if (attach) {
@@ -126,8 +126,8 @@ function sinkFor(replica: Replica): SeriesSink | string {
     return {
       container: attachSeriesName(topology.replica),
       where: `${SERIES_ALIAS}:${LB_STATS_PORT}${SERIES_PATH} on network ${topology.network}${port ? `, 127.0.0.1:${port}` : ""}`,
-      prepare: async () => void (await ensureAttachSeries(topology, port)),
-      dispose: async () => void (await removeAttachSeries(topology)),
+      prepare: async () => void (await ensureAttachSeries(topology, runId, port)),
+      dispose: async () => void (await removeAttachSeries(topology, runId)),
     };
   }
   const host = seriesHost(topology);
@@ -147,7 +147,7 @@ export function startSeries(options: {
 }): SeriesExporter | string {
   const { replica, runId } = options;
   if (!/^[A-Za-z0-9_.-]+$/.test(runId)) return `run id ${runId} is not a file name`;
-  const sink = sinkFor(replica);
+  const sink = sinkFor(replica, runId);
   if (typeof sink === "string") return sink;
   const state: SeriesState = {
     runId,
@@ -203,12 +203,15 @@ class Exporter implements SeriesExporter {
     else await this.attempt("removed", async () => void (await removeSeriesFiles(container, runId)));
   }
 
-  /** Runs one step; its first failure is reported, later ones are not. */
-  private async attempt(what: string, step: () => Promise<void>): Promise<void> {
+  /**
+   * Runs one step; its first failure is reported, later ones are not, except with `always`
+   * (the container's removal: a container left on the user's network is always said).
+   */
+  private async attempt(what: string, step: () => Promise<void>, always = false): Promise<void> {
     try {
       await step();
     } catch (error) {
-      if (this.failed) return;
+      if (this.failed && !always) return;
       this.failed = true;
       this.onError(
         `the run's series could not be ${what} in ${this.sink.container}: ${error instanceof Error ? error.message : String(error)}`,
@@ -223,6 +226,6 @@ class Exporter implements SeriesExporter {
     await this.writing;
     await this.exec(false);
     const dispose = this.sink.dispose;
-    if (dispose) await this.attempt("removed", dispose);
+    if (dispose) await this.attempt("removed", dispose, true);
   }
 }

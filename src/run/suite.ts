@@ -304,6 +304,9 @@ async function runOne(loaded: LoadedExperiment, state: SuiteState): Promise<Suit
     `faultline: ${experiment.name} (${file}), about ${formatDuration(total * 1000)}${prepared.suite.length > 1 ? ` [${state.index + 1}/${prepared.suite.length}]` : ""}`,
   );
   try {
+    // `--baseline latest`: the newest scored run before this one, read before anything starts.
+    const latest =
+      prepared.baselineRef === "latest" ? await state.history?.latestScored(experiment.name) : undefined;
     const replica = shape.attach
       ? await attachReplica(shape.attach, options, progress)
       : await prepareReplica(shape, options, progress, state.brought);
@@ -313,9 +316,6 @@ async function runOne(loaded: LoadedExperiment, state: SuiteState): Promise<Suit
     const planned = shape.attach
       ? { faults: planFaults(experiment, replica.topology, prepared.seed), topology: replica.topology }
       : prepared.plans.get(loaded);
-    // `--baseline latest`: the newest scored run before this one began, read before it starts.
-    const latest =
-      prepared.baselineRef === "latest" ? await state.history?.latestScored(experiment.name) : undefined;
     const result = await runExperiment({
       loaded,
       replica,

@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openHistory } from "../../src/history/open.js";
 import { runCli } from "../support/cli.js";
@@ -47,6 +48,41 @@ describe("the PostgreSQL history", () => {
       await a.close();
       await b.close();
     }
+  });
+});
+
+describe("the PostgreSQL history's rights and checks", () => {
+  it("a user with rights on rows only uses a database that is set up; doctor reads a new one without creating anything", async () => {
+    const url = await newDatabase();
+    await (await openHistory(url)).close();
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query("CREATE ROLE fl_rows LOGIN");
+      await admin.query("GRANT USAGE ON SCHEMA faultline TO fl_rows");
+      await admin.query("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA faultline TO fl_rows");
+      await admin.query("REVOKE CREATE ON SCHEMA public FROM PUBLIC");
+    } finally {
+      await admin.end();
+    }
+    const rowsOnly = await openHistory(url.replace("//fl@", "//fl_rows@"));
+    try {
+      await rowsOnly.record(historyReport("rights", "r-rows", new Date().toISOString(), 88), "runs/r");
+      expect(await rowsOnly.count()).toBe(1);
+    } finally {
+      await rowsOnly.close();
+    }
+    const fresh = await newDatabase();
+    const doctor = await runCli(["doctor", "--history", fresh, "--json"]);
+    const finding = (
+      JSON.parse(doctor.stdout) as { findings: { check: string; detail: string }[] }
+    ).findings.find((f) => f.check === "runs and history");
+    const probe = new pg.Client({ connectionString: fresh });
+    await probe.connect();
+    const schema = await probe.query("SELECT to_regnamespace('faultline') AS s").finally(() => probe.end());
+    console.log(`[pg-history] rows-only user recorded a run; doctor on a new database: ${finding?.detail}`);
+    expect(finding?.detail).toMatch(/no history yet .*the server answers/);
+    expect(schema.rows[0]).toEqual({ s: null });
   });
 });
 
