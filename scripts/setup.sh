@@ -11,6 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="${FAULTLINE_TOOLS_DIR:-$ROOT/.tools}"
 BASE_IMAGE="${FAULTLINE_BASE_IMAGE:-debian:bookworm-slim}"
 TOXIPROXY_VERSION="2.12.0"
+TEMPORAL_VERSION="1.5.1"
 ENGINE_MARKER="/var/run/faultline-dockerd.pid"
 export PATH="/usr/local/go/bin:$PATH"
 
@@ -92,6 +93,13 @@ ensure_tools() {
     "-X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION"
   if [ -x "$TOOLS/gobin/server" ]; then mv "$TOOLS/gobin/server" "$TOOLS/bin/toxiproxy-server"; echo "$TOXIPROXY_VERSION" > "$TOOLS/bin/.toxiproxy-server.version"; fi
   ensure_loadgen
+}
+
+ensure_temporal() {
+  # The Temporal CLI with its embedded dev server, for the scale-out engine (docs/design.md,
+  # issue 17): built only when asked (--temporal; CI does), about 3 to 6 minutes the first time.
+  go_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_VERSION"
+  if [ -x "$TOOLS/gobin/temporal" ]; then mv "$TOOLS/gobin/temporal" "$TOOLS/bin/temporal"; echo "$TEMPORAL_VERSION" > "$TOOLS/bin/.temporal.version"; fi
 }
 
 ensure_loadgen() {
@@ -183,6 +191,14 @@ ensure_node() {
 }
 
 main() {
+  local node=1 temporal=0
+  for arg in "$@"; do
+    case "$arg" in
+      --no-node) node=0 ;;
+      --temporal) temporal=1 ;;
+      *) die "unknown option $arg" "scripts/setup.sh [--no-node] [--temporal]" ;;
+    esac
+  done
   ensure_docker
   ensure_base_image
   ensure_tools
@@ -190,7 +206,8 @@ main() {
   ensure_test_tools
   ensure_compose
   ensure_postgres
-  if [ "${1:-}" != "--no-node" ]; then ensure_node; fi
+  if [ "$temporal" = 1 ]; then ensure_temporal; fi
+  if [ "$node" = 1 ]; then ensure_node; fi
   log "ready"
 }
 

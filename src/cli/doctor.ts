@@ -18,6 +18,7 @@ import { assertNotLocked } from "../lifecycle/lock.js";
 import { stateDir } from "../lifecycle/state.js";
 import { engine } from "../replica/engine.js";
 import { imageFor } from "../replica/topology.js";
+import { serverHealth } from "../scale/temporal-cli.js";
 import { VegetaDriver } from "../steady-state/vegeta.js";
 
 // `faultline doctor`: everything a run needs from this machine, each problem with its fix.
@@ -241,9 +242,34 @@ function checkNode(): Finding {
       };
 }
 
+/** The Temporal server of the scale-out engine, when one is named; runs in process need none. */
+async function checkTemporal(address: string | undefined): Promise<Finding> {
+  const check = "temporal";
+  if (!address) return { check, status: "ok", detail: "not used (runs in process need no server)" };
+  try {
+    const health = await serverHealth(address);
+    return health.ok
+      ? { check, status: "ok", detail: `server on ${address} answers (SERVING)` }
+      : {
+          check,
+          status: "fail",
+          detail: `no server answers on ${address}: ${health.reason}`,
+          fix: "start one (`faultline temporal dev`) or correct --temporal / FAULTLINE_TEMPORAL",
+        };
+  } catch (error) {
+    return {
+      check,
+      status: "fail",
+      detail: errorMessage(error),
+      fix: "run `bash scripts/setup.sh --temporal`",
+    };
+  }
+}
+
 export async function runDoctor(options: {
   runsDir: string;
   history?: string | undefined;
+  temporal?: string | undefined;
 }): Promise<Finding[]> {
   const engine = await checkEngine();
   return [
@@ -255,6 +281,7 @@ export async function runDoctor(options: {
     checkNetem(),
     await checkLoopback(),
     await checkRunsDir(options.runsDir, options.history),
+    await checkTemporal(options.temporal),
     checkLeftovers(),
     checkBrowser(),
   ];

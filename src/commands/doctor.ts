@@ -1,3 +1,4 @@
+import { Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import { type Finding, runDoctor } from "../cli/doctor.js";
 import { historyFlag, runsDirFlag } from "../cli/flags.js";
@@ -9,18 +10,27 @@ export default class Doctor extends BaseCommand {
 
 Checks Node.js, the Docker engine and its API version, the replica images, the load generator
 (vegeta) and Toxiproxy, netem support, free loopback ports, the runs folder and its history,
-faults left by crashed runs, and Chromium (for the HTML report tests). Exit 0 when nothing
-fails (warnings allowed), 4 otherwise.`;
+faults left by crashed runs, Chromium (for the HTML report tests), and with --temporal the
+scale-out engine's server. Exit 0 when nothing fails (warnings allowed), 4 otherwise.`;
   static override examples = ["<%= config.bin %> doctor", "<%= config.bin %> doctor --json"];
   static override enableJsonFlag = true;
   static override flags = {
     "runs-dir": runsDirFlag("where run folders and history.db are"),
     history: historyFlag(),
+    temporal: Flags.string({
+      description: "also check the Temporal server of the scale-out engine at HOST:PORT",
+      env: "FAULTLINE_TEMPORAL",
+      helpValue: "HOST:PORT",
+    }),
   };
 
   async run(): Promise<{ ok: boolean; findings: Finding[] }> {
     const { flags } = await this.parse(Doctor);
-    const findings = await runDoctor({ runsDir: flags["runs-dir"], history: flags.history });
+    const findings = await runDoctor({
+      runsDir: flags["runs-dir"],
+      history: flags.history,
+      temporal: flags.temporal,
+    });
     const ok = findings.every((f) => f.status !== "fail");
     if (!this.jsonEnabled()) {
       const mark = { ok: "✓", warn: "!", fail: "✗" } as const;

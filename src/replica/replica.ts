@@ -1,8 +1,8 @@
-import { createServer } from "node:net";
 import { Toxiproxy } from "toxiproxy-node-client";
 import { EnvironmentError, errorMessage, InvalidInputError } from "../errors.js";
 import { clearEntry, readLedger } from "../lifecycle/ledger.js";
 import { readLock } from "../lifecycle/lock.js";
+import { freeLoopbackPort } from "../lifecycle/ports.js";
 import { isAlive } from "../lifecycle/state.js";
 import { waitUntil } from "../lifecycle/wait.js";
 import { formatDuration } from "../units.js";
@@ -636,19 +636,6 @@ async function putOriginPullFiles(
   const cert = await issueCertificate(authority, { names: originCertificateNames });
   await client.putFile(id, ORIGIN_CERT_PATH, combinedPem(cert));
   await client.putFile(id, ORIGIN_TLS_CONF, originTlsConfig(ORIGIN_CERT_PATH));
-}
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
 }
 
 async function readEndpoints(client: DockerEngine, topology: Topology): Promise<Endpoints> {

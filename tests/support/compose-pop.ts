@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { expect } from "vitest";
+import { freeLoopbackPort } from "../../src/lifecycle/ports.js";
 import { waitUntil } from "../../src/lifecycle/wait.js";
 import { LABEL_COMPOSE_PROJECT, LABEL_COMPOSE_SERVICE } from "../../src/replica/attach.js";
 import { LABEL_REPLICA, LABEL_ROLE } from "../../src/replica/docker.js";
@@ -20,16 +20,8 @@ const PROMETHEUS_FILE = join(import.meta.dirname, "../../examples/compose-pop/do
 export const COMPOSE_SERVICES = ["lb", "edge-1", "edge-2", "edge-3", "origin"];
 export const COMPOSE_EDGES = ["edge-1", "edge-2", "edge-3"];
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
-    });
-  });
-}
+/** A free port on 127.0.0.1 (src/lifecycle/ports.ts). */
+export const freePort = freeLoopbackPort;
 
 export class ComposePop {
   port = 0;

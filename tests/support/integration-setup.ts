@@ -3,6 +3,7 @@ import { existsSync, rmSync } from "node:fs";
 import { ensureEngine } from "../../src/replica/docker.js";
 import { rawClient } from "../../src/replica/engine.js";
 import { imageFor, type Role } from "../../src/replica/topology.js";
+import { findTemporalCli } from "../../src/scale/temporal-cli.js";
 import { VegetaDriver } from "../../src/steady-state/vegeta.js";
 import { TEST_STATE_DIR } from "../../vitest.config.js";
 
@@ -32,6 +33,12 @@ export default async function setup(): Promise<() => void> {
     execFileSync("tmux", ["-V"], { stdio: "ignore" });
   } catch {
     throw new Error(`integration tests need tmux; ${fix}`);
+  }
+  // The scale-out tests start Temporal's dev server from the pinned CLI.
+  try {
+    execFileSync(findTemporalCli(), ["--version"], { stdio: "ignore" });
+  } catch {
+    throw new Error("integration tests need the Temporal CLI; run `bash scripts/setup.sh --temporal` first");
   }
   // The shared-history tests start a PostgreSQL server of their own.
   try {
