@@ -2,7 +2,7 @@ import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { EnvironmentError, errorMessage } from "../errors.js";
+import { EnvironmentError, errorMessage, InvalidInputError } from "../errors.js";
 import { freeLoopbackPort, loopbackPortFree } from "../lifecycle/ports.js";
 
 // The Temporal CLI, pinned and built by `scripts/setup.sh --temporal`: its embedded dev server
@@ -30,7 +30,7 @@ const missingCli = (cli: string, error: unknown) =>
 export function checkAddress(address: string): string {
   const match = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(address);
   if (match && Number(match[2]) >= 1 && Number(match[2]) <= 65_535) return address;
-  throw new EnvironmentError(`the Temporal address "${address}" is not HOST:PORT`, {
+  throw new InvalidInputError(`the Temporal address "${address}" is not HOST:PORT`, {
     suggestion: "e.g. --temporal 127.0.0.1:7233 (or FAULTLINE_TEMPORAL)",
   });
 }
@@ -57,7 +57,7 @@ export async function serverHealth(
     );
     return /SERVING/.test(stdout) ? { ok: true } : { ok: false, reason: stdout.trim() || "no answer" };
   } catch (error) {
-    if (error instanceof EnvironmentError) throw error;
+    if (error instanceof EnvironmentError || error instanceof InvalidInputError) throw error;
     if (error instanceof Error && "code" in error && error.code === "ENOENT") throw missingCli(cli, error);
     const stderr = error instanceof Error && "stderr" in error ? String(error.stderr).trim() : "";
     // The CLI logs `... msg="failed reaching server: ..."`: the message is the reason.
