@@ -7,7 +7,7 @@ import { attachSeriesName } from "../../src/replica/attach-series.js";
 import { runSuite } from "../../src/run/suite.js";
 import { runCli, startCli, waitForOutput } from "../support/cli.js";
 import { ComposePop, freePort } from "../support/compose-pop.js";
-import { type PromSample, promQuery } from "../support/promql.js";
+import { type PromSample, promQuery, seriesAfterRun } from "../support/promql.js";
 import { tempDir } from "../support/temp.js";
 
 // Fault windows in the stack's own Prometheus: attached to a Compose PoP that has one
@@ -19,8 +19,7 @@ import { tempDir } from "../support/temp.js";
 
 const pop = new ComposePop(`fl-it-series-${process.pid}`, { prometheus: true });
 
-const query = (promql: string, range?: { start: number; end: number }) =>
-  promQuery(pop.prometheus, promql, range);
+const query = (promql: string) => promQuery(pop.prometheus, promql);
 
 function experiment(pause: string, series = "true"): string {
   const file = join(tempDir("faultline-attach-series-"), "experiment.yaml");
@@ -103,13 +102,7 @@ describe("fault windows in an attached stack's own Prometheus", () => {
     expect(run?.error).toBeUndefined();
     if (!during) throw new Error("the fault was never applied");
     const seen = await during;
-    await new Promise((r) => setTimeout(r, 4000));
-    const after = await query(`{__name__=~"faultline_.+", run="${runId}"}`);
-    const history = await query(`faultline_fault_active{run="${runId}"}`, {
-      start: started,
-      end: Date.now() / 1000,
-    });
-    const points = history[0]?.values?.length ?? 0;
+    const { left: after, windowPoints: points } = await seriesAfterRun(pop.prometheus, runId, started, 4000);
     const where = readJournal(run?.journalPath ?? "").find((e) => e.type === "series");
     console.log(
       `[attach-series] served at ${where?.type === "series" ? where.where : "?"}; during the fault the stack's Prometheus had ${JSON.stringify(seen.fault.map((s) => s.metric))}, phase ${seen.phase[0]?.metric.phase}, ${seen.helpers} series container; 4 s after the run: ${after.length} series; the fault's window in its history: ${points} one-second points for a 6 s fault; verdict ${run?.evaluation?.verdict}`,

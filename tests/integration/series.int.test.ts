@@ -4,7 +4,7 @@ import { experimentSchema } from "../../src/experiments/schema.js";
 import { parseLocated } from "../../src/format/located-yaml.js";
 import type { JournalEvent } from "../../src/journal/journal.js";
 import { runExperiment } from "../../src/run/runner.js";
-import { type PromSample, promQuery } from "../support/promql.js";
+import { type PromSample, promQuery, seriesAfterRun } from "../support/promql.js";
 import { useReplica } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";
 
@@ -29,8 +29,7 @@ method:
 describe("fault windows in Prometheus", () => {
   const replica = useReplica("it-series");
 
-  const query = (promql: string, range?: { start: number; end: number }) =>
-    promQuery(replica().endpoints.prometheus, promql, range);
+  const query = (promql: string) => promQuery(replica().endpoints.prometheus, promql);
 
   it("the active fault, the phase and each check are series while the run lasts, and gone after it", async () => {
     const { data, locate } = parseLocated("it-series.yaml", yaml, experimentSchema);
@@ -58,13 +57,12 @@ describe("fault windows in Prometheus", () => {
     });
     if (!during) throw new Error("the fault was never applied");
     const seen = await during;
-    await new Promise((r) => setTimeout(r, 3000));
-    const after = await query(`{__name__=~"faultline_.+", run="${runId}"}`);
-    const history = await query(`faultline_fault_active{run="${runId}"}`, {
-      start: started,
-      end: Date.now() / 1000,
-    });
-    const points = history[0]?.values?.length ?? 0;
+    const { left: after, windowPoints: points } = await seriesAfterRun(
+      replica().endpoints.prometheus,
+      runId,
+      started,
+      3000,
+    );
     console.log(
       `[series] during the fault: ${JSON.stringify(seen.fault.map((s) => s.metric))}; phase ${seen.phase[0]?.metric.phase}; check series ${seen.check.length}; 3 s after the run: ${after.length} series; the fault's window in history: ${points} one-second points for a 6 s fault; verdict ${result.evaluation.verdict}`,
     );

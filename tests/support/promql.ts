@@ -21,3 +21,22 @@ export async function promQuery(
   };
   return body.data.result;
 }
+
+/**
+ * After a run, once `settleMs` has passed: how many `faultline_*` series of the run are still
+ * there, and how many one-second points of its fault's window the range since `startedSec` holds.
+ */
+export async function seriesAfterRun(
+  prometheus: string,
+  runId: string,
+  startedSec: number,
+  settleMs: number,
+): Promise<{ left: PromSample[]; windowPoints: number }> {
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  const left = await promQuery(prometheus, `{__name__=~"faultline_.+", run="${runId}"}`);
+  const history = await promQuery(prometheus, `faultline_fault_active{run="${runId}"}`, {
+    start: startedSec,
+    end: Date.now() / 1000,
+  });
+  return { left, windowPoints: history[0]?.values?.length ?? 0 };
+}
