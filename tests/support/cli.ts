@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { afterEach } from "vitest";
 import { waitUntil } from "../../src/lifecycle/wait.js";
 
 export const CLI = fileURLToPath(new URL("../../bin/run.js", import.meta.url));
@@ -11,6 +12,23 @@ export interface CliResult {
   stderr: string;
 }
 
+// A test that fails while a CLI it started still runs must not leave that run holding the
+// replica's lock (and its faults) for the next test: after each test, a CLI still running is
+// interrupted as Ctrl-C would (it reverts and exits), and killed if it has not ended in 30 s.
+const running = new Set<ChildProcess>();
+afterEach(async () => {
+  await Promise.all([...running].map((child) => interrupt(child)));
+});
+
+async function interrupt(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  child.kill("SIGINT");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  await closed;
+  clearTimeout(timer);
+}
+
 /** Spawns the real CLI (compiled) and collects its output. */
 export function startCli(
   args: string[],
@@ -20,6 +38,8 @@ export function startCli(
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
+  child.once("close", () => running.delete(child));
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
