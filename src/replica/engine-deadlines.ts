@@ -111,7 +111,7 @@ export function guardDial(modem: DockerModem, engine: string): void {
       () => deadline.abort(new EngineTimeoutError(engine, operation, timeoutMs)),
       timeoutMs,
     );
-    timer.unref();
+    // Kept referenced, as the operation's (engine.ts): cleared once the dial calls back.
     const signals = [deadline.signal, options.abortSignal, context.signal, currentLimit()];
     const signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
     const done: DialCallback = (error, result) => {

@@ -168,7 +168,9 @@ export class DockerodeEngine implements DockerEngine {
       () => deadline.abort(new EngineTimeoutError(this.address, operation ?? "a call", timeoutMs)),
       timeoutMs,
     );
-    timer.unref();
+    // Kept referenced: a call that neither answers nor holds a socket (seen once right after an
+    // engine restart: the process exited 13, a top-level await unsettled) must end in its
+    // deadline's error, not in an empty event loop. It is cleared as soon as the call settles.
     const signal = options.signal ? AbortSignal.any([deadline.signal, options.signal]) : deadline.signal;
     const scope: CallContext = { timeoutMs, signal, ...(operation ? { operation } : {}) };
     try {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { Toxiproxy } from "toxiproxy-node-client";
 import { EnvironmentError, errorMessage, InvalidInputError } from "../errors.js";
 import { clearEntry, readLedger } from "../lifecycle/ledger.js";
@@ -945,6 +946,32 @@ export interface DownResult {
   kept: string[];
 }
 
+/**
+ * Removes a replica's network once its containers are gone. The engine may still hold an
+ * endpoint of a container it has just removed for a moment (under load): a conflict is tried
+ * again for NETWORK_SETTLE_MS before the network counts as in use by a container that is not
+ * ours to disconnect.
+ */
+async function removeReplicaNetwork(
+  client: DockerEngine,
+  id: string,
+): Promise<"removed" | "gone" | "in use"> {
+  const deadline = Date.now() + NETWORK_SETTLE_MS;
+  for (;;) {
+    try {
+      await client.removeNetwork(id);
+      return "removed";
+    } catch (error) {
+      if (isNotFound(error)) return "gone";
+      if (!isConflict(error) && !isForbidden(error)) throw error;
+      if (Date.now() >= deadline) return "in use";
+      await sleep(250);
+    }
+  }
+}
+
+const NETWORK_SETTLE_MS = 1500;
+
 /** Removes every container and network labelled with this replica's name, nothing else. */
 export async function replicaDown(name = "default"): Promise<DownResult> {
   const client = engine();
@@ -966,18 +993,10 @@ export async function replicaDown(name = "default"): Promise<DownResult> {
   const removedNetworks: string[] = [];
   const kept: string[] = [];
   for (const n of networks) {
-    try {
-      await client.removeNetwork(n.Id);
-      removedNetworks.push(n.Name);
-    } catch (error) {
-      if (isNotFound(error)) continue;
-      // A container Faultline does not own is still attached: it is not ours to disconnect.
-      if (isConflict(error) || isForbidden(error)) {
-        kept.push(`${n.Name} (containers without the replica's label are still attached)`);
-        continue;
-      }
-      throw error;
-    }
+    const outcome = await removeReplicaNetwork(client, n.Id);
+    if (outcome === "removed") removedNetworks.push(n.Name);
+    if (outcome === "in use")
+      kept.push(`${n.Name} (containers without the replica's label are still attached)`);
   }
   // Every fault died with the containers: what crashed runs left in the ledger describes
   // nothing any more, and would make the next replica of this name refuse to run. A live run
