@@ -33,12 +33,14 @@ async function interrupt(child: ChildProcess): Promise<void> {
 export function startCli(
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  options: { outlivesTest?: boolean } = {},
 ): { child: ChildProcess; result: Promise<CliResult>; output: () => string } {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  running.add(child);
+  // A CLI a file's beforeAll starts for all its tests (a worker) is that file's to stop.
+  if (!options.outlivesTest) running.add(child);
   child.once("close", () => running.delete(child));
   let stdout = "";
   let stderr = "";

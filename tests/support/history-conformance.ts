@@ -1,25 +1,14 @@
 import { expect, it } from "vitest";
 import { type HistoryStore, trends } from "../../src/history/store.js";
 import { buildReport, type RunReport } from "../../src/reports/model.js";
-import { recordedRun } from "./journal.js";
+import { latencyExperiment, recordedRun } from "./journal.js";
 
 // What every history store does alike, SQLite (tests/unit/history.unit.test.ts) and
 // PostgreSQL (tests/integration/history-postgres.int.test.ts): the same runs recorded give
 // the same lists, trends and baselines.
 
-const source = (name: string) => `version: 1
-name: ${name}
-load: { rate: 10/s }
-steadyState:
-  window: 2s
-  checks:
-    - { name: p99 under 100ms, metric: latency.p99, below: 100ms }
-method:
-  - { fault: latency, target: edge-1, latency: 150ms, for: 4s }
-`;
-
 export function historyReport(name: string, id: string, startedAt: string, score: number | null): RunReport {
-  const events = recordedRun(source(name));
+  const events = recordedRun(latencyExperiment(name));
   const base = buildReport(events);
   return {
     ...base,

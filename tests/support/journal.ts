@@ -56,6 +56,18 @@ export function syntheticJournal(
   ];
 }
 
+/** A small experiment's source, as recorded runs carry it: one p99 check, one latency fault. */
+export const latencyExperiment = (name: string) => `version: 1
+name: ${name}
+load: { rate: 10/s }
+steadyState:
+  window: 2s
+  checks:
+    - { name: p99 under 100ms, metric: latency.p99, below: 100ms }
+method:
+  - { fault: latency, target: edge-1, latency: 150ms, for: 4s }
+`;
+
 /**
  * A 19-second run (warmup 0, baseline 1, inject 5, recover 9, verify 15) whose run-started
  * carries the experiment's source; the seconds listed in `slow` answer in 300 ms, the rest in 5.

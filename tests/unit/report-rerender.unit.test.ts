@@ -3,22 +3,11 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { JournalEvent } from "../../src/journal/journal.js";
 import { journalContext, loadReport, renderReport } from "../../src/reports/index.js";
-import { recordedRun } from "../support/journal.js";
+import { latencyExperiment, recordedRun } from "../support/journal.js";
 import { tempDir } from "../support/temp.js";
 
-const source = `version: 1
-name: rerender-test
-load: { rate: 10/s }
-steadyState:
-  window: 2s
-  checks:
-    - { name: p99 under 100ms, metric: latency.p99, below: 100ms }
-method:
-  - { fault: latency, target: edge-1, latency: 150ms, for: 4s }
-`;
-
 function runJournal(extra: JournalEvent[]): string {
-  const events = recordedRun(source);
+  const events = recordedRun(latencyExperiment("rerender-test"));
   const at = new Date(0).toISOString();
   const all: JournalEvent[] = [...events, { at, type: "run-finished", durationMs: 19_000 }, ...extra];
   const dir = tempDir("faultline-rerender-");
