@@ -36,27 +36,34 @@ export async function baselineGate(run: RunContext): Promise<boolean> {
  * The inject phase, with every fault applied and reverted on its timeline and the abort
  * conditions watched, then the recover phase. Returns the second verify starts at.
  */
-export async function methodAndTimeline(run: RunContext, actions: readonly PlannedAction[]): Promise<number> {
+export async function methodAndTimeline(
+  run: RunContext,
+  actions: readonly PlannedAction[],
+  timeline: Timeline = runTimeline,
+): Promise<number> {
   const { loop, plan } = run;
   const injectStart = Math.ceil(loop.elapsedMs() / 1000);
   await loop.until(injectStart * 1000);
   loop.enterPhase("inject", injectStart, plan.injectSeconds);
   loop.watchAbortConditions({ start: injectStart, end: injectStart + plan.injectSeconds });
-  await runTimeline(run, actions, injectStart * 1000);
+  await timeline(run, actions, injectStart * 1000);
   const recoverStart = injectStart + plan.injectSeconds;
   await loop.until(recoverStart * 1000);
   loop.enterPhase("recover", recoverStart, plan.recoverSeconds);
   return recoverStart + plan.recoverSeconds;
 }
 
+/**
+ * Who applies and reverts the faults of the inject phase, on the run's clock from `startMs`
+ * (milliseconds since t0): this process (runTimeline), or a Temporal workflow on its durable
+ * timers (src/scale/timeline-host.ts). It returns once every action's time is over.
+ */
+export type Timeline = (run: RunContext, actions: readonly PlannedAction[], startMs: number) => Promise<void>;
+
 type Step = { atMs: number; kind: "apply" | "revert"; action: PlannedAction };
 
 /** Applies and reverts each action at its time after `startMs` (milliseconds since t0). */
-export async function runTimeline(
-  run: RunContext,
-  actions: readonly PlannedAction[],
-  startMs: number,
-): Promise<void> {
+export const runTimeline: Timeline = async (run, actions, startMs) => {
   const { loop, session } = run;
   const steps: Step[] = actions
     .flatMap((action): Step[] => [
@@ -74,7 +81,7 @@ export async function runTimeline(
       applied.set(step.action.id, await session.apply(step.action, loop.t0 + startMs + step.action.untilMs));
     }
   }
-}
+};
 
 /** The verify phase: the steady state must hold again once every fault is reverted. */
 export async function verify(run: RunContext, verifyStart: number): Promise<void> {

@@ -11,7 +11,15 @@ import type { LoadDriver } from "../steady-state/load-driver.js";
 import { VegetaDriver } from "../steady-state/vegeta.js";
 import { FaultSession } from "./fault-session.js";
 import { startInstruments } from "./instruments.js";
-import { baselineGate, methodAndTimeline, recordStop, rollback, settleLoad, verify } from "./phases.js";
+import {
+  baselineGate,
+  methodAndTimeline,
+  recordStop,
+  rollback,
+  settleLoad,
+  type Timeline,
+  verify,
+} from "./phases.js";
 import { preflight, type ResolvedPlan, resolvePlan } from "./preflight.js";
 import type { JudgeInput, RunContext, RunJudgement, RunResult } from "./run-context.js";
 import { RunLoop } from "./run-loop.js";
@@ -46,6 +54,8 @@ export interface RunOptions {
   /** Evaluates gates on the run's report before the reports are written (and journals them). */
   judge?: (input: JudgeInput) => RunJudgement;
   clock?: Clock;
+  /** Who applies the faults on the timeline: this process by default (src/run/phases.ts). */
+  timeline?: Timeline;
 }
 
 export function newRunId(name: string, now = new Date()): string {
@@ -90,7 +100,7 @@ async function executeRun(options: RunOptions, prepared: Prepared): Promise<RunR
   });
   try {
     if (await baselineGate(run)) {
-      const verifyStart = await methodAndTimeline(run, prepared.faultPlan.actions);
+      const verifyStart = await methodAndTimeline(run, prepared.faultPlan.actions, options.timeline);
       await verify(run, verifyStart);
     }
     await settleLoad(run, instruments);

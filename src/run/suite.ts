@@ -30,6 +30,7 @@ import type { GateResult } from "../reports/junit.js";
 import { type RunReport, runReportSchema } from "../reports/model.js";
 import { formatDuration } from "../units.js";
 import type { RunEvaluation } from "../verdict/evaluation.js";
+import type { Timeline } from "./phases.js";
 import type { ResolvedPlan } from "./preflight.js";
 import {
   type JudgeInput,
@@ -78,6 +79,8 @@ export interface SuiteOptions {
   onEvent?: (event: JournalEvent, experiment: LoadedExperiment) => void;
   /** Called when an experiment's run is about to start (its replica is up). */
   onRunStart?: (experiment: LoadedExperiment, plannedSeconds: number) => void;
+  /** Who applies each run's faults on its timeline (a Temporal workflow, src/scale/); default this process. */
+  timeline?: Timeline;
 }
 
 export interface SuiteRun {
@@ -323,6 +326,7 @@ async function runOne(loaded: LoadedExperiment, state: SuiteState): Promise<Suit
       seed: prepared.seed,
       ...(planned ? { planned } : {}),
       recoverFirst: options.recover ?? false,
+      ...(options.timeline ? { timeline: options.timeline } : {}),
       signal: options.signal,
       onEvent: (event) => options.onEvent?.(event, loaded),
       // The report model comes from the run's events in memory: the gates never depend on

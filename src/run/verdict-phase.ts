@@ -14,13 +14,7 @@ import type { JudgeInput, RunContext, RunJudgement, RunResult } from "./run-cont
 export function verdict(run: RunContext, judge?: (input: JudgeInput) => RunJudgement): RunResult {
   const { experiment, journal, events, runId, runDir } = run;
   const evaluation = evaluateRun(events, experiment.steadyState.checks, experiment.score.weights);
-  journal.write({
-    type: "verdict",
-    verdict: evaluation.verdict,
-    reason: evaluation.reason,
-    exitCode: evaluation.exitCode,
-    ...(evaluation.score ? { score: evaluation.score.value } : {}),
-  });
+  journal.write(verdictEvent(evaluation));
   journal.write({ type: "run-finished", durationMs: run.loop.elapsedMs() });
 
   let report: RunReport | undefined;
@@ -50,6 +44,17 @@ export function verdict(run: RunContext, judge?: (input: JudgeInput) => RunJudge
     ...(reportError === undefined ? {} : { reportError }),
     gates: judged?.gates ?? [],
     exitCode: judged?.exitCode ?? evaluation.exitCode,
+  };
+}
+
+/** The journal's verdict event for an evaluation. */
+export function verdictEvent(evaluation: RunEvaluation) {
+  return {
+    type: "verdict" as const,
+    verdict: evaluation.verdict,
+    reason: evaluation.reason,
+    exitCode: evaluation.exitCode,
+    ...(evaluation.score ? { score: evaluation.score.value } : {}),
   };
 }
 
