@@ -266,10 +266,39 @@ async function checkTemporal(address: string | undefined): Promise<Finding> {
   }
 }
 
+/** The workers of the named engines, once the server answers: one each, polling now. */
+async function checkWorkers(address: string | undefined, engines: readonly string[]): Promise<Finding[]> {
+  if (!address || !(await serverHealth(address).catch(() => ({ ok: false }))).ok) return [];
+  // Loaded only here: doctor without --temporal never loads Temporal's SDK.
+  const { connectTemporal, workersOf } = await import("../scale/temporal-client.js");
+  const client = await connectTemporal(address);
+  try {
+    const findings: Finding[] = [];
+    for (const engine of engines) {
+      const workers = await workersOf(client, engine);
+      findings.push(
+        workers.length > 0
+          ? { check: `worker ${engine}`, status: "ok", detail: workers.map((w) => w.identity).join(", ") }
+          : {
+              check: `worker ${engine}`,
+              status: "warn",
+              detail: `no worker polls faultline-engine-${engine}: game days for it wait`,
+              fix: `start one where that engine runs: faultline worker --engine ${engine}`,
+            },
+      );
+    }
+    return findings;
+  } finally {
+    await client.connection.close();
+  }
+}
+
 export async function runDoctor(options: {
   runsDir: string;
   history?: string | undefined;
   temporal?: string | undefined;
+  /** With temporal: the engines whose workers are checked (default: local). */
+  engines?: readonly string[] | undefined;
 }): Promise<Finding[]> {
   const engine = await checkEngine();
   return [
@@ -282,6 +311,7 @@ export async function runDoctor(options: {
     await checkLoopback(),
     await checkRunsDir(options.runsDir, options.history),
     await checkTemporal(options.temporal),
+    ...(await checkWorkers(options.temporal, options.engines ?? ["local"])),
     checkLeftovers(),
     checkBrowser(),
   ];

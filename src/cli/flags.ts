@@ -1,4 +1,4 @@
-import { Flags } from "@oclif/core";
+import { Args, Flags } from "@oclif/core";
 import { parseDuration } from "../units.js";
 
 // Flags that several commands share, declared once: what they are called, their type and
@@ -46,3 +46,24 @@ export interface DurationFlagValue {
 export const durationFlag = Flags.custom<DurationFlagValue>({
   parse: async (text) => ({ text, ms: parseDuration(text) }),
 });
+
+/** The Temporal server of the scale-out engine (worker, halt, watch; FAULTLINE_TEMPORAL). */
+export const temporalFlag = () =>
+  Flags.string({
+    description: "the Temporal server, HOST:PORT",
+    env: "FAULTLINE_TEMPORAL",
+    default: "127.0.0.1:7233",
+    helpValue: "HOST:PORT",
+  });
+
+/** The Docker engine a worker owns, by name (its task queue is faultline-engine-NAME). */
+/** The id of a game day on the scale-out engine, as `run --temporal` prints it. */
+export const gameDayIdArg = () =>
+  Args.string({ description: "the game day's id (`faultline run --temporal` prints it)", required: true });
+
+export const engineFlag = (description: string) =>
+  Flags.string({ description, env: "FAULTLINE_ENGINE", default: "local", helpValue: "NAME" });
+
+/** The --baseline gate's tolerances when none are given (run, schedule create). */
+export const DEFAULT_SCORE_TOLERANCE = 5;
+export const DEFAULT_CHECK_TOLERANCE = "10%";

@@ -11,7 +11,8 @@ export default class Doctor extends BaseCommand {
 Checks Node.js, the Docker engine and its API version, the replica images, the load generator
 (vegeta) and Toxiproxy, netem support, free loopback ports, the runs folder and its history,
 faults left by crashed runs, Chromium (for the HTML report tests), and with --temporal the
-scale-out engine's server. Exit 0 when nothing fails (warnings allowed), 4 otherwise.`;
+scale-out engine's server and the workers of the --engine names (default local). Exit 0 when
+nothing fails (warnings allowed), 4 otherwise.`;
   static override examples = ["<%= config.bin %> doctor", "<%= config.bin %> doctor --json"];
   static override enableJsonFlag = true;
   static override flags = {
@@ -22,6 +23,11 @@ scale-out engine's server. Exit 0 when nothing fails (warnings allowed), 4 other
       env: "FAULTLINE_TEMPORAL",
       helpValue: "HOST:PORT",
     }),
+    engine: Flags.string({
+      description: "with --temporal: check that this engine has its worker (repeatable; default local)",
+      multiple: true,
+      helpValue: "NAME",
+    }),
   };
 
   async run(): Promise<{ ok: boolean; findings: Finding[] }> {
@@ -30,6 +36,7 @@ scale-out engine's server. Exit 0 when nothing fails (warnings allowed), 4 other
       runsDir: flags["runs-dir"],
       history: flags.history,
       temporal: flags.temporal,
+      engines: flags.engine,
     });
     const ok = findings.every((f) => f.status !== "fail");
     if (!this.jsonEnabled()) {

@@ -1,16 +1,24 @@
 import { appendFileSync, writeFileSync } from "node:fs";
-import { Args, Flags } from "@oclif/core";
+import { Args, Flags, type Interfaces } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
-import { historyFlag, replicaOverrideFlag, runsDirFlag, topologyFlag } from "../cli/flags.js";
+import {
+  DEFAULT_CHECK_TOLERANCE,
+  DEFAULT_SCORE_TOLERANCE,
+  historyFlag,
+  replicaOverrideFlag,
+  runsDirFlag,
+  topologyFlag,
+} from "../cli/flags.js";
 import { liveProgress, plainProgress } from "../cli/live.js";
 import { parseParamFlags } from "../cli/params.js";
-import { renderEvaluation } from "../cli/render.js";
 import { abortOnSignals } from "../cli/signals.js";
+import { renderRun, renderSummary } from "../cli/suite-render.js";
 import { InvalidInputError } from "../errors.js";
 import { historyLocation } from "../history/open.js";
 import { renderJunit } from "../reports/junit.js";
 import { renderMarkdown } from "../reports/markdown.js";
-import { runSuite, type SuiteResult, type SuiteRun } from "../run/suite.js";
+import { runSuite, type SuiteResult } from "../run/suite.js";
+import type { GameDayOutcome } from "../scale/game-day.js";
 import { parsePercent } from "../units.js";
 
 export default class Run extends BaseCommand {
@@ -75,13 +83,13 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
     }),
     "score-tolerance": Flags.integer({
       description: "points of score a run may lose against --baseline",
-      default: 5,
+      default: DEFAULT_SCORE_TOLERANCE,
       min: 0,
       max: 100,
     }),
     "check-tolerance": Flags.string({
       description: "share of windows a check may lose against --baseline, per phase",
-      default: "10%",
+      default: DEFAULT_CHECK_TOLERANCE,
     }),
     history: historyFlag(),
     "no-history": Flags.boolean({ description: "do not record the run(s) in the history" }),
@@ -105,9 +113,19 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
     markdown: Flags.string({
       description: "append a Markdown summary of all runs to this file (e.g. $GITHUB_STEP_SUMMARY)",
     }),
+    temporal: Flags.string({
+      description:
+        "run as a durable game day on this Temporal server (a `faultline worker` runs it); Ctrl-C halts it, SIGTERM detaches",
+      helpValue: "HOST:PORT",
+    }),
+    engine: Flags.string({
+      description: "with --temporal: the Docker engine whose worker runs the game day",
+      default: "local",
+      helpValue: "NAME",
+    }),
   };
 
-  async run(): Promise<SuiteResult> {
+  async run(): Promise<SuiteResult | GameDayOutcome | { id: string; detached: true }> {
     const { argv, flags } = await this.parse(Run);
     const paths = argv.filter((a): a is string => typeof a === "string");
     const checkTolerance = parsePercent(flags["check-tolerance"]);
@@ -117,6 +135,9 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
       );
     }
     const params = parseParamFlags(flags.param);
+    if (!flags.temporal) refuseTemporalOnly(flags.engine);
+    else refuseNotYetOnTemporal(flags);
+    if (flags.temporal) return this.onTemporal(flags.temporal, paths, flags, checkTolerance, params);
     const live =
       !this.jsonEnabled() &&
       (flags.progress === "live" || (flags.progress === "auto" && process.stderr.isTTY === true));
@@ -126,24 +147,7 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
     );
     try {
       const result = await runSuite({
-        paths,
-        tags: flags.tag ?? [],
-        runsDir: flags["runs-dir"],
-        replica: flags.replica,
-        topology: flags.topology,
-        edges: flags.edges,
-        recover: flags.recover,
-        seed: flags.seed,
-        keepReplica: flags["keep-replica"],
-        gates: {
-          failUnder: flags["fail-under"],
-          baseline: flags.baseline,
-          scoreTolerance: flags["score-tolerance"],
-          checkTolerance,
-        },
-        acceptDegraded: flags["accept-degraded"],
-        params,
-        history: flags["no-history"] ? undefined : historyLocation(flags.history, flags["runs-dir"]),
+        ...settingsOf(paths, flags, checkTolerance, params),
         signal: signals.signal,
         onProgress: (m) => view.message(m),
         onRunStart: (loaded, seconds) => view.startRun(loaded.experiment.name, seconds),
@@ -167,45 +171,70 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
       signals.dispose();
     }
   }
-}
 
-function renderRun(run: SuiteRun): string {
-  if (!run.evaluation || !run.journalPath)
-    return `${run.experiment}: ${run.error ?? "not run"} (exit ${run.exitCode})`;
-  const lines = [renderEvaluation(run.evaluation, run.journalPath)];
-  if (run.reports) lines.push(`reports: ${Object.values(run.reports).join(", ")}`);
-  for (const gate of run.gates)
-    lines.push(`gate ${gate.ok ? "passed" : "FAILED"}: ${gate.name}: ${gate.message}`);
-  if (run.gates.length || run.exitCode !== run.evaluation.exitCode) lines.push(`exit ${run.exitCode}`);
-  return lines.join("\n");
-}
-
-function renderSummary(result: SuiteResult): string {
-  const width = Math.max(10, ...result.runs.map((r) => r.experiment.length)) + 2;
-  const { readiness } = result;
-  const lines = readiness
-    ? [
-        `${readiness.suite} ${readiness.release}${
-          Object.keys(readiness.params).length
-            ? ` (${Object.entries(readiness.params)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(", ")})`
-            : ""
-        }: ${readiness.go ? "GO" : "NO-GO"}, ${result.runs.length} experiment(s), exit ${result.exitCode}`,
-      ]
-    : [`suite: ${result.runs.length} experiment(s), exit ${result.exitCode}`];
-  for (const run of result.runs) {
-    const verdict = run.evaluation?.verdict ?? "not run";
-    const score = run.evaluation?.score ? `${run.evaluation.score.value}`.padStart(5) : "    -";
-    const failedGates = run.gates.filter((g) => !g.ok).length;
-    lines.push(
-      `  ${run.experiment.padEnd(width)}${verdict.padEnd(13)} score ${score}  ${run.gates.length ? `gates ${run.gates.length - failedGates}/${run.gates.length}` : ""}  exit ${run.exitCode}`,
+  /** `--temporal`: the suite as a durable game day (src/cli/temporal-run.ts). */
+  private async onTemporal(
+    address: string,
+    paths: string[],
+    flags: Interfaces.InferredFlags<typeof Run.flags>,
+    checkTolerance: number,
+    params: Record<string, string>,
+  ) {
+    // Loaded only here: a run in process never loads Temporal's SDK.
+    const { runOnTemporal } = await import("../cli/temporal-run.js");
+    return runOnTemporal(
+      { log: (m) => this.log(m), progress: (m) => this.progress(m), jsonEnabled: () => this.jsonEnabled() },
+      {
+        address,
+        engine: flags.engine,
+        ...settingsOf(paths, flags, checkTolerance, params),
+      },
     );
   }
-  if (readiness && !readiness.go) {
-    lines.push("no-go because:");
-    for (const reason of readiness.reasons) lines.push(`  - ${reason}`);
-    if (readiness.reasons.length === 0) lines.push(`  - the suite exited ${result.exitCode}`);
-  }
-  return lines.join("\n");
+}
+
+/** What a run is asked for, the same in process and on Temporal. */
+function settingsOf(
+  paths: string[],
+  flags: Interfaces.InferredFlags<typeof Run.flags>,
+  checkTolerance: number,
+  params: Record<string, string>,
+) {
+  return {
+    paths,
+    tags: flags.tag ?? [],
+    runsDir: flags["runs-dir"],
+    replica: flags.replica,
+    topology: flags.topology,
+    edges: flags.edges,
+    recover: flags.recover,
+    seed: flags.seed,
+    keepReplica: flags["keep-replica"],
+    gates: {
+      failUnder: flags["fail-under"],
+      baseline: flags.baseline,
+      scoreTolerance: flags["score-tolerance"],
+      checkTolerance,
+    },
+    acceptDegraded: flags["accept-degraded"],
+    params,
+    history: flags["no-history"] ? undefined : historyLocation(flags.history, flags["runs-dir"]),
+  };
+}
+
+/** --engine picks a worker: without --temporal there is none to pick. */
+function refuseTemporalOnly(engine: string): void {
+  if (engine !== "local")
+    throw new InvalidInputError("--engine names the worker of a game day: it needs --temporal", {
+      suggestion: `add --temporal HOST:PORT, or drop --engine ${engine}`,
+    });
+}
+
+/** What a game day cannot do yet: the CI files need the reports, which stay on the worker. */
+function refuseNotYetOnTemporal(flags: { junit?: string | undefined; markdown?: string | undefined }): void {
+  const given = [flags.junit ? "--junit" : "", flags.markdown ? "--markdown" : ""].filter(Boolean);
+  if (given.length)
+    throw new InvalidInputError(`${given.join(" and ")}: not with --temporal yet`, {
+      suggestion: "the run folder's junit.xml and report.md are written on the worker's host; use those",
+    });
 }
