@@ -106,9 +106,11 @@ describe("the shipped experiments on the real replica", () => {
     expect((lossy.latency?.p99 ?? 0) - (before.latency?.p99 ?? 0)).toBeGreaterThan(100);
     expect(calm.latency?.p99 ?? Number.POSITIVE_INFINITY).toBeLessThan(50);
     expect(after.latency?.p99 ?? Number.POSITIVE_INFINITY).toBeLessThan(50);
-    expect(fault?.applied).toBeLessThan(1);
+    // The fault holds for its planned 30 s window. It is applied by starting a netfilter sidecar,
+    // which takes a container's start (1.35 s once on a loaded CI machine): bounds, not timings.
+    expect(fault?.applied).toBeLessThan(3);
     expect(fault?.reverted).toBeGreaterThan(29.5);
-    expect(fault?.reverted).toBeLessThan(31);
+    expect(fault?.reverted).toBeLessThan(33);
     // The verdict follows from the measured windows: p99 under 500 ms and errors under 1%.
     const broke = evaluation.phases
       .find((p) => p.phase === "inject")
