@@ -1,6 +1,8 @@
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { isSharedHistory, openHistory } from "../history/open.js";
 import { newRunId } from "../run/runner.js";
-import { loadSuite } from "../run/suite.js";
+import { checkSuite } from "../run/suite.js";
 import { type GameDayInput, type GameDayOutcome, taskQueueFor } from "../scale/game-day.js";
 import { checkEngineName, connectTemporal, haltGameDay, startGameDay } from "../scale/temporal-client.js";
 import { type Printer, watchGameDay } from "./game-day-view.js";
@@ -18,9 +20,13 @@ export async function runOnTemporal(
   options: TemporalRunOptions,
 ): Promise<GameDayOutcome | { id: string; detached: true }> {
   const { address, ...settings } = options;
-  const suite = await loadSuite(settings.paths, settings.tags, settings.params, settings.topology);
+  // Everything an in-process run checks before it starts, so that bad input starts nothing.
+  const suite = await checkSuite(settings);
   const id = `gd-${newRunId(suite[0]?.experiment.name ?? "suite")}`;
   const engine = checkEngineName(settings.engine);
+  // A shared history that does not answer from here stops the game day before it starts.
+  if (settings.history !== undefined && isSharedHistory(settings.history))
+    await (await openHistory(settings.history)).close();
   const client = await connectTemporal(address);
   const follow = new AbortController();
   let started = false;
@@ -68,9 +74,12 @@ export function gameDayInput(
     runsDir: resolve(settings.runsDir),
     topology: settings.topology ? resolve(settings.topology) : undefined,
     history: settings.history === undefined ? undefined : resolveHistory(settings.history),
+    gates: { ...settings.gates, baseline: resolveBaseline(settings.gates.baseline) },
   };
 }
 
+/** A baseline given as a path (a run folder, a journal, a report.json) is read there by the worker. */
+const resolveBaseline = (ref: string | undefined) => (ref && existsSync(ref) ? resolve(ref) : ref);
+
 /** A SQLite file is the worker's to open: give it the path from here; a URL goes as it is. */
-const resolveHistory = (location: string) =>
-  /^postgres(ql)?:\/\//.test(location) ? location : resolve(location);
+const resolveHistory = (location: string) => (isSharedHistory(location) ? location : resolve(location));

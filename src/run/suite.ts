@@ -235,6 +235,14 @@ interface PreparedSuite {
   baseline: RunReport | undefined;
 }
 
+/**
+ * The checks runSuite makes before anything starts, alone (for a run another process carries
+ * out): bad files, params, plans or baseline throw. Touches no engine.
+ */
+export async function checkSuite(options: Omit<SuiteOptions, "signal">): Promise<LoadedExperiment[]> {
+  return (await prepareSuite({ ...options, signal: new AbortController().signal }, () => {})).suite;
+}
+
 async function prepareSuite(
   options: SuiteOptions,
   progress: (message: string) => void,

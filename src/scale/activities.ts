@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Context } from "@temporalio/activity";
 import { ExitCode, FaultlineError } from "../errors.js";
 import { finishLostRun } from "../run/finish-lost.js";
@@ -54,7 +55,11 @@ export function createActivities(settings: WorkerSettings, host = new TimelineHo
     },
 
     /** A run its worker died in, closed from its journal by the worker that is back. */
-    closeLostRun(input: GameDayInput, runId: string, reason: string): Promise<GameDayRun> {
+    async closeLostRun(input: GameDayInput, runId: string, reason: string): Promise<GameDayRun> {
+      // Heartbeats that timed out (a server restart, a long stall) do not always mean a dead
+      // worker: if the suite still runs here, it is being cancelled and closes its run itself.
+      while (halts.has(input.id))
+        await sleep(200, undefined, { signal: Context.current().cancellationSignal });
       return closeLostRun(input, runId, reason);
     },
 

@@ -43,7 +43,8 @@ export function checkScheduleId(id: string): string {
   });
 }
 
-function specOf(request: ScheduleRequest) {
+/** The schedule's spec from --cron or --every: checked before anything else is (exit 2). */
+export function scheduleSpec(request: Pick<ScheduleRequest, "cron" | "everyMs">) {
   if ((request.cron === undefined) === (request.everyMs === undefined))
     throw new InvalidInputError("a schedule needs exactly one of --cron and --every", {
       suggestion: 'e.g. --cron "0 3 * * 1" (Mondays at 03:00 UTC) or --every 6h',
@@ -51,6 +52,7 @@ function specOf(request: ScheduleRequest) {
   if (request.everyMs !== undefined && request.everyMs < MIN_EVERY_MS)
     throw new InvalidInputError(
       `--every: at least ${formatDuration(MIN_EVERY_MS)}, got ${formatDuration(request.everyMs)}`,
+      { suggestion: `e.g. --every ${formatDuration(MIN_EVERY_MS)}, or a cron expression for fixed times` },
     );
   return request.cron !== undefined
     ? { cronExpressions: [request.cron] }
@@ -60,7 +62,7 @@ function specOf(request: ScheduleRequest) {
 /** Creates the schedule; an expression the server's cron parser refuses is invalid input. */
 export async function createSchedule(client: Client, request: ScheduleRequest): Promise<ScheduleRow> {
   const scheduleId = checkScheduleId(request.scheduleId);
-  const spec = specOf(request);
+  const spec = scheduleSpec(request);
   try {
     await client.schedule.create({
       scheduleId,

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
-import { Client, Connection, WorkflowNotFoundError } from "@temporalio/client";
+import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from "@temporalio/client";
 import proto from "@temporalio/proto";
-import { EnvironmentError, InvalidInputError } from "../errors.js";
+import { EnvironmentError, errorMessage, InvalidInputError } from "../errors.js";
 import type { GameDayInput, GameDayOutcome, GameDayStatus } from "./game-day.js";
 import { taskQueueFor } from "./game-day.js";
 import { checkAddress } from "./temporal-cli.js";
@@ -122,18 +122,27 @@ export async function followGameDay(
 ): Promise<GameDayOutcome> {
   const handle = client.workflow.getHandle<typeof gameDay>(id);
   let last = "";
-  const result = handle.result().catch((error: unknown) => {
-    throw notFound(error, id);
-  });
-  for (;;) {
-    const status = await gameDayStatus(client, id).catch(() => undefined);
-    const text = JSON.stringify(status ?? null);
-    if (status && text !== last) onStatus(status);
-    last = text;
-    if (status?.outcome) return status.outcome;
-    const settled = await Promise.race([result, wait(intervalMs, signal).then(() => undefined)]);
-    if (settled) return settled;
-    signal.throwIfAborted();
+  // The long poll for the result ends with the follow (an outcome seen, a detach).
+  const polling = new AbortController();
+  const result = client
+    .withAbortSignal(AbortSignal.any([signal, polling.signal]), () => handle.result())
+    .catch((error: unknown) => {
+      throw followError(error, id, signal);
+    });
+  result.catch(() => {});
+  try {
+    for (;;) {
+      const status = await gameDayStatus(client, id).catch(() => undefined);
+      const text = JSON.stringify(status ?? null);
+      if (status && text !== last) onStatus(status);
+      last = text;
+      if (status?.outcome) return status.outcome;
+      const settled = await Promise.race([result, wait(intervalMs, signal).then(() => undefined)]);
+      if (settled) return settled;
+      signal.throwIfAborted();
+    }
+  } finally {
+    polling.abort();
   }
 }
 
@@ -155,4 +164,17 @@ function notFound(error: unknown, id: string): unknown {
         "the id is the one `faultline run --temporal` printed (e.g. gd-20261203-190500-edge-latency-1a2b)",
     });
   return error;
+}
+
+/** Why following the game day's result ended: an unknown id, the workflow's failure, a lost server. */
+function followError(error: unknown, id: string, signal: AbortSignal): unknown {
+  if (signal.aborted || error instanceof WorkflowNotFoundError) return notFound(error, id);
+  if (error instanceof WorkflowFailedError)
+    return new EnvironmentError(`game day ${id} failed on Temporal: ${errorMessage(error.cause ?? error)}`, {
+      suggestion:
+        "the worker's output says more; `faultline recover` on its host checks that nothing is left",
+    });
+  return new EnvironmentError(`lost the Temporal server while following ${id}: ${errorMessage(error)}`, {
+    suggestion: `the game day goes on; come back to it with \`faultline watch ${id}\``,
+  });
 }

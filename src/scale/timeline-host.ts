@@ -1,3 +1,4 @@
+import { EnvironmentError } from "../errors.js";
 import type { PlannedAction } from "../experiments/plan.js";
 import type { CleanupEntry } from "../lifecycle/cleanup-registry.js";
 import type { Timeline } from "../run/phases.js";
@@ -10,15 +11,19 @@ import type { ApplyOutcome, OfferedTimeline, TimelineStep } from "./game-day.js"
 // here, in the run's own fault session: ledger, journal, watchdog as for any run. The run
 // meanwhile measures and watches its abort conditions; when it stops (an abort, a halt, an
 // error), the timeline is over and later applies are refused. A revert the workflow has not
-// sent by the end of the timeline (plus REVERT_GRACE_MS) is done here.
+// sent by the end of the timeline (plus REVERT_GRACE_MS) is done here. A fault the workflow
+// has not begun to apply APPLY_LATE_MS after its time fails the run: it would pass unfaulted.
 
 export const REVERT_GRACE_MS = 500;
+export const APPLY_LATE_MS = 5000;
 
 interface LiveTimeline {
   run: RunContext;
   actions: Map<string, PlannedAction>;
   startMs: number;
   applied: Map<string, CleanupEntry>;
+  /** Faults whose apply has begun (applied, failed or since reverted). */
+  begun: Set<string>;
   /** Applies in progress: awaited before the timeline is over, so none lands after it. */
   applying: Set<Promise<unknown>>;
   closed: boolean;
@@ -41,6 +46,7 @@ export class TimelineHost {
         actions: new Map(actions.map((a) => [a.id, a])),
         startMs,
         applied: new Map(),
+        begun: new Set(),
         applying: new Set(),
         closed: false,
       };
@@ -84,6 +90,9 @@ export class TimelineHost {
       return { applied: false, reason: "the run's inject phase is over (it ended, was halted or aborted)" };
     const action = live.actions.get(actionId);
     if (!action) return { applied: false, reason: `the run has no fault ${actionId}` };
+    if (live.run.loop.elapsedMs() >= live.startMs + action.untilMs)
+      return { applied: false, reason: `fault ${actionId}'s time is over` };
+    live.begun.add(actionId);
     const revertBy = live.run.loop.t0 + live.startMs + action.untilMs;
     const applying = live.run.session.apply(action, revertBy);
     live.applying.add(applying);
@@ -150,8 +159,24 @@ async function waitOut(live: LiveTimeline, targetMs: number): Promise<void> {
   for (;;) {
     if (live.failure !== undefined) throw live.failure;
     await releaseDue(live, loop.elapsedMs());
-    if (loop.elapsedMs() >= targetMs) return;
+    const done = loop.elapsedMs() >= targetMs;
+    checkBegun(live, done ? Number.POSITIVE_INFINITY : loop.elapsedMs());
+    if (done) return;
     await loop.until(Math.min(targetMs, loop.elapsedMs() + 100));
+  }
+}
+
+/**
+ * Fails the run when a fault due APPLY_LATE_MS before `nowMs` (Infinity: any fault) has not
+ * begun: a workflow that is not applying (a server gone, an apply lost) must not yield a pass.
+ */
+function checkBegun(live: LiveTimeline, nowMs: number): void {
+  for (const action of live.actions.values()) {
+    if (live.begun.has(action.id) || live.startMs + action.atMs + APPLY_LATE_MS > nowMs) continue;
+    throw new EnvironmentError(
+      `the workflow did not apply ${action.id} (${action.description}): the run cannot be judged without its fault`,
+      { suggestion: "check the Temporal server and the worker (faultline doctor --temporal ADDR)" },
+    );
   }
 }
 

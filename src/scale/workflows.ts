@@ -41,7 +41,13 @@ interface Proxies {
 function proxiesOn(taskQueue: string): Proxies {
   const once = { taskQueue, retry: { maximumAttempts: 1 } };
   return {
-    long: proxyActivities<Activities>({ ...once, startToCloseTimeout: "7 days", heartbeatTimeout: "10s" }),
+    // A worker lost before it takes one is noticed by the schedule-to-start timeout.
+    long: proxyActivities<Activities>({
+      ...once,
+      startToCloseTimeout: "7 days",
+      heartbeatTimeout: "10s",
+      scheduleToStartTimeout: "1 minute",
+    }),
     // Bounded from the schedule on: a worker lost before taking one never answers.
     short: proxyActivities<Activities>({
       ...once,
@@ -88,7 +94,11 @@ export async function gameDay(started: GameDayInput): Promise<GameDayOutcome> {
     done = true;
   });
   const halting = haltWhenAsked(status, () => done, proxies.short.haltGameDay).catch(() => {});
-  const timelines = playTimelines(input.id, status, () => done, proxies);
+  // Awaited once the suite is over; a failure of its own (not an activity's) is rethrown then.
+  const timelines = playTimelines(input.id, status, () => done, proxies).then(
+    () => undefined,
+    (error: unknown) => ({ error }),
+  );
   let outcome: GameDayOutcome;
   try {
     outcome = await suite;
@@ -97,7 +107,8 @@ export async function gameDay(started: GameDayInput): Promise<GameDayOutcome> {
     if (!(error instanceof ActivityFailure)) throw error;
     outcome = await suiteFailed(input, status, error);
   }
-  await Promise.all([timelines, halting]);
+  const [failed] = await Promise.all([timelines, halting]);
+  if (failed) throw failed.error;
   status.outcome = outcome;
   return outcome;
 }
@@ -146,7 +157,7 @@ async function haltWhenAsked(
   if (done()) return;
   status.state = "halting";
   // Until the worker has the suite in hand (it may not have started it yet), ask again.
-  while (!done() && !(await halt(status.id))) await condition(done, 1000);
+  while (!done() && !(await unless(done, halt(status.id), true))) await condition(done, 1000);
 }
 
 /**
@@ -164,7 +175,7 @@ async function playTimelines(
     let timeline: OfferedTimeline | null;
     try {
       // A lost worker offers no more: its run is closed from its journal (suiteFailed).
-      timeline = await unlessLost(status, proxies.long.nextTimeline(id), null);
+      timeline = await unless(() => lost(status) || done(), proxies.long.nextTimeline(id), null);
     } catch (error) {
       // The worker is gone; the suite's own failure says so.
       if (error instanceof ActivityFailure) return;
@@ -215,7 +226,7 @@ async function play(
           state.state = "reverted";
         continue;
       }
-      const outcome = await unlessLost(status, proxies.short.applyFault(id, runId, step.actionId), {
+      const outcome = await unless(() => lost(status), proxies.short.applyFault(id, runId, step.actionId), {
         applied: false,
         reason: "the worker was lost",
       });
@@ -234,20 +245,22 @@ async function play(
  * switch reverts the fault.
  */
 function revertUnlessLost(status: GameDayStatus, revert: () => Promise<void>): Promise<boolean> {
-  return unlessLost(
-    status,
+  return unless(
+    () => lost(status),
     CancellationScope.nonCancellable(revert).then(() => true),
     false,
   );
 }
 
+const lost = (status: GameDayStatus) => status.state === "worker-lost";
+
 /**
- * `work` (an activity on the claimed worker), or `lostValue` once that worker is known lost.
- * The race handles a late rejection of the abandoned activity.
+ * `work` (an activity on the claimed worker), or `value` once `stop` holds (the worker is known
+ * lost, the suite is over): nobody would answer. The race handles a late rejection of the
+ * abandoned activity.
  */
-function unlessLost<T, L>(status: GameDayStatus, work: Promise<T>, lostValue: L): Promise<T | L> {
-  const lost = condition(() => status.state === "worker-lost").then(() => lostValue);
-  return Promise.race([work, lost]);
+function unless<T, V>(stop: () => boolean, work: Promise<T>, value: V): Promise<T | V> {
+  return Promise.race([work, condition(stop).then(() => value)]);
 }
 
 /** Every fault of the run still applied, reverted: a no-op for what the run reverted itself. */

@@ -3,7 +3,7 @@ import { statusLines } from "../../src/cli/game-day-view.js";
 import type { PlannedAction } from "../../src/experiments/plan.js";
 import type { RunContext } from "../../src/run/run-context.js";
 import type { GameDayStatus } from "../../src/scale/game-day.js";
-import { REVERT_GRACE_MS, TimelineHost } from "../../src/scale/timeline-host.js";
+import { APPLY_LATE_MS, REVERT_GRACE_MS, TimelineHost } from "../../src/scale/timeline-host.js";
 
 // The worker's side of a workflow-driven timeline, on a fake run clock: the timeline is offered
 // to whoever waits for it, applies land in the run's fault session, a revert the workflow does
@@ -56,7 +56,32 @@ describe("TimelineHost", () => {
     ]);
     const [first, second] = offered?.steps ?? [];
     expect((second?.atEpochMs ?? 0) - (first?.atEpochMs ?? 0)).toBe(2000);
+    await host.apply("gd", "run-1", "f1");
+    await host.apply("gd", "run-1", "f2");
     await played;
+  });
+
+  it("a fault the workflow never applies fails the run (no pass without the fault); a late apply is refused", async () => {
+    const host = new TimelineHost();
+    const { run, log } = fakeRun();
+    const played = host.timelineFor("gd")(run, [action("f1", 0, 2000), action("f2", 20_000, 30_000)], 0);
+    await host.next("gd", new AbortController().signal);
+    await host.apply("gd", "run-1", "f1");
+    await expect(played).rejects.toThrow(/the workflow did not apply f2 \(fault f2\)/);
+    expect(log.some((l) => l.includes("apply f2"))).toBe(false);
+    expect(run.loop.elapsedMs()).toBeLessThan(20_000 + APPLY_LATE_MS + 200);
+
+    const late = new TimelineHost();
+    const other = fakeRun();
+    const closing = late.timelineFor("gd")(other.run, [action("f1", 0, 1000), action("f2", 0, 60_000)], 0);
+    await late.next("gd", new AbortController().signal);
+    await late.apply("gd", "run-1", "f2");
+    other.setNow(1500);
+    expect(await late.apply("gd", "run-1", "f1")).toEqual({
+      applied: false,
+      reason: "fault f1's time is over",
+    });
+    await expect(closing).rejects.toThrow(/did not apply f1/);
   });
 
   it("applies in the run's session; a revert not sent by the end (plus grace) is done by the run", async () => {
@@ -108,6 +133,7 @@ describe("TimelineHost", () => {
     const played = host.timelineFor("gd")(run, [action("a", 0, 2000), action("b", 10_000, 12_000)], 0);
     await host.next("gd", new AbortController().signal);
     await host.apply("gd", "run-1", "a");
+    await host.apply("gd", "run-1", "b");
     await played;
     const reverted = log.find((l) => l.startsWith("revert a")) ?? "";
     expect(Number(reverted.split(" at ")[1])).toBeLessThan(2000 + REVERT_GRACE_MS + 200);

@@ -14,8 +14,8 @@ import { parseParamFlags } from "../../cli/params.js";
 import { gameDayInput } from "../../cli/temporal-run.js";
 import { InvalidInputError } from "../../errors.js";
 import { historyLocation } from "../../history/open.js";
-import { loadSuite } from "../../run/suite.js";
-import { checkScheduleId, createSchedule, type ScheduleRow } from "../../scale/schedules.js";
+import { checkSuite } from "../../run/suite.js";
+import { checkScheduleId, createSchedule, type ScheduleRow, scheduleSpec } from "../../scale/schedules.js";
 import { checkEngineName, connectTemporal, workersOf } from "../../scale/temporal-client.js";
 import { parsePercent } from "../../units.js";
 
@@ -64,30 +64,32 @@ checked now, and read again by the worker at every firing.`;
       throw new InvalidInputError(
         `--every: expected a duration such as "30s" or "6h", got "${flags.every.text}"`,
       );
+    scheduleSpec({ cron: flags.cron, everyMs: flags.every?.ms });
     const params = parseParamFlags(flags.param);
-    const suite = await loadSuite([args.files], flags.tag ?? [], params, undefined);
-    const id = checkScheduleId(flags.id ?? suite[0]?.experiment.name ?? "game-day");
     const engine = checkEngineName(flags.engine);
+    const settings = {
+      engine,
+      paths: [args.files],
+      tags: flags.tag ?? [],
+      runsDir: flags["runs-dir"],
+      replica: flags.replica,
+      edges: flags.edges,
+      recover: false,
+      keepReplica: false,
+      gates: {
+        failUnder: flags["fail-under"],
+        scoreTolerance: DEFAULT_SCORE_TOLERANCE,
+        checkTolerance: parsePercent(DEFAULT_CHECK_TOLERANCE) ?? 0.1,
+      },
+      acceptDegraded: flags["accept-degraded"],
+      params,
+      history: flags["no-history"] ? undefined : historyLocation(flags.history, flags["runs-dir"]),
+    };
+    // What an in-process run checks before it starts: a schedule of bad input is refused now.
+    const suite = await checkSuite(settings);
+    const id = checkScheduleId(flags.id ?? suite[0]?.experiment.name ?? "game-day");
     const client = await connectTemporal(flags.temporal);
     try {
-      const settings = {
-        engine,
-        paths: [args.files],
-        tags: flags.tag ?? [],
-        runsDir: flags["runs-dir"],
-        replica: flags.replica,
-        edges: flags.edges,
-        recover: false,
-        keepReplica: false,
-        gates: {
-          failUnder: flags["fail-under"],
-          scoreTolerance: DEFAULT_SCORE_TOLERANCE,
-          checkTolerance: parsePercent(DEFAULT_CHECK_TOLERANCE) ?? 0.1,
-        },
-        acceptDegraded: flags["accept-degraded"],
-        params,
-        history: flags["no-history"] ? undefined : historyLocation(flags.history, flags["runs-dir"]),
-      };
       const row = await createSchedule(client, {
         scheduleId: id,
         cron: flags.cron,
