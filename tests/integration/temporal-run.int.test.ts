@@ -12,6 +12,7 @@ import { windowStats } from "../../src/steady-state/metrics.js";
 import { bucketsIn, metricsBuckets, phaseIntervals } from "../../src/verdict/evaluation.js";
 import { type CliResult, runCli, startCli, waitForOutput } from "../support/cli.js";
 import { ms } from "../support/experiment.js";
+import { PostgresServer } from "../support/postgres.js";
 import { useReplica } from "../support/replica.js";
 import { tempDir } from "../support/temp.js";
 
@@ -176,7 +177,7 @@ describe("game days on Temporal", () => {
     expect(readLedger(NAME).entries).toEqual([]);
   });
 
-  it("refuses, clearly and with nothing started: no server, no worker for the engine, a second worker, a bad file", async () => {
+  it("refuses, clearly and with nothing started: no server, no worker for the engine, a second worker, a bad file, a history that does not answer", async () => {
     const { file, runsDir } = writeExperiment(experiment("it-temporal-refused", "4s"));
     const noServer = await runCli(["run", file, "--temporal", "127.0.0.1:1", "--runs-dir", runsDir]);
     const noWorker = await runCli([...runArgs(file, runsDir), "--engine", "nobody"]);
@@ -185,9 +186,14 @@ describe("game days on Temporal", () => {
       experiment("it-temporal-bad", "4s").replace("latency: 200ms", "latency: soon"),
     );
     const badFile = await runCli(runArgs(bad.file, bad.runsDir));
+    const noHistory = await runCli([
+      ...runArgs(file, runsDir).filter((a) => a !== "--no-history"),
+      "--history",
+      "postgres://fl:secret@127.0.0.1:1/none",
+    ]);
     const first = (r: CliResult) => r.stderr.trim().split("\n")[0];
     console.log(
-      `${TAG} refused: no server exit ${noServer.code} (${first(noServer)}); no worker exit ${noWorker.code} (${first(noWorker)}); second worker exit ${second.code} (${first(second)}); bad file exit ${badFile.code} (${first(badFile)})`,
+      `${TAG} refused: no server exit ${noServer.code} (${first(noServer)}); no worker exit ${noWorker.code} (${first(noWorker)}); second worker exit ${second.code} (${first(second)}); bad file exit ${badFile.code} (${first(badFile)}); unreachable history exit ${noHistory.code} (${first(noHistory)})`,
     );
     expect(noServer.code).toBe(4);
     expect(noServer.stderr).toMatch(/no Temporal server answers at 127\.0\.0\.1:1/);
@@ -198,6 +204,11 @@ describe("game days on Temporal", () => {
     expect(badFile.code).toBe(2);
     expect(badFile.stderr).toMatch(/experiment\.yaml:\d+:\d+ method\[0\]\.latency/);
     expect(badFile.stderr).not.toMatch(/game day/);
+    expect(noHistory.code).toBe(4);
+    expect(noHistory.stderr).toMatch(
+      /cannot reach the run history at postgres:\/\/fl:\*\*\*@127\.0\.0\.1:1\/none/,
+    );
+    expect(noHistory.stderr).not.toMatch(/game day|secret/);
     expect(existsSync(runsDir) || existsSync(bad.runsDir)).toBe(false);
   });
 
@@ -249,6 +260,42 @@ describe("game days on Temporal", () => {
     expect(badCron.code).toBe(2);
     expect(badCron.stderr).toMatch(/--cron "61 \* \* \* \*": Minute is not in range/);
     expect(readLedger(NAME).entries).toEqual([]);
+  });
+
+  it("two runs, from the workers of two engines, land in one PostgreSQL history", async () => {
+    const postgres = await PostgresServer.start();
+    const second = startCli(
+      ["worker", "--temporal", address, "--engine", "second"],
+      {},
+      { outlivesTest: true },
+    );
+    try {
+      await waitForOutput(second, "polls faultline-engine-second", 60_000);
+      const url = await postgres.database("shared");
+      const { file, runsDir } = writeExperiment(experiment("it-temporal-shared", "2s", "2s"));
+      const args = [...runArgs(file, runsDir).filter((a) => a !== "--no-history"), "--history", url];
+      const viaLocal = await runCli(args);
+      const viaSecond = await runCli([...args, "--engine", "second"]);
+      const listed = JSON.parse((await runCli(["history", "--history", url, "--json"])).stdout || "{}") as {
+        runs?: { id: string; verdict: string }[];
+      };
+      const runs = listed.runs ?? [];
+      const ran = (cli: ReturnType<typeof startCli>, r: CliResult) =>
+        cli.output().includes(`[${gameDayId(r.stderr + r.stdout)}]`);
+      console.log(
+        `${TAG} shared history: engine local exit ${viaLocal.code} (its worker ran it: ${worker ? ran(worker, viaLocal) : "?"}), engine second exit ${viaSecond.code} (its worker ran it: ${ran(second, viaSecond)}); PostgreSQL history: ${runs.map((r) => `${r.id} ${r.verdict}`).join(", ")}`,
+      );
+      expect(viaLocal.code).toBe(0);
+      expect(viaSecond.code).toBe(0);
+      expect(worker && ran(worker, viaLocal)).toBe(true);
+      expect(ran(second, viaSecond)).toBe(true);
+      expect(ran(second, viaLocal)).toBe(false);
+      expect(runs.map((r) => r.verdict)).toEqual(["passed", "passed"]);
+    } finally {
+      second.child.kill("SIGINT");
+      await second.result;
+      postgres.stop();
+    }
   });
 
   it("SIGKILL of the worker mid-fault: its switch reverts the fault; the worker, back, closes the run with the verdict that fits", async () => {
