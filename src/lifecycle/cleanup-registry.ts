@@ -8,7 +8,10 @@ import { TimeLimitError, withTimeLimit } from "./time-limit.js";
 
 export interface CleanupEntry {
   readonly description: string;
-  /** Runs this entry's undo now and removes it from the registry. Idempotent. */
+  /**
+   * Runs this entry's undo now and removes it from the registry. Idempotent once it succeeded;
+   * after a failure, a later call tries the undo again (a revert retried by its caller).
+   */
   release(): Promise<void>;
 }
 
@@ -63,7 +66,8 @@ export class CleanupRegistry {
   }
 
   private run(entry: Pending): Promise<void> {
-    entry.done ??= (async () => {
+    if (entry.done) return entry.done;
+    const done = (async () => {
       try {
         await entry.undo();
       } finally {
@@ -71,7 +75,13 @@ export class CleanupRegistry {
         if (index >= 0) this.entries.splice(index, 1);
       }
     })();
-    return entry.done;
+    entry.done = done;
+    // A failed undo may be tried again by its owner (the drain does not come back to it; the
+    // ledger and the watchdog do).
+    done.catch(() => {
+      if (entry.done === done) entry.done = undefined;
+    });
+    return done;
   }
 
   /**

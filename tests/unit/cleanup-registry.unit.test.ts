@@ -38,6 +38,20 @@ describe("CleanupRegistry", () => {
     expect(runs).toBe(1);
   });
 
+  it("tries a failed undo again on the next release; once it succeeded, never again", async () => {
+    const registry = new CleanupRegistry();
+    let runs = 0;
+    const entry = registry.register("x", async () => {
+      runs++;
+      if (runs === 1) throw new Error("engine busy");
+    });
+    await expect(entry.release()).rejects.toThrow("engine busy");
+    expect(registry.size).toBe(0);
+    await entry.release();
+    await entry.release();
+    expect(runs).toBe(2);
+  });
+
   it("shares one drain between concurrent callers (finally and a signal handler)", async () => {
     const registry = new CleanupRegistry();
     let runs = 0;
