@@ -57,6 +57,14 @@ export const temporalFlag = () =>
   });
 
 /** The Docker engine a worker owns, by name (its task queue is faultline-engine-NAME). */
+/** The opt-in for command probes on this machine: a setting outside the experiment file. */
+export const allowHostCommandsFlag = () =>
+  Flags.boolean({
+    description:
+      "allow command probes that run on this machine (not in a replica service); env FAULTLINE_ALLOW_HOST_COMMANDS=1",
+    env: "FAULTLINE_ALLOW_HOST_COMMANDS",
+  });
+
 /** The id of a game day on the scale-out engine, as `run --temporal` prints it. */
 export const gameDayIdArg = () =>
   Args.string({ description: "the game day's id (`faultline run --temporal` prints it)", required: true });

@@ -1,6 +1,6 @@
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
-import { replicaOverrideFlag, topologyFlag } from "../cli/flags.js";
+import { allowHostCommandsFlag, replicaOverrideFlag, topologyFlag } from "../cli/flags.js";
 import { describeLoad } from "../experiments/load-schema.js";
 import { loadExperiment } from "../experiments/loader.js";
 import { type FaultPlan, planFaults } from "../experiments/plan.js";
@@ -28,11 +28,15 @@ target labels: those resolve against its containers' real labels.`;
     edges: Flags.integer({ description: "edge count of the replica to plan against", default: 3, min: 1 }),
     replica: replicaOverrideFlag("replica name (overrides the experiment's `replica`)"),
     topology: topologyFlag(),
+    "allow-host-commands": allowHostCommandsFlag(),
   };
 
   async run(): Promise<{ experiment: string; replica: string; timeline: Plan; faults: FaultPlan }> {
     const { args, flags } = await this.parse(PlanCommand);
-    const loaded = await loadExperiment(args.file, { topology: flags.topology });
+    const loaded = await loadExperiment(args.file, {
+      topology: flags.topology,
+      allowHostCommands: flags["allow-host-commands"],
+    });
     const { experiment } = loaded;
     const shape = replicaFor(loaded, flags.replica, flags.edges);
     const replica = shape.name;

@@ -2,6 +2,7 @@ import { appendFileSync, writeFileSync } from "node:fs";
 import { Args, Flags, type Interfaces } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
 import {
+  allowHostCommandsFlag,
   DEFAULT_CHECK_TOLERANCE,
   DEFAULT_SCORE_TOLERANCE,
   historyFlag,
@@ -93,6 +94,7 @@ become gates on every run; the summary ends with GO or NO-GO (exit 0, or the mos
     }),
     history: historyFlag(),
     "no-history": Flags.boolean({ description: "do not record the run(s) in the history" }),
+    "allow-host-commands": allowHostCommandsFlag(),
     "accept-degraded": Flags.boolean({
       description: "exit 0, not 5, for a degraded run (let the gates decide)",
     }),
@@ -217,6 +219,7 @@ function settingsOf(
       checkTolerance,
     },
     acceptDegraded: flags["accept-degraded"],
+    allowHostCommands: flags["allow-host-commands"],
     params,
     history: flags["no-history"] ? undefined : historyLocation(flags.history, flags["runs-dir"]),
   };

@@ -2,11 +2,11 @@ import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../cli/base-command.js";
-import { topologyFlag } from "../cli/flags.js";
+import { allowHostCommandsFlag, topologyFlag } from "../cli/flags.js";
 import { parseParamFlags } from "../cli/params.js";
 import { ExitCode, FaultlineError, type LocatedIssue, ValidationError } from "../errors.js";
 import { describeLoad } from "../experiments/load-schema.js";
-import { loadExperiment } from "../experiments/loader.js";
+import { type LoadOptions, loadExperiment } from "../experiments/loader.js";
 import {
   experimentFilesIn,
   loadSuiteFile,
@@ -50,6 +50,7 @@ its params fill the experiments' \${name} placeholders (as --param does). A topo
         "a value for one of the experiments' params (their placeholders), as name=value (repeatable)",
       multiple: true,
     }),
+    "allow-host-commands": allowHostCommandsFlag(),
   };
 
   async run(): Promise<FileResult[]> {
@@ -111,14 +112,20 @@ its params fill the experiments' \${name} placeholders (as --param does). A topo
       }
     };
     for (const { file, params } of files)
-      await check(file, () => this.checkExperiment(file, params, flags.topology));
+      await check(file, () =>
+        this.checkExperiment(file, {
+          params,
+          topology: flags.topology,
+          allowHostCommands: flags["allow-host-commands"],
+        }),
+      );
     for (const file of topologies) await check(file, () => this.checkTopology(file));
     if (results.some((r) => !r.valid)) process.exitCode = ExitCode.invalidInput;
     return results;
   }
 
-  private async checkExperiment(file: string, params: Record<string, string>, topology: string | undefined) {
-    const { experiment } = await loadExperiment(file, { params, topology });
+  private async checkExperiment(file: string, options: LoadOptions) {
+    const { experiment } = await loadExperiment(file, options);
     const total = plannedSeconds(planOf(experiment));
     this.log(
       `ok  ${file}: ${experiment.name}, ${experiment.method.length} fault(s), ${experiment.steadyState.checks.length} check(s), about ${formatDuration(total * 1000)}`,

@@ -32,6 +32,11 @@ export interface LoadOptions {
   params?: Readonly<Record<string, string>>;
   /** A topology file to run against instead of the replica the experiment names (--topology). */
   topology?: string | undefined;
+  /**
+   * Command probes on this machine (not `in:` a replica service) are refused unless allowed
+   * from outside the file (--allow-host-commands): the file may come from anyone's pull request.
+   */
+  allowHostCommands?: boolean | undefined;
 }
 
 export async function loadExperiment(file: string, options: LoadOptions = {}): Promise<LoadedExperiment> {
@@ -74,6 +79,7 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
   }
   refusePlainHttpTls(loaded);
   refuseDnsWithoutDns(loaded);
+  if (!options.allowHostCommands) refuseHostCommands(loaded);
   return loaded;
 }
 
@@ -112,6 +118,19 @@ function refusePlainHttpTls(loaded: LoadedExperiment): void {
         [...at, "tls"],
         `a TLS check on a plain-HTTP replica: ${replica} serves HTTP only, so there is no handshake to measure at endpoint ${probe.endpoint}`,
         `${suggestion}; or name a TLS server on this machine with address: (e.g. "127.0.0.1:8443")`,
+      );
+  }
+}
+
+/** A command probe that would run on this machine, not in a replica service: opt-in only. */
+function refuseHostCommands(loaded: LoadedExperiment): void {
+  for (const { probe, at } of probesOf(loaded.experiment)) {
+    if (probe?.kind === "command" && probe.in === undefined)
+      throw fieldError(
+        loaded,
+        [...at, "command"],
+        `a command probe on this machine ("${probe.display}"): an experiment file can come from anyone (a pull request), so commands on the host need an opt-in from outside the file`,
+        "run it in a replica service (command: { run: ..., in: edge-1 }), or allow it for this run: --allow-host-commands (or FAULTLINE_ALLOW_HOST_COMMANDS=1)",
       );
   }
 }

@@ -10,7 +10,7 @@ import {
   InvalidInputError,
   ValidationError,
 } from "../errors.js";
-import { type LoadedExperiment, loadExperiment } from "../experiments/loader.js";
+import { type LoadedExperiment, type LoadOptions, loadExperiment } from "../experiments/loader.js";
 import { planFaults } from "../experiments/plan.js";
 import { experimentFilesIn, loadSuiteFile, SUITE_FILE, type SuiteFile } from "../experiments/suite-file.js";
 import { newSeed } from "../experiments/targets.js";
@@ -72,6 +72,8 @@ export interface SuiteOptions {
   history?: string | undefined;
   /** Count a degraded verdict as success for the exit code (the gates decide). */
   acceptDegraded?: boolean;
+  /** Command probes on this machine, allowed from outside the files (src/experiments/loader.ts). */
+  allowHostCommands?: boolean | undefined;
   /** Values for the experiments' `${name}` parameters (over a suite.yaml's and their own). */
   params?: Readonly<Record<string, string>>;
   signal: AbortSignal;
@@ -138,6 +140,7 @@ export async function loadSuite(
   tags: readonly string[] = [],
   params: Readonly<Record<string, string>> = {},
   topology?: string,
+  options: Pick<LoadOptions, "allowHostCommands"> = {},
 ): Promise<LoadedExperiment[]> {
   const files: string[] = [];
   for (const path of paths) {
@@ -155,7 +158,7 @@ export async function loadSuite(
   const problems: FaultlineError[] = [];
   for (const file of files) {
     try {
-      loaded.push(await loadExperiment(file, { params, topology }));
+      loaded.push(await loadExperiment(file, { params, topology, ...options }));
     } catch (error) {
       if (error instanceof FaultlineError) problems.push(error);
       else throw error;
@@ -249,7 +252,9 @@ async function prepareSuite(
 ): Promise<PreparedSuite> {
   const definition = await suiteDefinition(options.paths);
   const params = { ...definition?.params, ...options.params };
-  const suite = await loadSuite(options.paths, options.tags, params, options.topology);
+  const suite = await loadSuite(options.paths, options.tags, params, options.topology, {
+    allowHostCommands: options.allowHostCommands,
+  });
   refuseStrayParams(suite, params);
   if (definition)
     progress(

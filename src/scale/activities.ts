@@ -144,6 +144,7 @@ function suiteOptions(input: GameDayInput) {
     keepReplica: input.keepReplica,
     gates: input.gates,
     acceptDegraded: input.acceptDegraded,
+    allowHostCommands: input.allowHostCommands,
     params: input.params,
     history: input.history,
   };

@@ -25,6 +25,8 @@ export interface GameDayInput {
   topology?: string | undefined;
   edges: number;
   recover: boolean;
+  /** Command probes on the worker's host, allowed by the CLI's --allow-host-commands. */
+  allowHostCommands?: boolean | undefined;
   seed?: number | undefined;
   keepReplica: boolean;
   gates: {

@@ -72,7 +72,7 @@ describe("experiment parameters", () => {
         () => "    - command: { run: [sh, -c, 'test -n \"${HOSTNAME}\"'] }\n      atLeast: 99%\n",
       ),
     );
-    const loaded = await loadExperiment(file, { params: { edge: "edge-9" } });
+    const loaded = await loadExperiment(file, { params: { edge: "edge-9" }, allowHostCommands: true });
     expect(JSON.stringify(loaded.experiment.steadyState.checks[1])).toContain("${HOSTNAME}");
     // A whole plain placeholder takes the value's type: pick: ${n} is a number.
     writeFileSync(file, withTarget("\n      role: edge\n      pick: ${n}", "\nparams: { n: 2 }"));

@@ -1,6 +1,7 @@
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../../cli/base-command.js";
 import {
+  allowHostCommandsFlag,
   DEFAULT_CHECK_TOLERANCE,
   DEFAULT_SCORE_TOLERANCE,
   durationFlag,
@@ -56,6 +57,7 @@ checked now, and read again by the worker at every firing.`;
     }),
     "fail-under": Flags.integer({ description: "gate: fail a run scoring below this", min: 0, max: 100 }),
     "accept-degraded": Flags.boolean({ description: "exit 0, not 5, for a degraded run" }),
+    "allow-host-commands": allowHostCommandsFlag(),
   };
 
   async run(): Promise<ScheduleRow> {
@@ -82,6 +84,7 @@ checked now, and read again by the worker at every firing.`;
         checkTolerance: parsePercent(DEFAULT_CHECK_TOLERANCE) ?? 0.1,
       },
       acceptDegraded: flags["accept-degraded"],
+      allowHostCommands: flags["allow-host-commands"],
       params,
       history: flags["no-history"] ? undefined : historyLocation(flags.history, flags["runs-dir"]),
     };
