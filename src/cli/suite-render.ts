@@ -12,6 +12,7 @@ export interface RenderedRun {
   reports?: Record<string, string> | undefined;
   gates: GateResult[];
   exitCode: ExitCodeValue;
+  seed?: number | undefined;
   error?: string | undefined;
 }
 
@@ -26,6 +27,7 @@ export function renderRun(run: RenderedRun): string {
   if (!run.evaluation || !run.journalPath)
     return `${run.experiment}: ${run.error ?? "not run"} (exit ${run.exitCode})`;
   const lines = [renderEvaluation(run.evaluation, run.journalPath)];
+  if (run.seed !== undefined) lines.push(`seed: ${run.seed} (--seed ${run.seed} replays the target choices)`);
   if (run.reports) lines.push(`reports: ${Object.values(run.reports).join(", ")}`);
   for (const gate of run.gates)
     lines.push(`gate ${gate.ok ? "passed" : "FAILED"}: ${gate.name}: ${gate.message}`);

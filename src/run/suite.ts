@@ -97,6 +97,8 @@ export interface SuiteRun {
   reports?: Record<ReportFormat, string>;
   gates: GateResult[];
   exitCode: ExitCodeValue;
+  /** The seed of the run's random target choices: `--seed` with it replays them. */
+  seed?: number;
   /** Set when the run could not be carried out (the environment broke, the replica would not come up). */
   error?: string;
 }
@@ -358,6 +360,7 @@ async function runOne(loaded: LoadedExperiment, state: SuiteState): Promise<Suit
       ...(result.reports ? { reports: result.reports } : {}),
       gates: result.gates,
       exitCode: result.exitCode,
+      seed: state.prepared.seed,
       ...(result.reportError ? { error: `reports not written: ${result.reportError}` } : {}),
     };
   } catch (error) {

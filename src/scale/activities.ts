@@ -177,6 +177,7 @@ function outcomeOf(id: string, result: SuiteResult): GameDayOutcome {
       reports: run.reports,
       gates: run.gates,
       exitCode: run.exitCode,
+      seed: run.seed,
       error: run.error,
     })),
     ...(result.readiness ? { readiness: result.readiness } : {}),

@@ -168,6 +168,9 @@ describe("reports, history and gates across real runs", () => {
     const summary = result.stdout.slice(result.stdout.indexOf("suite: "));
     console.log(`[suite] exit ${result.code}\n${summary}`);
     expect(summary).toMatch(/^suite: 2 experiment\(s\), exit 5/);
+    // One seed for the suite, printed with every run: --seed N replays its target choices.
+    const seeds = [...result.stdout.matchAll(/^seed: (\d+) \(--seed \1 replays the target choices\)$/gm)];
+    expect(seeds.map((m) => m[1])).toEqual([seeds[0]?.[1], seeds[0]?.[1]]);
     expect(summary).toMatch(/suite-mild\s+passed\s+score\s+100/);
     expect(summary).toMatch(/suite-slow\s+degraded/);
     expect(summary).not.toContain("suite-other");

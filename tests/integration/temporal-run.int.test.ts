@@ -121,6 +121,7 @@ describe("game days on Temporal", () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/applied {2}f1: latency 200ms/);
     expect(result.stderr).toMatch(/reverted f1/);
+    expect(result.stdout).toMatch(/^seed: \d+ \(--seed \d+ replays the target choices\)$/m);
     expect(existsSync(join(journalOf(result.stdout), "..", "report.json"))).toBe(true);
     expect(t.applied - t.inject).toBeLessThan(1000);
     expect(Math.abs(t.reverted - plannedRevert)).toBeLessThan(1000);
