@@ -12,9 +12,10 @@ export interface LbStateChange {
 }
 
 /**
- * Polls HAProxy's view of the edges (its stats CSV) and reports every change of state: the
- * moment the load balancer marks a node down or up is what "time to detect" is measured
- * against. A failed poll is skipped, not reported as a change.
+ * Polls HAProxy's view of the edges (its stats CSV) and reports each node's first state, then
+ * every change: the moment the load balancer marks a node down or up is what "time to detect"
+ * is measured against, and the live view shows the load balancer's view from the start. A
+ * failed poll is skipped, not reported as a change.
  */
 export function startLbProbe(
   replica: Replica,
@@ -25,8 +26,8 @@ export function startLbProbe(
   const last = new Map<string, EdgeState>();
   const seen = (key: string, change: LbStateChange) => {
     if (last.get(key) === change.state) return;
-    if (last.has(key)) onChange(change);
     last.set(key, change.state);
+    onChange(change);
   };
   // The edges' load balancers and the global layer are polled in loops of their own: a
   // paused load balancer's stats page hangs until its timeout, and must not slow the other.
