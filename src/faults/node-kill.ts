@@ -151,7 +151,8 @@ export const stoppedContainers: Leftovers = {
 export const nodeKill: FaultKindModule<typeof nodeKillFaultSchema> = {
   kind: "node-kill",
   schema: nodeKillFaultSchema,
-  summary: "`kill` (with a `signal`), `stop` or `pause` the target, brought back after `for`; or `restart` it (stop, then start at once: the `for` only bounds its window)",
+  summary:
+    "`kill` (with a `signal`), `stop` or `pause` the target, brought back after `for`; or `restart` it (stop, then start at once: the `for` only bounds its window)",
   scaffold: {
     target: "{ role: edge, pick: 1 }",
     lines: ["mode: kill                # kill, stop, pause or restart", "signal: SIGKILL"],
