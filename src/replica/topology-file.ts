@@ -25,6 +25,8 @@ import {
   ORIGIN_TLS_PORT,
   OWN_LINK_BASE_PORT,
   type PopSpec,
+  REPLICA_NAME,
+  REPLICA_NAME_RULE,
   type Service,
   type StatsPage,
   type Topology,
@@ -99,9 +101,7 @@ const topologyFields = z.strictObject({
   version: z.literal(1, { error: "expected version: 1" }),
   name: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, {
-      message: "expected a replica name of lowercase letters, digits and dashes (at most 31)",
-    })
+    .regex(REPLICA_NAME, { message: `expected a replica name of ${REPLICA_NAME_RULE}` })
     .describe("the replica's name: its containers are faultline-<name>-<service>"),
   description: z.string().optional(),
   edges: edgesSchema.optional(),

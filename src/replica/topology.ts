@@ -18,6 +18,10 @@ export type Role =
  * The roles of the PoP's own services (what faults act on and `recover` restores); `service`
  * is one of the user's own (an app tier, a cache) that a topology file declares.
  */
+/** A replica's own name (a topology's, an experiment's `replica:`): container and folder names are made of it. */
+export const REPLICA_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
+export const REPLICA_NAME_RULE = "lowercase letters, digits and dashes, at most 31";
+
 export const POP_ROLES: readonly Role[] = ["lb", "edge", "origin", "shield", "global", "service"];
 /** The roles a fault may act on: the PoP's services, and the replica's DNS (DNS faults, or killing it). */
 export const TARGET_ROLES: readonly Role[] = [...POP_ROLES, "dns"];
