@@ -9,7 +9,7 @@ import {
   readInputFile,
 } from "../format/located-yaml.js";
 import { type AttachSettings, attachedTopology } from "../replica/attach.js";
-import type { Topology } from "../replica/topology.js";
+import { REPLICA_NAME, REPLICA_NAME_RULE, type Topology } from "../replica/topology.js";
 import { isTopologyPath, loadTopology } from "../replica/topology-file.js";
 import { unknownPops } from "./plan.js";
 import { type Experiment, experimentSchema } from "./schema.js";
@@ -79,7 +79,7 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
   }
   refusePlainHttpTls(loaded);
   refuseDnsWithoutDns(loaded);
-  if (!options.allowHostCommands) refuseHostCommands(loaded);
+  refuseOffMachine(loaded, options.allowHostCommands === true);
   return loaded;
 }
 
@@ -122,10 +122,29 @@ function refusePlainHttpTls(loaded: LoadedExperiment): void {
   }
 }
 
-/** A command probe that would run on this machine, not in a replica service: opt-in only. */
-function refuseHostCommands(loaded: LoadedExperiment): void {
+/**
+ * What an experiment file may be a stranger's (a pull request) cannot ask for: a replica name
+ * that is a path, an HTTP probe off this machine, a command on this machine unless allowed from
+ * outside the file. Checked here, not in the schema: recorded journals re-parse with the schema.
+ */
+function refuseOffMachine(loaded: LoadedExperiment, allowHostCommands: boolean): void {
+  const { replica } = loaded.experiment;
+  if (typeof replica === "string" && !isTopologyPath(replica) && !REPLICA_NAME.test(replica))
+    throw fieldError(
+      loaded,
+      ["replica"],
+      `expected a replica name of ${REPLICA_NAME_RULE}, or a topology file (a .yaml path), got "${replica}"`,
+      "e.g. replica: pop-2, or replica: topologies/pop.yaml",
+    );
   for (const { probe, at } of probesOf(loaded.experiment)) {
-    if (probe?.kind === "command" && probe.in === undefined)
+    if (probe?.kind === "http" && probe.url !== undefined && !onLoopback(probe.url))
+      throw fieldError(
+        loaded,
+        [...at, "http", "url"],
+        `expected a URL on this machine (127.0.0.1, localhost or [::1]): probes go nowhere else, got "${probe.url}"`,
+        "probe the replica by endpoint: and path:, or a service of yours published on loopback",
+      );
+    if (probe?.kind === "command" && probe.in === undefined && !allowHostCommands)
       throw fieldError(
         loaded,
         [...at, "command"],
@@ -133,6 +152,12 @@ function refuseHostCommands(loaded: LoadedExperiment): void {
         "run it in a replica service (command: { run: ..., in: edge-1 }), or allow it for this run: --allow-host-commands (or FAULTLINE_ALLOW_HOST_COMMANDS=1)",
       );
   }
+}
+
+/** An absolute URL whose host is a loopback address. */
+function onLoopback(url: string): boolean {
+  const host = URL.canParse(url) ? new URL(url).hostname : "";
+  return host === "localhost" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** A DNS check looks up names in the replica's own DNS: without one (topology dns:) it could only fail. */

@@ -2,8 +2,6 @@ import { z } from "zod";
 import { faultSchema } from "../faults/registry.js";
 import { duration, weight } from "../format/unit-schemas.js";
 import { type AttachSettings, attachSchema } from "../replica/attach.js";
-import { REPLICA_NAME, REPLICA_NAME_RULE } from "../replica/topology.js";
-import { isTopologyPath } from "../replica/topology-file.js";
 import { formatDuration } from "../units.js";
 import { type AbortCondition, abortConditionSchema, type Check, checkSchema } from "./check-schema.js";
 import { fromK6, parseK6Key } from "./k6-thresholds.js";
@@ -22,14 +20,7 @@ const attachReplicaSchema = z.strictObject({ attach: attachSchema });
  * this keeps every issue at its own field.
  */
 const replicaField = z.unknown().transform((value, ctx): string | { attach: AttachSettings } => {
-  if (typeof value === "string") {
-    if (!isTopologyPath(value) && !REPLICA_NAME.test(value))
-      ctx.addIssue({
-        code: "custom",
-        message: `expected a replica name of ${REPLICA_NAME_RULE}, or a topology file (a .yaml path), got "${value}"`,
-      });
-    return value;
-  }
+  if (typeof value === "string") return value;
   const parsed = attachReplicaSchema.safeParse(value);
   if (parsed.success) return parsed.data;
   const isMap = typeof value === "object" && value !== null && !Array.isArray(value);

@@ -10,7 +10,7 @@ export function stateDir(replica: string): string {
   // The name becomes a folder: nothing but a name (an attached stack's may hold underscores).
   if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(replica))
     throw new InvalidInputError(`"${replica}" is not a replica name`, {
-      suggestion: "lowercase letters, digits and dashes (e.g. --replica pop-2)",
+      suggestion: "lowercase letters, digits, dashes and underscores, at most 63 (e.g. --replica pop-2)",
     });
   const root =
     process.env.FAULTLINE_STATE_DIR ??

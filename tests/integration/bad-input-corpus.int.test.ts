@@ -28,7 +28,10 @@ describe("the bad-input corpus through the CLI", () => {
         ...(await Promise.all(
           batch.map(async (file) => ({
             file,
-            result: await runCli(["run", file, "--replica", REPLICA, "--runs-dir", runsDir, "--no-history"]),
+            // A shell that allows host commands must not turn the corpus's host command into a run.
+            result: await runCli(["run", file, "--replica", REPLICA, "--runs-dir", runsDir, "--no-history"], {
+              FAULTLINE_ALLOW_HOST_COMMANDS: "false",
+            }),
           })),
         )),
       );

@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { gameDayInput } from "../../src/cli/temporal-run.js";
 import { InvalidInputError } from "../../src/errors.js";
@@ -38,8 +38,9 @@ describe("gameDayInput", () => {
   it("resolves a baseline given as a path; a run id or `latest` goes as it is", () => {
     const dir = tempDir("faultline-baseline-");
     mkdirSync(join(dir, "run-1"));
-    const relative = join(dir, "run-1").replace(`${process.cwd()}/`, "");
-    expect(gameDayInput(settings({ baseline: relative }), "gd", "local").gates.baseline).toBe(
+    const given = relative(process.cwd(), join(dir, "run-1"));
+    expect(isAbsolute(given)).toBe(false);
+    expect(gameDayInput(settings({ baseline: given }), "gd", "local").gates.baseline).toBe(
       join(dir, "run-1"),
     );
     expect(gameDayInput(settings({ baseline: "latest" }), "gd", "local").gates.baseline).toBe("latest");
