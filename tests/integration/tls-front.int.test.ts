@@ -116,7 +116,7 @@ function nodeClient(options: { minVersion?: "TLSv1.3" } = {}): Promise<string> {
 const newConnectionLoad = () => httpsLoad(replica(), { ms: 1500, rate: 20 });
 
 describe("tls-handshake-delay", () => {
-  it("raises the handshake p99 by the delay, within 10%, and not the requests on a kept-alive connection", async () => {
+  it("raises the handshakes by the delay (p50 within 10%, p99 at least 90% of it), not the requests on a kept-alive connection", async () => {
     const DELAY = 200;
     // 100 handshakes per figure, after a warm-up: a p99 of fewer is one outlier on a shared machine.
     await handshakes(20);
@@ -140,8 +140,11 @@ describe("tls-handshake-delay", () => {
     console.log(
       `[tls-handshake-delay] kept-alive connection, first request (with its handshake) then 30 on it, p50/p99: before ${aliveBefore.first.toFixed(1)} ms then ${aliveBefore.p50.toFixed(2)}/${aliveBefore.p99.toFixed(2)} ms; under the delay ${aliveUnder.first.toFixed(1)} ms then ${aliveUnder.p50.toFixed(2)}/${aliveUnder.p99.toFixed(2)} ms (${aliveUnder.reused}/30 on the same connection)`,
     );
-    expect(Math.abs(raised - DELAY)).toBeLessThanOrEqual(DELAY * 0.1);
-    expect(under.p50 - before.p50).toBeGreaterThan(DELAY * 0.9);
+    // The median carries the added delay; the tail adds this machine's scheduling noise too
+    // (p99 raised by 222.6 ms once under a loaded CI run): bounded, not pinned to 10%.
+    expect(Math.abs(under.p50 - before.p50 - DELAY)).toBeLessThanOrEqual(DELAY * 0.1);
+    expect(raised).toBeGreaterThan(DELAY * 0.9);
+    expect(raised).toBeLessThan(DELAY * 1.5);
     expect(under.last?.ok).toBe(true);
     expect(aliveUnder.reused).toBe(30);
     expect(aliveUnder.first).toBeGreaterThan(DELAY);
