@@ -71,6 +71,18 @@ async function startWorker(): Promise<ReturnType<typeof startCli>> {
   return cli;
 }
 
+/** Waits until the replica's Toxiproxy holds no toxic of Faultline's (polled every 50 ms). */
+async function toxicsGone(api: string, description: string, timeoutMs: number): Promise<void> {
+  const toxiproxy = new ToxiproxyApi(api);
+  await waitUntil(
+    async () =>
+      (await toxiproxy.faultlineToxics()).length === 0
+        ? { done: true, value: undefined }
+        : { done: false, reason: "toxic still there" },
+    { description, timeoutMs, intervalMs: 50 },
+  );
+}
+
 /** The inject phase's start, and each fault event's lateness against its planned time. */
 function timing(events: JournalEvent[]) {
   const at = (e: JournalEvent | undefined) => (e ? Date.parse(e.at) : Number.NaN);
@@ -157,14 +169,7 @@ describe("game days on Temporal", () => {
     const id = gameDayId(cli.output());
     const sent = Date.now();
     const halted = await runCli(["halt", id, "--temporal", address]);
-    const toxiproxy = new ToxiproxyApi(replica().endpoints.toxiproxy);
-    await waitUntil(
-      async () =>
-        (await toxiproxy.faultlineToxics()).length === 0
-          ? { done: true, value: undefined }
-          : { done: false, reason: "toxic still there" },
-      { description: "the halt to revert the fault", timeoutMs: 20_000, intervalMs: 50 },
-    );
+    await toxicsGone(replica().endpoints.toxiproxy, "the halt to revert the fault", 20_000);
     const revertedMs = Date.now() - sent;
     const result: CliResult = await cli.result;
     const events = readJournal(journalOf(result.stdout));
@@ -307,13 +312,7 @@ describe("game days on Temporal", () => {
     const held = (await toxiproxy.faultlineToxics()).length;
     worker?.child.kill("SIGKILL");
     const killed = Date.now();
-    await waitUntil(
-      async () =>
-        (await toxiproxy.faultlineToxics()).length === 0
-          ? { done: true, value: undefined }
-          : { done: false, reason: "toxic still there" },
-      { description: "the watchdog to revert the fault", timeoutMs: 45_000, intervalMs: 100 },
-    );
+    await toxicsGone(replica().endpoints.toxiproxy, "the watchdog to revert the fault", 45_000);
     const revertedMs = Date.now() - killed;
     // The status query needs a worker: the CLI hears of the loss once one is back.
     worker = await startWorker();
