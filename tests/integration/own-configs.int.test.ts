@@ -1,6 +1,7 @@
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { ToxiproxyApi } from "../../src/injectors/toxiproxy.js";
 import { rawClient } from "../../src/replica/engine.js";
 import { replicaDown } from "../../src/replica/replica.js";
 import type { SuiteResult } from "../../src/run/suite.js";
@@ -89,7 +90,7 @@ method:
   it("the shipped default experiment runs against it (--topology), /api/ reaches the app tier", async () => {
     const dir = tempDir("faultline-own-configs-");
     const status = JSON.parse((await runCli(["replica", "status", "--replica", NAME, "--json"])).stdout) as {
-      endpoints: { lb: string };
+      endpoints: { lb: string; toxiproxy: string };
       services: { service: string; role: string; lbState?: string }[];
     };
     const api = await fetch(`${status.endpoints.lb}/api/ping`);
@@ -106,7 +107,7 @@ method:
     const run = (JSON.parse(result.stdout) as SuiteResult).runs[0];
     const inject = run?.report?.checks.find((c) => c.name === "p90 latency under 100ms");
     console.log(
-      `[own-configs] edge-latency on the user's configs: verdict ${run?.evaluation?.verdict}, exit ${result.code}; /api/ answered ${api.status} ${body.trim()} via ${api.headers.get("x-edge")}; services ${status.services.map((s) => `${s.service}(${s.role}${s.lbState ? ` ${s.lbState}` : ""})`).join(", ")}`,
+      `[own-configs] edge-latency on the user's configs: verdict ${run?.evaluation?.verdict} (${run?.evaluation?.reason}), exit ${result.code}; /api/ answered ${api.status} ${body.trim()} via ${api.headers.get("x-edge")}; services ${status.services.map((s) => `${s.service}(${s.role}${s.lbState ? ` ${s.lbState}` : ""})`).join(", ")}`,
     );
     expect(api.status).toBe(200);
     expect(body).toContain('"tier":"app"');
@@ -115,9 +116,14 @@ method:
       "up",
       "up",
     ]);
-    expect(result.code === 0 || result.code === 5, result.stderr).toBe(true);
-    expect(inject).toBeDefined();
+    // What is under test is the topology, not this PoP's resilience on a shared machine: the
+    // run must get past its baseline, inject, revert and judge. Passed, degraded or failed all
+    // say so; inconclusive or errored would not.
+    const why = `exit ${result.code}, ${run?.evaluation?.verdict}: ${run?.evaluation?.reason ?? run?.error}\n${result.stderr}`;
+    expect([0, 1, 5], why).toContain(result.code);
+    expect(inject, why).toBeDefined();
     expect(run?.report?.run.replica).toBe(NAME);
+    expect(await new ToxiproxyApi(status.endpoints.toxiproxy).faultlineToxics()).toEqual([]);
     // The run reused the replica the kill left up (same shape), so it is this test's to remove.
     await replicaDown(NAME);
     expect(await leftovers(NAME)).toEqual({ containers: [], networks: [] });
