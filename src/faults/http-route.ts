@@ -2,18 +2,26 @@ import { z } from "zod";
 import { InvalidInputError } from "../errors.js";
 import { duration, HEADER_NAME, httpMethods, share } from "../format/unit-schemas.js";
 import type { Replica } from "../replica/replica.js";
-import { LB_ROUTE_MAP, type Topology } from "../replica/topology.js";
+import {
+  LB_ROUTE_MAP,
+  NGINX_ROUTE_RULE,
+  NGINX_RUN_DIR,
+  routesInNginx,
+  type Topology,
+} from "../replica/topology.js";
 import { formatDuration } from "../units.js";
 import type { FaultKindModule } from "./fault-kind.js";
 import { faultTiming } from "./fields.js";
 import { hold, type MapSetting, mapLeftovers, releaseEntry } from "./lb-map.js";
 
-// An HTTP fault scoped to a route, on the PoP's load balancer: for a share of the requests
-// whose path matches a glob (and a method, and a header), answer a status (and a body) in the
-// backend's place, delay them (± jitter), or close the connection without an answer. The
-// load balancer's frontend reads one rule from a runtime map; its Lua action carries it out
-// (src/replica/lb-lua.ts). The rule is held with the deadline shell every load balancer
-// map fault shares (lb-map.ts), so it ends by itself at the fault's deadline.
+// An HTTP fault scoped to a route, on an L7 hop (a PoP's load balancer, an edge, the shield or
+// the origin): for a share of the requests whose path matches a glob (and a method, and a
+// header), answer a status (and a body) in the backend's place, delay them (± jitter), or
+// close the connection without an answer. A load balancer's frontend reads one rule from a
+// runtime map and its Lua action carries it out (src/replica/lb-lua.ts); an nginx of
+// Faultline's images reads it from a file in its tmpfs, in a Lua hook (src/replica/
+// route-lua.ts). The rule is held with the deadline shell every load balancer map fault
+// shares (lb-map.ts), so it ends by itself at the fault's deadline.
 
 export const ROUTE_DELAY_MAX_MS = 30_000;
 const BODY_MAX_BYTES = 2048;
@@ -134,37 +142,64 @@ export function routeRule(fault: HttpRouteFault): string {
     .join("&");
 }
 
-const setting: MapSetting = {
+/** The rule in a load balancer with Faultline's config: its runtime map, read by its Lua action. */
+const lbSetting: MapSetting = {
   id: "http-route-rules",
   prefix: "route-",
   map: LB_ROUTE_MAP,
   key: "rule",
   what: "an HTTP route fault held",
   undone: "its routes served normally again",
-  on: (topology, service) => routeCapable(topology, service) === undefined,
+  on: (topology, service) => routeCapable(topology, service) === "lb",
 };
 
-/** Why a service cannot take the fault, or undefined when it can. */
-function routeCapable(topology: Topology, service: string): string | undefined {
-  if (topology.attach) return "an attached stack's load balancer runs the user's own config";
+/** The rule in an nginx of Faultline's images (an edge, the shield, the origin): a file its hook reads. */
+const nginxSetting: MapSetting = {
+  ...lbSetting,
+  id: "http-route-nginx-rules",
+  file: NGINX_ROUTE_RULE,
+  dir: NGINX_RUN_DIR,
+  on: (topology, service) => routeCapable(topology, service) === "nginx",
+};
+
+const settingFor = (topology: Topology, service: string) =>
+  routeCapable(topology, service) === "nginx" ? nginxSetting : lbSetting;
+
+/** Where a service carries out route rules ("lb", "nginx"), or why it cannot. */
+function routeCapable(topology: Topology, service: string): "lb" | "nginx" | { why: string } {
+  if (topology.attach) return { why: "an attached stack's services run the user's own configs" };
   const found = topology.services.find((s) => s.name === service);
-  if (found?.role !== "lb") return `${service} is not a PoP's load balancer`;
-  if (found.own?.config) return `${service} runs its own config (the topology file gives it one)`;
-  return undefined;
+  if (!found) return { why: `${service} is not a service of replica ${topology.replica}` };
+  if (found.role === "lb")
+    return found.own?.config
+      ? { why: `${service} runs its own config (the topology file gives it one)` }
+      : "lb";
+  if (!["edge", "shield", "origin"].includes(found.role))
+    return {
+      why: `${service} is a ${found.role}, not an HTTP hop (a load balancer, an edge, the shield or the origin)`,
+    };
+  if (routesInNginx(topology, found)) return "nginx";
+  return { why: `${service} runs the topology file's own image, config or command, not Faultline's nginx` };
 }
 
 function check(_fault: HttpRouteFault, service: string, topology: Topology): void {
-  const why = routeCapable(topology, service);
-  if (why)
-    throw new InvalidInputError(`http-route acts in Faultline's load balancer config, at run time: ${why}`, {
-      suggestion: topology.attach
-        ? "on an attached stack, use node-kill, partition or the link faults (latency, reset, timeout)"
-        : "target the load balancer (target: lb, or { pop: NAME, role: lb }), where every request is routed",
-    });
-  if (topology.tls?.terminate === "edges")
+  const capable = routeCapable(topology, service);
+  if (typeof capable === "object")
+    throw new InvalidInputError(
+      `http-route acts in Faultline's own proxy configs, at run time: ${capable.why}`,
+      {
+        suggestion: topology.attach
+          ? "on an attached stack, use node-kill, partition or the link faults (latency, reset, timeout)"
+          : "target the load balancer (target: lb, or { pop: NAME, role: lb }), where every request is routed, or an edge or the origin of Faultline's images",
+      },
+    );
+  if (capable === "lb" && topology.tls?.terminate === "edges")
     throw new InvalidInputError(
       `http-route on ${service}: this replica passes HTTPS through the load balancer to the edges (TCP), so only plain HTTP would see it`,
-      { suggestion: "use tls: { terminate: lb } (topologies/https.yaml), or a replica without tls" },
+      {
+        suggestion:
+          "target an edge (which ends TLS here), use tls: { terminate: lb } (topologies/https.yaml), or a replica without tls",
+      },
     );
 }
 
@@ -182,7 +217,7 @@ export const httpRoute: FaultKindModule<typeof httpRouteFaultSchema> = {
   kind: "http-route",
   schema: httpRouteFaultSchema,
   summary:
-    "an HTTP fault for one route at the load balancer: a status, a delay or an abort for a share of the requests a path glob, method and header match",
+    "an HTTP fault for one route at the load balancer, an edge or the origin: a status, a delay or an abort for a share of the requests a path glob, method and header match",
   scaffold: {
     target: "lb",
     lines: [
@@ -197,6 +232,7 @@ export const httpRoute: FaultKindModule<typeof httpRouteFaultSchema> = {
   describe,
   describeRevert: (fault, service) => `${fault.match.path} on ${service} served normally again`,
   async apply(fault, context) {
+    const setting = settingFor(context.replica.topology, context.service);
     const { ttl, revert } = await hold(setting, context, routeRule(fault));
     return {
       description: `${describe(fault, context.service)} (undone by itself after ${formatDuration(ttl * 1000)})`,
@@ -204,9 +240,9 @@ export const httpRoute: FaultKindModule<typeof httpRouteFaultSchema> = {
     };
   },
   async revertEntry(entry, replica: Replica) {
-    return (await releaseEntry(setting, entry, replica.topology))
+    return (await releaseEntry(settingFor(replica.topology, entry.service), entry, replica.topology))
       ? `routes on ${entry.service} served normally again`
       : "no HTTP route fault was held";
   },
-  leftovers: [mapLeftovers(setting)],
+  leftovers: [mapLeftovers(lbSetting), mapLeftovers(nginxSetting)],
 };

@@ -13,12 +13,13 @@ import type { InjectorContext, Leftovers, ReplicaContainer } from "./fault-kind.
 // watchdog's grace. Whenever a fault starts or ends, the map's entry is settled from the files
 // still there: the newest one's value, or none. So faults of one kind that overlap on the load
 // balancer hold the newest one's value while it lasts, then the others' again, and a restarted
-// container (a fresh tmpfs, the empty map file) holds nothing.
+// container (a fresh tmpfs, the empty map file) holds nothing. The same mechanism holds the
+// http-route rule in an nginx of Faultline's images, with a file it reads in the map's place.
 
 export interface MapSetting {
   /** The Leftovers id, once per map. */
   readonly id: string;
-  /** Its files' prefix in LB_RUN_DIR; never `tls-` (tls-certificate's files). */
+  /** Its files' prefix in the tmpfs; never `tls-` (tls-certificate's files). */
   readonly prefix: string;
   readonly map: string;
   readonly key: string;
@@ -26,12 +27,24 @@ export interface MapSetting {
   readonly what: string;
   /** What `recover` says once it is gone: "handshakes undelayed". */
   readonly undone: string;
-  /** Which load balancers hold the map (default: those of a replica serving HTTPS). */
+  /** Which services hold the map (default: the load balancers of a replica serving HTTPS). */
   readonly on?: (topology: Topology, service: string) => boolean;
+  /**
+   * Where the value is held: the load balancer's runtime map (default), or a file that the
+   * service reads itself (an nginx's http-route hook); the value files are beside it.
+   */
+  readonly file?: string;
+  /** The tmpfs its files are in (default LB_RUN_DIR). */
+  readonly dir?: string;
 }
 
-const holdsMap = (setting: MapSetting, topology: Topology, service: string) =>
-  setting.on ? setting.on(topology, service) : Boolean(topology.tls);
+const dirOf = (setting: MapSetting) => setting.dir ?? LB_RUN_DIR;
+
+function holdsMap(setting: MapSetting, topology: Topology, service: string): boolean {
+  if (setting.on) return setting.on(topology, service);
+  const role = topology.services.find((s) => s.name === service)?.role;
+  return role === "lb" && Boolean(topology.tls);
+}
 
 const tagOf = (setting: MapSetting, runId: string, faultId: string) =>
   `${setting.prefix}${chainName(runId, faultId).toLowerCase()}`;
@@ -39,18 +52,23 @@ const tagOf = (setting: MapSetting, runId: string, faultId: string) =>
 /** A bash function `api CMD`: one command on the runtime API, its answer on stdout. */
 const API = `api() { exec 3<>/dev/tcp/127.0.0.1/${LB_ADMIN_PORT}; printf '%s\\n' "$1" >&3; cat <&3; exec 3<&-; }`;
 
-/** Bash setting the map's entry to the newest remaining value file's value, or deleting it. */
+/** Bash setting the map's entry (or file) to the newest remaining value file's value, or deleting it. */
 function settle(setting: MapSetting): string {
-  const { map, key, prefix } = setting;
+  const { map, key, prefix, file } = setting;
+  const newest = `v=$(ls -t ${dirOf(setting)}/${prefix}*.val 2>/dev/null | head -1)`;
+  if (file)
+    return `${newest}; if [ -n "$v" ]; then cp "$v" ${file}.new && mv ${file}.new ${file}; else rm -f ${file}; fi`;
   return [
-    `v=$(ls -t ${LB_RUN_DIR}/${prefix}*.val 2>/dev/null | head -1)`,
+    newest,
     `if [ -n "$v" ]; then val=$(cat "$v"); r=$(api "set map ${map} ${key} $val"); case "$r" in *"not found"*) api "add map ${map} ${key} $val" >/dev/null;; esac; else api "del map ${map} ${key}" >/dev/null; fi`,
   ].join("; ");
 }
 
-/** Bash printing the map's entries for the key ("" when none). */
+/** Bash printing the value held ("" when none). */
 const shown = (setting: MapSetting) =>
-  `api "show map ${setting.map}" | awk '$2 == "${setting.key}" { print $3 }'`;
+  setting.file
+    ? `cat ${setting.file} 2>/dev/null; echo`
+    : `api "show map ${setting.map}" | awk '$2 == "${setting.key}" { print $3 }'`;
 
 /**
  * Ends the faults whose files match `glob` (their deadline shells and sleeps killed), then
@@ -65,7 +83,7 @@ export async function release(
   const script = [
     API,
     `held=$(${shown(setting)})`,
-    `n=0; for f in ${LB_RUN_DIR}/${glob}.val; do [ -f "$f" ] || continue; p="\${f%.val}.pid"; [ -f "$p" ] && kill $(cat "$p") 2>/dev/null; rm -f "$f" "$p"; n=$((n+1)); done`,
+    `n=0; for f in ${dirOf(setting)}/${glob}.val; do [ -f "$f" ] || continue; p="\${f%.val}.pid"; [ -f "$p" ] && kill $(cat "$p") 2>/dev/null; rm -f "$f" "$p"; n=$((n+1)); done`,
     settle(setting),
     `echo "$n \${held:+held}"`,
   ].join("; ");
@@ -88,7 +106,7 @@ export async function hold(
 ): Promise<{ ttl: number; revert: () => Promise<void> }> {
   const container = containerName(context.replica.topology, context.service);
   const tag = tagOf(setting, context.runId, context.faultId);
-  const file = `${LB_RUN_DIR}/${tag}`;
+  const file = `${dirOf(setting)}/${tag}`;
   const revert = async () => void (await release(setting, container, tag));
   try {
     const ttl = deadManSeconds(context.revertBy);
@@ -136,11 +154,11 @@ export function mapLeftovers(setting: MapSetting): Leftovers {
     order: 1,
     async find(replica, containers) {
       const found: string[] = [];
-      for (const c of lbsHolding(setting, replica.topology, containers)) {
+      for (const c of holders(setting, replica.topology, containers)) {
         const { output } = await execIn(c.name, [
           "bash",
           "-c",
-          `${API}; ls ${LB_RUN_DIR}/${setting.prefix}*.val 2>/dev/null | wc -l; ${shown(setting)} | wc -l`,
+          `${API}; ls ${dirOf(setting)}/${setting.prefix}*.val 2>/dev/null | wc -l; { ${shown(setting)}; } | grep -c .`,
         ]);
         const [files, entries] = output.trim().split("\n").map(Number);
         if ((files ?? 0) > 0 || (entries ?? 0) > 0) found.push(`${setting.what} by ${c.service}`);
@@ -148,7 +166,7 @@ export function mapLeftovers(setting: MapSetting): Leftovers {
       return found;
     },
     async sweep({ replica, containers, attempt, found }) {
-      for (const c of lbsHolding(setting, replica.topology, containers)) {
+      for (const c of holders(setting, replica.topology, containers)) {
         await attempt(`${setting.what} by ${c.service}`, async () => {
           const { ended, held } = await release(
             setting,
@@ -162,11 +180,9 @@ export function mapLeftovers(setting: MapSetting): Leftovers {
   };
 }
 
-/** The running load balancers whose config holds the map. */
-function lbsHolding(setting: MapSetting, topology: Topology, containers: readonly ReplicaContainer[]) {
-  return containers.filter(
-    (c) => c.role === "lb" && c.state === "running" && holdsMap(setting, topology, c.service),
-  );
+/** The running services whose config holds the map. */
+function holders(setting: MapSetting, topology: Topology, containers: readonly ReplicaContainer[]) {
+  return containers.filter((c) => c.state === "running" && holdsMap(setting, topology, c.service));
 }
 
 /**

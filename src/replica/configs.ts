@@ -1,4 +1,5 @@
 import { ROUTE_FRONTEND_LINES, SERIES_MONITORING_LINES } from "./lb-lua.js";
+import { NGINX_ROUTE_HOOK, NGINX_ROUTE_MODULES } from "./route-lua.js";
 import {
   DNS_SERVICE,
   EDGE_CA_PATH,
@@ -327,10 +328,14 @@ export function edgeOriginTls(topology: Topology): EdgeUpstream["originTls"] {
   return topology.tls?.originPull ? { name: ORIGIN_SERVER_NAME, ca: EDGE_CA_PATH } : undefined;
 }
 
-/** An edge's nginx; with TLS at the edges it includes its TLS config (EDGE_TLS_CONF) too. */
-export function edgeConfig(edge: string, via: EdgeUpstream = {}, servesTls = false): string {
+/**
+ * An edge's nginx; with TLS at the edges it includes its TLS config (EDGE_TLS_CONF) too; with
+ * `routes` (Faultline's image), the http-route hook.
+ */
+export function edgeConfig(edge: string, via: EdgeUpstream = {}, servesTls = false, routes = false): string {
   return cacheProxyConfig({
     zone: "edge",
+    routes,
     ...(servesTls ? { tlsInclude: EDGE_TLS_CONF } : {}),
     upstream: via.upstream ?? `toxiproxy:${ORIGIN_LINK_PORT}`,
     ...(via.resolver ? { resolver: via.resolver } : {}),
@@ -355,6 +360,8 @@ function cacheProxyConfig(proxy: {
   originTls?: { name: string; ca: string };
   /** A TLS config the server block includes (its listen on 443 and certificate). */
   tlsInclude?: string;
+  /** Load Lua and read http-route rules (src/replica/route-lua.ts): Faultline's image only. */
+  routes?: boolean;
   healthz: string[];
   api: string[];
   cached: string[];
@@ -381,13 +388,15 @@ function cacheProxyConfig(proxy: {
     proxy_ssl_server_name on;
     proxy_ssl_protocols TLSv1.2 TLSv1.3;`
     : "";
-  return `worker_processes 1;
+  const modules = proxy.routes ? `${NGINX_ROUTE_MODULES.join("\n")}\n` : "";
+  const hook = proxy.routes ? `${NGINX_ROUTE_HOOK.replace(/^/gm, "  ")}\n` : "";
+  return `${modules}worker_processes 1;
 error_log stderr warn;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 100000;
-  proxy_cache_path /var/cache/faultline-${proxy.zone} levels=1:2 keys_zone=${proxy.zone}:10m max_size=64m inactive=1m use_temp_path=off;
+${hook}  proxy_cache_path /var/cache/faultline-${proxy.zone} levels=1:2 keys_zone=${proxy.zone}:10m max_size=64m inactive=1m use_temp_path=off;
 ${upstream}
   server {
     listen 80 default_server;${proxy.tlsInclude ? `\n    include ${proxy.tlsInclude};` : ""}${variable}${verify}
@@ -463,9 +472,10 @@ ${global.length ? `${global.join("\n")}\n` : ""}${seriesJob(topology)}  - job_na
 }
 
 /** The shield PoP: a cache tier in front of the origin that every PoP's uplink reaches. */
-export function shieldConfig(upstream: string): string {
+export function shieldConfig(upstream: string, routes = false): string {
   return cacheProxyConfig({
     zone: "shield",
+    routes,
     upstream,
     healthz: [],
     api: ["X-Shield hit-or-miss"],

@@ -1,3 +1,4 @@
+import { ROUTE_LUA_CORE } from "./route-lua.js";
 import { LB_ROUTE_MAP, LB_SERIES_FILE, SERIES_PATH } from "./topology.js";
 
 // The http-route fault's mechanism in a load balancer with Faultline's config: the PoP's
@@ -17,41 +18,8 @@ export const ROUTE_FRONTEND_LINES = [
   "  http-request reject if { var(txn.fl_abort) -m int 1 }",
 ];
 
-export const ROUTE_LUA = `-- Faultline: the http-route fault (src/replica/lb-lua.ts).
-local parsed = {}
-local function unescape(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
-local function parse(text)
-  local rule = parsed[text]
-  if rule then return rule end
-  rule = {}
-  for k, v in text:gmatch("([^&=]+)=([^&]*)") do rule[k] = unescape(v) end
-  rule.r = tonumber(rule.r) or 0
-  rule.d = tonumber(rule.d) or 0
-  rule.j = tonumber(rule.j) or 0
-  rule.s = tonumber(rule.s) or 503
-  parsed = { [text] = rule }
-  return rule
-end
-local function glob(s, p)
-  local si, pi, star, mark = 1, 1, 0, 0
-  while si <= #s do
-    local c = p:byte(pi)
-    if c == 42 then
-      star, mark, pi = pi, si, pi + 1
-    elseif c ~= nil and c == s:byte(si) then
-      si, pi = si + 1, pi + 1
-    elseif star > 0 then
-      pi, mark = star + 1, mark + 1
-      si = mark
-    else
-      return false
-    end
-  end
-  while p:byte(pi) == 42 do pi = pi + 1 end
-  return pi > #p
-end
+export const ROUTE_LUA = `-- Faultline: the http-route fault in HAProxy (src/replica/lb-lua.ts).
+${ROUTE_LUA_CORE}
 local function matches(txn, rule)
   if rule.p and not glob(txn.sf:path(), rule.p) then return false end
   if rule.m and txn.sf:method() ~= rule.m then return false end
@@ -66,7 +34,7 @@ core.register_action("faultline_route", { "http-req" }, function(txn)
   local rule = parse(txn:get_var("txn.fl_route") or "")
   if not matches(txn, rule) or math.random() >= rule.r then return end
   if rule.a == "delay" then
-    local ms = rule.d + (rule.j > 0 and math.random(-rule.j, rule.j) or 0)
+    local ms = delayOf(rule)
     if ms > 0 then core.msleep(ms) end
   elseif rule.a == "abort" then
     txn:set_var("txn.fl_abort", 1)

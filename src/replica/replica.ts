@@ -49,6 +49,7 @@ import {
 import { BuildError, type DockerEngine, engine } from "./engine.js";
 import { LB_LUA } from "./lb-lua.js";
 import { ownFingerprint } from "./own-parts.js";
+import { NGINX_ROUTE_HOOK } from "./route-lua.js";
 import {
   CLOCK_SKEW_DIR,
   containerName,
@@ -74,10 +75,13 @@ import {
   linkAddress,
   linkTo,
   MAX_EDGES,
+  NGINX_ROUTE_CONF,
+  NGINX_RUN_DIR,
   ORIGIN_CERT_PATH,
   ORIGIN_TLS_CONF,
   PROMETHEUS_PORT,
   popViews,
+  routesInNginx,
   SERVICE_ROLES,
   type Service,
   statsPageOf,
@@ -417,7 +421,12 @@ function faultlineEnv(topology: Topology, service: Service): string[] {
         ...(dns ?? { upstream: edgeUpstream(topology, service.name) }),
         ...(originTls ? { originTls } : {}),
       };
-      const config = edgeConfig(service.name, via, topology.tls?.terminate === "edges");
+      const config = edgeConfig(
+        service.name,
+        via,
+        topology.tls?.terminate === "edges",
+        routesInNginx(topology, service),
+      );
       return [`FAULTLINE_CONFIG=${config}`];
     }
     case "dns":
@@ -425,7 +434,7 @@ function faultlineEnv(topology: Topology, service: Service): string[] {
     case "shield": {
       const link = linkTo(topology, "origin");
       if (!link) throw new Error("topology has no link from the shield to the origin");
-      return [`FAULTLINE_CONFIG=${shieldConfig(linkAddress(link))}`];
+      return [`FAULTLINE_CONFIG=${shieldConfig(linkAddress(link), routesInNginx(topology, service))}`];
     }
     case "lb": {
       const pop = popViews(topology).find((p) => p.lb === service.name);
@@ -441,6 +450,20 @@ function faultlineEnv(topology: Topology, service: Service): string[] {
   }
 }
 
+/** A service's tmpfs mounts: what its faults keep there is gone on a restart. */
+function tmpfsFor(topology: Topology, service: Service): Record<string, string> {
+  return {
+    ...(service.role === "lb" ? { [LB_RUN_DIR]: "rw,size=1m" } : {}),
+    // http-route's rule (route-lua.ts).
+    ...(routesInNginx(topology, service) ? { [NGINX_RUN_DIR]: "rw,size=1m" } : {}),
+    // The clock-skew fault's offset file, and the cache whose entries a clock ahead dated
+    // ahead: a restarted edge has the real time and an empty cache, whatever a skew left.
+    ...(hasSkewableClock(topology, service)
+      ? { [CLOCK_SKEW_DIR]: "rw,size=1m", [`/var/cache/faultline-${service.role}`]: "rw,size=80m" }
+      : {}),
+  };
+}
+
 /** What a service's container needs of its host beyond its network and ports. */
 function hostConfigFor(topology: Topology, service: Service) {
   return {
@@ -452,17 +475,7 @@ function hostConfigFor(topology: Topology, service: Service) {
     // container is back and answers a retransmitted SYN (up to 16 s after it restarts).
     // Two SYN retries bound that stall to 7 s, and the wait after a restart to 4 s.
     ...(service.role === "toxiproxy" ? { Sysctls: { "net.ipv4.tcp_syn_retries": "2" } } : {}),
-    ...(service.role === "lb" ? { Tmpfs: { [LB_RUN_DIR]: "rw,size=1m" } } : {}),
-    // The clock-skew fault's offset file, and the cache whose entries a clock ahead dated
-    // ahead: a restarted edge has the real time and an empty cache, whatever a skew left.
-    ...(hasSkewableClock(topology, service)
-      ? {
-          Tmpfs: {
-            [CLOCK_SKEW_DIR]: "rw,size=1m",
-            [`/var/cache/faultline-${service.role}`]: "rw,size=80m",
-          },
-        }
-      : {}),
+    Tmpfs: tmpfsFor(topology, service),
   };
 }
 
@@ -519,6 +532,9 @@ async function startService(client: DockerEngine, topology: Topology, service: S
   const config = service.own?.config;
   if (config) await client.putFile(id, config.at, config.content);
   else if (service.role === "lb") await putLbRoute(client, id);
+  // The origin's config (its image's) includes the http-route hook; the edges' carries it.
+  if (service.role === "origin" && routesInNginx(topology, service))
+    await client.putFile(id, NGINX_ROUTE_CONF, NGINX_ROUTE_HOOK);
   if (topology.tls) await putTlsFiles(client, topology, service, id);
   await client.startContainer(id);
 }

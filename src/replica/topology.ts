@@ -263,6 +263,27 @@ export type LbOffer = (typeof LB_OFFERS)[number];
 export const CLOCK_SKEW_DIR = "/run/faultline";
 export const CLOCK_SKEW_FILE = `${CLOCK_SKEW_DIR}/faketime`;
 
+/**
+ * The http-route fault in an nginx of Faultline's images (edges, the shield, the origin): a
+ * tmpfs for its rule and the files that hold it (gone on a restart), the rule file the hook
+ * reads for every request, and where the origin's config includes the hook from.
+ */
+export const NGINX_RUN_DIR = "/run/faultline";
+export const NGINX_ROUTE_RULE = `${NGINX_RUN_DIR}/route.rule`;
+export const NGINX_ROUTE_CONF = "/etc/faultline/route/route.conf";
+
+/** Whether a service is an nginx of Faultline's images with Faultline's config, which reads route rules. */
+export function routesInNginx(topology: Topology, service: Service): boolean {
+  return (
+    !topology.attach &&
+    ["edge", "shield", "origin"].includes(service.role) &&
+    !service.own?.image &&
+    !service.own?.build &&
+    !service.own?.config &&
+    !service.own?.command
+  );
+}
+
 /** Whether a service runs Faultline's edge image, which can skew its clock: edges and the shield, not an image of the user's. */
 export function hasSkewableClock(topology: Topology, service: Service): boolean {
   return (

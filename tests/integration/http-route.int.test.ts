@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { findLeftovers } from "../../src/recovery/recover.js";
+import { findLeftovers, recoverReplica } from "../../src/recovery/recover.js";
 import type { PlannedRequest } from "../../src/steady-state/load-driver.js";
 import type { Sample } from "../../src/steady-state/sample.js";
 import { isError } from "../../src/steady-state/sample.js";
@@ -131,5 +131,47 @@ describe("http-route on the real replica", () => {
     const after = await fetch(`${replica().endpoints.lb}/`, { headers: { "x-beta": "yes" } });
     expect(after.status).toBe(200);
     expect(await findLeftovers(replica())).toEqual([]);
+  });
+
+  it("on an edge: that edge's share of the route fails, the others serve it; on the origin: every edge passes it on; a crash's rule is swept", async () => {
+    const share503 = (samples: Sample[]) => samples.filter((s) => s.status === 503).length / samples.length;
+    const underFault = async (service: string, fault: Record<string, unknown>) => {
+      const applied = await applyFault(replica(), service, { fault: "http-route", ...fault });
+      try {
+        return {
+          applyMs: applied.applyMs,
+          byName: await drive([get("page", "/"), get("api", "/api/items")], 6),
+        };
+      } finally {
+        await applied.applied.revert();
+      }
+    };
+    const onEdge = await underFault("edge-1", { match: { path: "/api/*" }, status: 503 });
+    const edge = onEdge.byName;
+    const onOrigin = await underFault("origin", {
+      match: { path: "/api/*", method: "GET" },
+      share: "50%",
+      status: 503,
+    });
+    const origin = onOrigin.byName;
+    // A rule a crashed run left (no revert): recover finds it and sweeps it.
+    await applyFault(replica(), "edge-2", { fault: "http-route", match: { path: "*" }, abort: true });
+    const left = await findLeftovers(replica());
+    const swept = await recoverReplica(replica());
+    const edgeApi = edge.get("api") ?? [];
+    const originApi = origin.get("api") ?? [];
+    const half = interval(originApi.length, 0.5);
+    console.log(
+      `[http-route] 503 on edge-1 for /api/*: applied in ${onEdge.applyMs.toFixed(0)} ms; ${(share503(edgeApi) * 100).toFixed(1)}% of ${edgeApi.length} API requests (edge-1 serves a third), / ${edge.get("page")?.filter(isError).length} errors. 503 for 50% of GET /api/* on the origin: applied in ${onOrigin.applyMs.toFixed(0)} ms; ${(share503(originApi) * 100).toFixed(1)}% of ${originApi.length} through the edges (50% ± ${(half * 100).toFixed(1)}), / ${origin.get("page")?.filter(isError).length} errors. A crash's rule on edge-2: found "${left.join("; ")}", swept: ${swept.recovered.map((r) => `${r.target} ${r.what}`).join("; ")}`,
+    );
+    expect(Math.abs(share503(edgeApi) - 1 / 3)).toBeLessThan(interval(edgeApi.length, 1 / 3));
+    expect(edge.get("page")?.filter(isError)).toEqual([]);
+    expect(Math.abs(share503(originApi) - 0.5)).toBeLessThan(half);
+    expect(origin.get("page")?.filter(isError)).toEqual([]);
+    expect(left).toContain("an HTTP route fault held by edge-2");
+    expect(swept.errors).toEqual([]);
+    expect(await findLeftovers(replica())).toEqual([]);
+    const after = await drive([get("api", "/api/items"), get("page", "/")], 2);
+    expect([...after.values()].flat().filter(isError)).toEqual([]);
   });
 });

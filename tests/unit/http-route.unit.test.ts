@@ -55,11 +55,20 @@ describe("http-route", () => {
     expect(issues({ status: 99 })?.[0]).toContain("from 100 to 599");
   });
 
-  it("acts on a load balancer with Faultline's config only, and plans as an exclusive action", () => {
+  it("acts on the L7 hops of Faultline's configs only, and plans as an exclusive action", () => {
     const topology = defaultTopology("x", 3);
     const fault = parse({ match: { path: "/api/*" }, share: "20%", status: 503 });
-    expect(() => kindOf(fault).check(fault, "edge-1", topology)).toThrow(InvalidInputError);
-    expect(() => kindOf(fault).check(fault, "lb", topology)).not.toThrow();
+    for (const hop of ["lb", "edge-1", "origin"])
+      expect(() => kindOf(fault).check(fault, hop, topology)).not.toThrow();
+    expect(() => kindOf(fault).check(fault, "toxiproxy", topology)).toThrow(/not an HTTP hop/);
+    const own = {
+      ...topology,
+      services: topology.services.map((s) =>
+        s.name === "edge-1" ? { ...s, image: "mine/edge:1", own: { image: true as const } } : s,
+      ),
+    };
+    expect(() => kindOf(fault).check(fault, "edge-1", own)).toThrow(InvalidInputError);
+    expect(() => kindOf(fault).check(fault, "edge-1", own)).toThrow(/own image, config or command/);
     const [action] = planActions([fault], topology, 1, 0).actions;
     expect(action?.description).toBe("answer 503 to 20% of any /api/* on lb");
     expect(kindOf(fault).exclusive?.(topology)).toBe("its one route rule");

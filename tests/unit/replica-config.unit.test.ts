@@ -1,7 +1,16 @@
+import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { describe, expect, it } from "vitest";
 import { edgeConfig, haproxyConfig, shieldConfig, toxiproxyProxies } from "../../src/replica/configs.js";
 import { parseHaproxyCsv } from "../../src/replica/replica.js";
-import { containerName, defaultTopology } from "../../src/replica/topology.js";
+import { NGINX_ROUTE_MODULES } from "../../src/replica/route-lua.js";
+import {
+  containerName,
+  defaultTopology,
+  NGINX_ROUTE_CONF,
+  NGINX_ROUTE_RULE,
+  routesInNginx,
+} from "../../src/replica/topology.js";
 
 describe("default topology", () => {
   it("puts every LB->edge link and the edge->origin link through Toxiproxy", () => {
@@ -37,6 +46,28 @@ describe("default topology", () => {
     expect(config).toContain("add_header X-Shield $upstream_cache_status always;");
     // Clients read X-Edge: a shield's would pass through the edge and name the wrong server.
     expect(config).not.toContain("X-Edge");
+  });
+});
+
+describe("the http-route hook in nginx", () => {
+  it("is in the edges' config only with Faultline's image, and the origin's image config loads Lua", () => {
+    const hooked = edgeConfig("edge-1", {}, false, true);
+    expect(hooked.startsWith(NGINX_ROUTE_MODULES.join("\n"))).toBe(true);
+    expect(hooked).toContain("server_rewrite_by_lua_block");
+    expect(hooked).toContain(NGINX_ROUTE_RULE);
+    expect(edgeConfig("edge-1")).not.toContain("lua");
+    const origin = readFileSync("docker/origin/nginx.conf", "utf8");
+    for (const line of NGINX_ROUTE_MODULES) expect(origin).toContain(line);
+    expect(origin).toContain(`include ${dirname(NGINX_ROUTE_CONF)}/*.conf;`);
+  });
+
+  it("is read only by Faultline's nginx, never by the user's own parts or an attached stack", () => {
+    const topology = defaultTopology("x", 2);
+    const edge = topology.services.find((s) => s.name === "edge-1");
+    if (!edge) throw new Error("no edge-1");
+    expect(routesInNginx(topology, edge)).toBe(true);
+    expect(routesInNginx(topology, { ...edge, own: { command: ["nginx"] } })).toBe(false);
+    expect(routesInNginx(topology, { ...edge, role: "lb" })).toBe(false);
   });
 });
 
