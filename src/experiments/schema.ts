@@ -132,9 +132,13 @@ export const scoreSchema = z.strictObject({
 export const experimentSchema = z
   .strictObject({
     version: z.literal(1, { error: "expected version: 1" }),
+    // The name becomes part of each run's folder name (and id): bounded so it always can.
     name: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9-]*$/, { message: "expected a lowercase name of letters, digits and dashes" }),
+      .regex(/^[a-z0-9][a-z0-9-]*$/, { message: "expected a lowercase name of letters, digits and dashes" })
+      .max(63, {
+        message: "expected a name of at most 63 characters (it becomes part of each run's folder name)",
+      }),
     description: z.string().optional(),
     tags: z.array(z.string()).default([]),
     params: z
