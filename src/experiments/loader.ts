@@ -8,6 +8,7 @@ import {
   parseLocated,
   readInputFile,
 } from "../format/located-yaml.js";
+import { promqlSyntaxError } from "../format/promql-syntax.js";
 import { type AttachSettings, attachedTopology } from "../replica/attach.js";
 import { REPLICA_NAME, REPLICA_NAME_RULE, type Topology } from "../replica/topology.js";
 import { isTopologyPath, loadTopology } from "../replica/topology-file.js";
@@ -80,7 +81,24 @@ export async function loadExperiment(file: string, options: LoadOptions = {}): P
   refusePlainHttpTls(loaded);
   refuseDnsWithoutDns(loaded);
   refuseOffMachine(loaded, options.allowHostCommands === true);
+  await refuseBadPromql(loaded);
   return loaded;
+}
+
+/** A PromQL query that cannot parse, located at its field with the column inside the query. */
+async function refuseBadPromql(loaded: LoadedExperiment): Promise<void> {
+  for (const { probe, at } of probesOf(loaded.experiment)) {
+    if (probe?.kind !== "promql") continue;
+    const error = await promqlSyntaxError(probe.query);
+    if (error)
+      throw fieldError(
+        loaded,
+        [...at, "promql"],
+        `expected a PromQL query: ${error.message} ("${probe.query}")`,
+        "fix the query; Prometheus's own grammar checks it here, offline (try it in Prometheus's expression browser)",
+        { value: probe.query, offset: error.column - 1, source: loaded.source ?? "" },
+      );
+  }
 }
 
 /** Every check's and abort condition's probe, with the path of its condition. */

@@ -392,11 +392,28 @@ export function fieldError(
   path: readonly PathKey[],
   message: string,
   suggestion?: string,
+  inside?: { value: string; offset: number; source: string },
 ): ValidationError {
   const pos = loaded.locate?.(path) ?? { line: 1, column: 1 };
+  const column = pos.column + (inside ? columnInside(inside, pos) : 0);
   return new ValidationError([
-    { file: loaded.file, line: pos.line, column: pos.column, path: formatPath(path), message, suggestion },
+    { file: loaded.file, line: pos.line, column, path: formatPath(path), message, suggestion },
   ]);
+}
+
+/**
+ * How far into a field's value a position is, in the file's columns: the offset itself when
+ * the value is written plain or quoted on its line as it reads (no escapes); 0 (the value's
+ * start) when it is written otherwise (a block scalar, escapes).
+ */
+function columnInside(
+  inside: { value: string; offset: number; source: string },
+  pos: { line: number; column: number },
+): number {
+  const written = inside.source.split("\n")[pos.line - 1]?.slice(pos.column - 1) ?? "";
+  if (written.startsWith(inside.value)) return inside.offset;
+  if (/^["']/.test(written) && written.slice(1).startsWith(inside.value)) return inside.offset + 1;
+  return 0;
 }
 
 /** The document as plain data; an alias to an anchor that is not set is a located error. */

@@ -8,9 +8,10 @@ import { parseDuration } from "../../src/units.js";
 import { tempDir } from "../support/temp.js";
 
 // The bad-input corpus: tests/corpus/bad-input holds hand-written malformed experiments, each
-// naming the field its error must point at (# expect-path) and what the message must say
-// (# expect-message). Property-based cases (fast-check) add generated ones: unknown fields and
-// bad durations at random places, and arbitrary damage to a valid file. Every one must be a
+// naming the field its error must point at (# expect-path), what the message must say
+// (# expect-message) and, where it matters, the column in the file (# expect-column).
+// Property-based cases (fast-check) add generated ones: unknown fields and bad durations at
+// random places, and arbitrary damage to a valid file. Every one must be a
 // located error (file:line:column, a field path) and never a crash.
 // tests/integration/bad-input-corpus.int.test.ts runs the same files through the CLI.
 
@@ -74,10 +75,12 @@ describe("the hand-written bad-input corpus", () => {
     const text = readFileSync(file, "utf8");
     const path = /^# expect-path: (.*)$/m.exec(text)?.[1]?.trim() ?? "";
     const fragment = /^# expect-message: (.*)$/m.exec(text)?.[1]?.trim() ?? "";
+    const column = /^# expect-column: (\d+)$/m.exec(text)?.[1];
     const error = await failure(file);
     expectLocated(error, file, text);
     const issue = error.issues.find((i) => i.path === path && i.message.includes(fragment));
     expect(issue, `${error.message}\n  wanted [${path}] containing "${fragment}"`).toBeDefined();
+    if (column) expect(issue?.column, `${file}: the column inside the value`).toBe(Number(column));
     // The line it points at is the field's own line, when the field is written in the file.
     const key = /([A-Za-z0-9_-]+)$/.exec(path)?.[1];
     if (issue && key && new RegExp(`^\\s*(- )?${key}:`, "m").test(text)) {
